@@ -16,6 +16,14 @@ public final class Tensor: @unchecked Sendable {
         data.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// A tensor whose contents are garbage: for outputs that a kernel overwrites entirely.
+    public init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.data = .allocate(capacity: max(count, 1))
+    }
+
     public convenience init(shape: [Int], values: [Float]) {
         precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(shape: shape)

@@ -1,0 +1,47 @@
+/// The diffusers/PyTorch `Conv2d` module: parameters `NAME.weight` [out, in, k, k] and
+/// `NAME.bias` [out], stored [k, k, in, out]; x [N, H, W, in] -> [N, Ho, Wo, out].
+public final class Conv2DLayer {
+    let store: ParameterStore
+    let context: ForwardContext
+    let cin, cout, k, stride, pad: Int
+    let weightOffset, biasOffset: Int
+    private var input: Tensor?
+
+    public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
+                cin: Int, cout: Int, k: Int, stride: Int = 1) {
+        self.store = store; self.context = context
+        self.cin = cin; self.cout = cout; self.k = k; self.stride = stride; self.pad = (k - 1) / 2
+        weightOffset = store.register(name + ".weight", shape: [cout, cin, k, k], layout: .convHWIO)
+        biasOffset = store.register(name + ".bias", shape: [cout])
+    }
+
+    func initialize(_ rng: inout RandomStream) {
+        initUniform(store.values + weightOffset, count: k * k * cin * cout, fanIn: cin * k * k, rng: &rng)
+        initUniform(store.values + biasOffset, count: cout, fanIn: cin * k * k, rng: &rng)
+    }
+
+    func geometry(_ x: Tensor) -> ConvGeometry {
+        precondition(x.shape.count == 4 && x.shape[3] == cin, "conv expects [N,H,W,\(cin)], got \(x.shape)")
+        return ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: cin, cout: cout,
+                            k: k, stride: stride, pad: pad)
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let g = geometry(x)
+        let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
+        Conv2D.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset, y: y.data)
+        input = context.recordsForBackward ? x : nil
+        return y
+    }
+
+    /// Accumulates parameter gradients; returns dx unless `inputGradient` is false.
+    public func backward(_ dy: Tensor, inputGradient: Bool = true) -> Tensor? {
+        guard let x = input else { preconditionFailure("conv backward without a recorded forward") }
+        input = nil
+        let g = geometry(x)
+        let dx = inputGradient ? Tensor(uninitialized: x.shape) : nil
+        Conv2D.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx?.data,
+                        dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
+        return dx
+    }
+}

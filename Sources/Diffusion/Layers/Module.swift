@@ -1,0 +1,24 @@
+/// State shared by all layers of one model: whether a forward pass keeps what its backward
+/// needs. Sampling and evaluation run with `recordsForBackward = false` and keep nothing.
+public final class ForwardContext: @unchecked Sendable {
+    public var recordsForBackward = false
+    public init() {}
+}
+
+/// Default PyTorch initialisation of Conv2d/Linear (kaiming_uniform with a = sqrt(5)):
+/// weight and bias both U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+func initUniform(_ p: UnsafeMutablePointer<Float>, count: Int, fanIn: Int, rng: inout RandomStream) {
+    let bound = 1 / Double(fanIn).squareRoot()
+    for i in 0..<count { p[i] = Float((rng.uniform() * 2 - 1) * bound) }
+}
+
+extension Tensor {
+    /// self += other, elementwise.
+    func add(_ other: Tensor) {
+        precondition(count == other.count, "add: \(shape) vs \(other.shape)")
+        let a = data, b = other.data
+        Parallel.forRanges(count, minChunk: 1 << 15) { r in
+            for i in r { a[i] += b[i] }
+        }
+    }
+}

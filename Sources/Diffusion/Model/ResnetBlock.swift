@@ -1,0 +1,57 @@
+/// diffusers' `ResnetBlock2D` (time_embedding_norm "default", output_scale_factor 1, dropout 0).
+///
+///   x: [N, H, W, Cin], tembAct = silu(temb): [N, T]  ->  [N, H, W, Cout]
+///   h = conv1(silu(norm1(x))) + time_emb_proj(tembAct)[n, :] broadcast over pixels
+///   y = shortcut(x) + conv2(silu(norm2(h))),  shortcut = 1x1 conv_shortcut when Cin != Cout
+public final class ResnetBlock {
+    let norm1, norm2: GroupNorm
+    let conv1, conv2: Conv2DLayer
+    let timeProj: Linear
+    let shortcut: Conv2DLayer?
+    let cout: Int
+
+    public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
+                cin: Int, cout: Int, temb: Int, groups: Int, eps: Float) {
+        self.cout = cout
+        norm1 = GroupNorm(store, context, name: name + ".norm1", channels: cin, groups: groups, eps: eps, fusedSiLU: true)
+        conv1 = Conv2DLayer(store, context, name: name + ".conv1", cin: cin, cout: cout, k: 3)
+        timeProj = Linear(store, context, name: name + ".time_emb_proj", in: temb, out: cout)
+        norm2 = GroupNorm(store, context, name: name + ".norm2", channels: cout, groups: groups, eps: eps, fusedSiLU: true)
+        conv2 = Conv2DLayer(store, context, name: name + ".conv2", cin: cout, cout: cout, k: 3)
+        shortcut = cin == cout ? nil : Conv2DLayer(store, context, name: name + ".conv_shortcut", cin: cin, cout: cout, k: 1)
+    }
+
+    func initialize(_ rng: inout RandomStream) {
+        norm1.initialize(); norm2.initialize()
+        conv1.initialize(&rng); timeProj.initialize(&rng); conv2.initialize(&rng)
+        shortcut?.initialize(&rng)
+    }
+
+    public func forward(_ x: Tensor, tembAct: Tensor) -> Tensor {
+        let h = conv1.forward(norm1.forward(x))
+        let proj = timeProj.forward(tembAct)
+        let n = h.shape[0], pixels = h.count / (n * cout), c = cout
+        Parallel.forEach(n) { b in
+            let p = proj.data + b * c
+            for px in 0..<pixels { let row = h.data + (b * pixels + px) * c; for j in 0..<c { row[j] += p[j] } }
+        }
+        let y = conv2.forward(norm2.forward(h))
+        if let shortcut { y.add(shortcut.forward(x)) } else { y.add(x) }
+        return y
+    }
+
+    /// Returns dx; adds this block's share of d(tembAct) into `dTembAct`.
+    public func backward(_ dy: Tensor, dTembAct: Tensor) -> Tensor {
+        let dh = norm2.backward(conv2.backward(dy)!)
+        // d(proj)[n, c] = sum over pixels of dh
+        let n = dh.shape[0], pixels = dh.count / (n * cout), c = cout
+        let dproj = Tensor(shape: [n, c])
+        for b in 0..<n {
+            GEMM.accumulateColumnSums(rows: pixels, cols: c, x: dh.data + b * pixels * c, into: dproj.data + b * c)
+        }
+        dTembAct.add(timeProj.backward(dproj)!)
+        let dx = norm1.backward(conv1.backward(dh)!)
+        if let shortcut { dx.add(shortcut.backward(dy)!) } else { dx.add(dy) }
+        return dx
+    }
+}

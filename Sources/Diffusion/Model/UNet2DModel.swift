@@ -1,0 +1,233 @@
+/// diffusers' `UNet2DModel` (positional time embedding, conv down/upsampling, DownBlock2D /
+/// AttnDownBlock2D, UNetMidBlock2D, UpBlock2D / AttnUpBlock2D), NHWC inside.
+///
+///   sample: [N, H, W, in], timesteps: [N]  ->  noise prediction [N, H, W, out]
+///
+/// The forward pass reads like diffusers' `UNet2DModel.forward`; the backward pass walks the
+/// same graph in reverse. Parameters live in one `ParameterStore` under diffusers' names.
+public final class UNet2DModel {
+    public let config: UNetConfig
+    public let store = ParameterStore()
+    public let context = ForwardContext()
+
+    let timeChannels, tembChannels: Int
+    let convIn: Conv2DLayer
+    let timeLinear1, timeLinear2: Linear
+    let timeAct, timeAct2: SiLULayer
+    let downBlocks: [DownBlock]
+    let midResnet1, midResnet2: ResnetBlock
+    let midAttention: AttentionBlock?
+    let upBlocks: [UpBlock]
+    let normOut: GroupNorm
+    let convOut: Conv2DLayer
+
+    struct DownBlock {
+        var resnets: [ResnetBlock]
+        var attentions: [AttentionBlock]
+        var downsampler: Conv2DLayer?
+    }
+
+    struct UpBlock {
+        var resnets: [ResnetBlock]
+        var attentions: [AttentionBlock]
+        var upsampler: Conv2DLayer?
+        /// Channels of the main path entering each resnet (the rest of its input is the skip).
+        var mainChannels: [Int]
+    }
+
+    public init(config: UNetConfig) {
+        self.config = config
+        let ch = config.blockOutChannels, groups = config.normNumGroups, eps = Float(config.normEps)
+        let headDim = config.attentionHeadDim
+        timeChannels = ch[0]
+        tembChannels = ch[0] * 4
+        let (s, c) = (store, context)
+        convIn = Conv2DLayer(s, c, name: "conv_in", cin: config.inChannels, cout: ch[0], k: 3)
+        timeLinear1 = Linear(s, c, name: "time_embedding.linear_1", in: timeChannels, out: tembChannels)
+        timeLinear2 = Linear(s, c, name: "time_embedding.linear_2", in: tembChannels, out: tembChannels)
+        timeAct = SiLULayer(c)
+        timeAct2 = SiLULayer(c)
+
+        var downs: [DownBlock] = []
+        var skipChannels = [ch[0]]
+        var outCh = ch[0]
+        for (i, type) in config.downBlockTypes.enumerated() {
+            let inCh = outCh
+            outCh = ch[i]
+            let isFinal = i == ch.count - 1
+            let prefix = "down_blocks.\(i)"
+            var block = DownBlock(resnets: [], attentions: [], downsampler: nil)
+            for j in 0..<config.layersPerBlock {
+                block.resnets.append(ResnetBlock(s, c, name: "\(prefix).resnets.\(j)", cin: j == 0 ? inCh : outCh,
+                                                 cout: outCh, temb: tembChannels, groups: groups, eps: eps))
+                if type == "AttnDownBlock2D" {
+                    block.attentions.append(AttentionBlock(s, c, name: "\(prefix).attentions.\(j)", channels: outCh,
+                                                           headDim: headDim, groups: groups, eps: eps))
+                }
+                skipChannels.append(outCh)
+            }
+            if !isFinal {
+                block.downsampler = Conv2DLayer(s, c, name: "\(prefix).downsamplers.0.conv", cin: outCh, cout: outCh, k: 3, stride: 2)
+                skipChannels.append(outCh)
+            }
+            downs.append(block)
+        }
+        downBlocks = downs
+
+        let midCh = ch[ch.count - 1]
+        midResnet1 = ResnetBlock(s, c, name: "mid_block.resnets.0", cin: midCh, cout: midCh, temb: tembChannels, groups: groups, eps: eps)
+        midAttention = config.addAttention
+            ? AttentionBlock(s, c, name: "mid_block.attentions.0", channels: midCh, headDim: headDim, groups: groups, eps: eps)
+            : nil
+        midResnet2 = ResnetBlock(s, c, name: "mid_block.resnets.1", cin: midCh, cout: midCh, temb: tembChannels, groups: groups, eps: eps)
+
+        // Up block i works at channels reversed[i]; its resnet j takes the main path
+        // (prev block's channels for j == 0, else its own) concatenated with one skip,
+        // popped from the end of the down path's outputs.
+        var ups: [UpBlock] = []
+        let reversed = Array(ch.reversed())
+        var prevOut = reversed[0]
+        for (i, type) in config.upBlockTypes.enumerated() {
+            let outC = reversed[i]
+            let isFinal = i == ch.count - 1
+            let prefix = "up_blocks.\(i)"
+            var block = UpBlock(resnets: [], attentions: [], upsampler: nil, mainChannels: [])
+            for j in 0..<(config.layersPerBlock + 1) {
+                let main = j == 0 ? prevOut : outC
+                let skip = skipChannels.removeLast()
+                block.mainChannels.append(main)
+                block.resnets.append(ResnetBlock(s, c, name: "\(prefix).resnets.\(j)", cin: main + skip, cout: outC,
+                                                 temb: tembChannels, groups: groups, eps: eps))
+                if type == "AttnUpBlock2D" {
+                    block.attentions.append(AttentionBlock(s, c, name: "\(prefix).attentions.\(j)", channels: outC,
+                                                           headDim: headDim, groups: groups, eps: eps))
+                }
+            }
+            if !isFinal {
+                block.upsampler = Conv2DLayer(s, c, name: "\(prefix).upsamplers.0.conv", cin: outC, cout: outC, k: 3)
+            }
+            prevOut = outC
+            ups.append(block)
+        }
+        upBlocks = ups
+        normOut = GroupNorm(s, c, name: "conv_norm_out", channels: ch[0], groups: groups, eps: eps, fusedSiLU: true)
+        convOut = Conv2DLayer(s, c, name: "conv_out", cin: ch[0], cout: config.outChannels, k: 3)
+        store.allocate()
+    }
+
+    /// Fresh parameters with PyTorch's default initialisation, from `seed`.
+    public func initializeParameters(seed: UInt64) {
+        var rng = RandomStream(seed: seed, key: 0x1417)
+        convIn.initialize(&rng)
+        timeLinear1.initialize(&rng); timeLinear2.initialize(&rng)
+        for b in downBlocks {
+            for r in b.resnets { r.initialize(&rng) }
+            for a in b.attentions { a.initialize(&rng) }
+            b.downsampler?.initialize(&rng)
+        }
+        midResnet1.initialize(&rng); midAttention?.initialize(&rng); midResnet2.initialize(&rng)
+        for b in upBlocks {
+            for r in b.resnets { r.initialize(&rng) }
+            for a in b.attentions { a.initialize(&rng) }
+            b.upsampler?.initialize(&rng)
+        }
+        normOut.initialize(); convOut.initialize(&rng)
+    }
+
+    // Saved between forward and backward.
+    private var tembAct: Tensor?
+
+    /// Predicts the noise. With `recordForBackward`, keeps what `backward` needs.
+    public func forward(_ sample: Tensor, timesteps: [Float], recordForBackward: Bool = false) -> Tensor {
+        precondition(sample.shape.count == 4 && sample.shape[3] == config.inChannels,
+                     "UNet expects [N,H,W,\(config.inChannels)], got \(sample.shape)")
+        precondition(timesteps.count == sample.shape[0], "\(timesteps.count) timesteps for batch \(sample.shape[0])")
+        context.recordsForBackward = recordForBackward
+
+        // 1. time embedding; every resnet uses silu(temb)
+        let tproj = SinusoidalTimestep.embed(timesteps, dim: timeChannels, flipSinToCos: config.flipSinToCos,
+                                             freqShift: Float(config.freqShift))
+        let temb = timeLinear2.forward(timeAct.forward(timeLinear1.forward(tproj)))
+        let tembAct = timeAct2.forward(temb)
+
+        // 2. down path, keeping every skip
+        var h = convIn.forward(sample)
+        var skips = [h]
+        for b in downBlocks {
+            for (j, r) in b.resnets.enumerated() {
+                h = r.forward(h, tembAct: tembAct)
+                if !b.attentions.isEmpty { h = b.attentions[j].forward(h) }
+                skips.append(h)
+            }
+            if let d = b.downsampler { h = d.forward(h); skips.append(h) }
+        }
+
+        // 3. middle
+        h = midResnet1.forward(h, tembAct: tembAct)
+        if let a = midAttention { h = a.forward(h) }
+        h = midResnet2.forward(h, tembAct: tembAct)
+
+        // 4. up path, consuming skips from the end
+        for b in upBlocks {
+            for (j, r) in b.resnets.enumerated() {
+                h = r.forward(ChannelConcat.forward(h, skips.removeLast()), tembAct: tembAct)
+                if !b.attentions.isEmpty { h = b.attentions[j].forward(h) }
+            }
+            if let u = b.upsampler { h = u.forward(Upsample2x.forward(h)) }
+        }
+
+        // 5. output
+        let out = convOut.forward(normOut.forward(h))
+        self.tembAct = recordForBackward ? tembAct : nil
+        return out
+    }
+
+    /// Accumulates parameter gradients into `store.grads` for d(loss)/d(output) = `dOutput`;
+    /// returns d(loss)/d(sample).
+    @discardableResult
+    public func backward(_ dOutput: Tensor) -> Tensor {
+        guard let tembAct else { preconditionFailure("UNet backward without a recorded forward") }
+        self.tembAct = nil
+        let dTembAct = Tensor(shape: tembAct.shape)
+
+        // 5. output
+        var dh = normOut.backward(convOut.backward(dOutput)!)
+
+        // 4. up path in reverse; skip gradients collected in down-path order
+        var dSkips: [Tensor] = []
+        for b in upBlocks.reversed() {
+            if let u = b.upsampler { dh = Upsample2x.backward(u.backward(dh)!) }
+            for j in stride(from: b.resnets.count - 1, through: 0, by: -1) {
+                if !b.attentions.isEmpty { dh = b.attentions[j].backward(dh) }
+                let dcat = b.resnets[j].backward(dh, dTembAct: dTembAct)
+                let (dMain, dSkip) = ChannelConcat.backward(dcat, split: b.mainChannels[j])
+                dSkips.append(dSkip)
+                dh = dMain
+            }
+        }
+        // dSkips is now ordered like the forward's `skips` list (first skip first).
+
+        // 3. middle
+        dh = midResnet2.backward(dh, dTembAct: dTembAct)
+        if let a = midAttention { dh = a.backward(dh) }
+        dh = midResnet1.backward(dh, dTembAct: dTembAct)
+
+        // 2. down path in reverse, adding each skip's gradient where it left
+        for b in downBlocks.reversed() {
+            if let d = b.downsampler { dh.add(dSkips.removeLast()); dh = d.backward(dh)! }
+            for j in stride(from: b.resnets.count - 1, through: 0, by: -1) {
+                dh.add(dSkips.removeLast())
+                if !b.attentions.isEmpty { dh = b.attentions[j].backward(dh) }
+                dh = b.resnets[j].backward(dh, dTembAct: dTembAct)
+            }
+        }
+        dh.add(dSkips.removeLast())
+        precondition(dSkips.isEmpty)
+        let dSample = convIn.backward(dh)!
+
+        // 1. time embedding (timesteps themselves get no gradient)
+        let dTemb = timeAct2.backward(dTembAct)
+        _ = timeLinear1.backward(timeAct.backward(timeLinear2.backward(dTemb)!), inputGradient: false)
+        return dSample
+    }
+}
