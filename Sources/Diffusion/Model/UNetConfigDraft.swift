@@ -15,3 +15,13 @@ public struct UNetConfig: Sendable, Equatable {
     public var freqShift = 0.0
     public init() {}
 }
+extension UNetConfig {
+    public static func preset(_ name: String) -> UNetConfig? {
+        var c = UNetConfig()
+        switch name {
+        case "seed": return c
+        case "small": c.blockOutChannels = [16, 32, 64, 128]; return c
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// Times the U-Net's forward pass (no gradient) and a whole training step
+/// (forward, MSE, backward, Adam) on random data.
+public struct ModelBenchmark {
+    public struct Result: Sendable {
+        public var forwardSeconds: [Double] = []
+        public var trainSeconds: [Double] = []
+        public var forwardBatch = 0, trainBatch = 0
+        public var forwardImagesPerSecond: Double { Double(forwardBatch) / median(forwardSeconds) }
+        public var trainImagesPerSecond: Double { Double(trainBatch) / median(trainSeconds) }
+    }
+
+    public static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.isEmpty ? .nan : s[s.count / 2]
+    }
+
+    public static func run(model: UNet2DModel, forwardBatch: Int, trainBatch: Int, iterations: Int,
+                           log: (String) -> Void = { _ in }) -> Result {
+        var result = Result()
+        result.forwardBatch = forwardBatch; result.trainBatch = trainBatch
+        let size = model.config.sampleSize, c = model.config.inChannels
+        var rng = RandomStream(seed: 1, key: 2)
+        func batch(_ n: Int) -> (Tensor, [Float]) {
+            let x = Tensor(shape: [n, size, size, c])
+            rng.fillNormal(x.data, count: x.count)
+            return (x, (0..<n).map { _ in Float(rng.int(below: 1000)) })
+        }
+        if forwardBatch > 0 {
+            let (x, t) = batch(forwardBatch)
+            for i in 0...iterations {
+                let t0 = ResourceUsage.now()
+                _ = model.forward(x, timesteps: t)
+                let dt = ResourceUsage.now() - t0
+                if i > 0 { result.forwardSeconds.append(dt) }  // first run warms up
+                log("forward \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
+            }
+        }
+        if trainBatch > 0 {
+            let adam = Adam(count: model.store.count)
+            let (x, t) = batch(trainBatch)
+            for i in 0...iterations {
+                let t0 = ResourceUsage.now()
+                model.store.zeroGrads()
+                let out = model.forward(x, timesteps: t, recordForBackward: true)
+                let dOut = Tensor(uninitialized: out.shape)
+                let scale = 2 / Float(out.count)
+                for j in 0..<out.count { dOut[j] = scale * (out[j] - x[j]) }
+                model.backward(dOut)
+                adam.update(params: model.store.values, grads: model.store.grads, lr: 1e-4, beta1: 0.9, beta2: 0.999)
+                let dt = ResourceUsage.now() - t0
+                if i > 0 { result.trainSeconds.append(dt) }
+                log("train step \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
+            }
+        }
+        return result
+    }
+}
