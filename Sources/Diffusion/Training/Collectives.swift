@@ -1,0 +1,54 @@
+/// What training, sampling and statistics need from the process group. Diffusion knows
+/// nothing of MPI: the launcher adapts its MPI communicator to this, and tests or
+/// single-process runs use `SingleProcess`.
+public protocol Collectives: AnyObject {
+    var rank: Int { get }
+    var size: Int { get }
+    /// In-place sum across ranks; every rank gets the result.
+    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+    func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
+    /// Root's contents copied to every rank.
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
+    func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt8>, root: Int) throws
+    /// Concatenation in rank order on root (others get []); counts[r] is rank r's length.
+    func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float]
+    func barrier() throws
+}
+
+extension Collectives {
+    public var isRoot: Bool { rank == 0 }
+
+    public func allreduceSum(_ values: [Double]) throws -> [Double] {
+        var v = values
+        try v.withUnsafeMutableBufferPointer { try allreduceSum($0) }
+        return v
+    }
+
+    /// Rank 0's string on every rank.
+    public func broadcast(_ string: String, root: Int = 0) throws -> String {
+        var length = [Double(string.utf8.count)]
+        if rank != root { length = [0] }
+        try length.withUnsafeMutableBufferPointer { b in
+            var f = [Float](repeating: 0, count: 1)
+            _ = f; _ = b
+        }
+        // Length first (as Double through a sum: only root contributes), then the bytes.
+        let n = Int(try allreduceSum(rank == root ? [Double(string.utf8.count)] : [0])[0])
+        var bytes = rank == root ? Array(string.utf8) : [UInt8](repeating: 0, count: n)
+        try bytes.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The one-process group: every collective is the identity.
+public final class SingleProcess: Collectives {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {}
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {}
+    public func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt8>, root: Int) throws {}
+    public func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float] { Array(local) }
+    public func barrier() throws {}
+}
