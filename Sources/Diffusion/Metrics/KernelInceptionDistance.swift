@@ -65,6 +65,8 @@ public enum KernelInceptionDistance {
                 scores.withUnsafeMutableBufferPointer { out in
                     let realBase = realRows.baseAddress!, generatedBase = generatedRows.baseAddress!
                     let outBase = out.baseAddress!
+                    // Subsets run on our own threads, each with single-threaded BLAS calls
+                    // (OpenBLAS is kept at 1 thread by `BLAS.configure`).
                     Parallel.forEach(subsets) { s in
                         var rng = RandomStream(seed: seed, key: UInt64(s))
                         let realPick = rng.permutation(n1).prefix(m)
