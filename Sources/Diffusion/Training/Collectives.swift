@@ -26,12 +26,6 @@ extension Collectives {
 
     /// Rank 0's string on every rank.
     public func broadcast(_ string: String, root: Int = 0) throws -> String {
-        var length = [Double(string.utf8.count)]
-        if rank != root { length = [0] }
-        try length.withUnsafeMutableBufferPointer { b in
-            var f = [Float](repeating: 0, count: 1)
-            _ = f; _ = b
-        }
         // Length first (as Double through a sum: only root contributes), then the bytes.
         let n = Int(try allreduceSum(rank == root ? [Double(string.utf8.count)] : [0])[0])
         var bytes = rank == root ? Array(string.utf8) : [UInt8](repeating: 0, count: n)

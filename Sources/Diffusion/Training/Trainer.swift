@@ -1,0 +1,152 @@
+import Foundation
+
+/// Data-parallel DDPM training (the recipe in DESIGN.md).
+///
+/// Every rank holds the same parameters. Global step s takes batch s of its epoch's shuffled
+/// order; each rank runs its contiguous share of that batch. The noise and timestep of the
+/// sample at position j of global step s come from stream (seed, s * batch + j), so what a
+/// step computes does not depend on the number of ranks. Each rank's output gradient is
+/// scaled by 1 / (global batch * pixels): the sum over ranks (one allreduce) is then exactly
+/// the gradient of the global mean loss, uneven splits included.
+public final class Trainer {
+    public let model: UNet2DModel
+    public let options: TrainingOptions
+    public let images: Tensor
+    public let group: Collectives
+    public let schedule: NoiseScheduleTable
+    public let lrSchedule: OneCycleLR
+    public let adam: Adam
+    /// Optimizer steps taken so far (the next step's index).
+    public private(set) var step = 0
+
+    /// Gradients are allreduced in buckets of this many floats (a few large calls).
+    public var bucketSize = 1 << 22
+
+    public struct StepReport: Sendable {
+        public let step: Int, epoch: Int, loss: Double, lr: Double, beta1: Double
+        public let images: Int, seconds: Double, allreduceSeconds: Double
+    }
+
+    public init(model: UNet2DModel, images: Tensor, options: TrainingOptions, group: Collectives) {
+        self.model = model; self.images = images; self.options = options; self.group = group
+        schedule = NoiseScheduleTable(betaStart: options.betaStart, betaEnd: options.betaMax, steps: options.timesteps)
+        lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
+        adam = Adam(count: model.store.count, eps: Float(options.adamEps))
+    }
+
+    public var datasetSize: Int { images.shape[0] }
+    public var stepsPerEpoch: Int { options.stepsPerEpoch(datasetSize: datasetSize) }
+    public var totalSteps: Int { options.stepsToRun(datasetSize: datasetSize) }
+    public var isFinished: Bool { step >= totalSteps }
+
+    /// Rank 0's parameters everywhere.
+    public func broadcastParameters() throws {
+        try group.broadcast(model.store.valueBuffer, root: 0)
+    }
+
+    /// Continues from a checkpoint's step and Adam moments (parameters set by the caller).
+    public func restore(step: Int, adamM: UnsafePointer<Float>, adamV: UnsafePointer<Float>) {
+        self.step = step
+        adam.restore(step: step, m: adamM, v: adamV)
+    }
+
+    private var cachedEpoch = -1
+    private var cachedOrder: [Int] = []
+
+    /// Dataset indices of global batch `step` (all ranks compute the same).
+    public func batchIndices(step: Int) -> [Int] {
+        let epoch = step / stepsPerEpoch, b = step % stepsPerEpoch
+        if epoch != cachedEpoch {
+            var rng = RandomStream(seed: options.seed, key: 0xE90C_0000 &+ UInt64(epoch))
+            cachedOrder = rng.permutation(datasetSize)
+            cachedEpoch = epoch
+        }
+        let lo = b * options.batchSize
+        return Array(cachedOrder[lo..<min(datasetSize, lo + options.batchSize)])
+    }
+
+    /// This rank's contiguous share of a batch of n: the first n % size ranks take one more.
+    public static func share(of n: Int, rank: Int, size: Int) -> Range<Int> {
+        let base = n / size, extra = n % size
+        let lo = rank * base + min(rank, extra)
+        return lo..<(lo + base + (rank < extra ? 1 : 0))
+    }
+
+    /// One optimizer step over the next global batch.
+    public func trainStep() throws -> StepReport {
+        let t0 = ResourceUsage.now()
+        let indices = batchIndices(step: step)
+        let globalBatch = indices.count
+        let mine = Trainer.share(of: globalBatch, rank: group.rank, size: group.size)
+        let pixels = images.count / datasetSize
+        let shape = [mine.count] + Array(images.shape.dropFirst())
+
+        // 1. q_sample: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, per sample
+        let xt = Tensor(uninitialized: shape), eps = Tensor(uninitialized: shape)
+        var timesteps = [Float](repeating: 0, count: mine.count)
+        let keyBase = UInt64(step) &* UInt64(options.batchSize)
+        for (local, j) in mine.enumerated() {
+            var rng = RandomStream(seed: options.seed ^ 0x5A5A_0000_0001, key: keyBase &+ UInt64(j))
+            let t = rng.int(below: options.timesteps)
+            timesteps[local] = Float(t)
+            let e = eps.data + local * pixels
+            rng.fillNormal(e, count: pixels)
+            let x0 = images.data + indices[j] * pixels, x = xt.data + local * pixels
+            let a = Float(schedule.alphaBar[t].squareRoot()), s = Float((1 - schedule.alphaBar[t]).squareRoot())
+            for p in 0..<pixels { x[p] = a * x0[p] + s * e[p] }
+        }
+
+        // 2. forward, MSE against eps, backward
+        model.store.zeroGrads()
+        var localLoss = 0.0
+        if !mine.isEmpty {
+            let out = model.forward(xt, timesteps: timesteps, recordForBackward: true)
+            let dOut = Tensor(uninitialized: out.shape)
+            let scale = 2 / Float(globalBatch * pixels)
+            for i in 0..<out.count {
+                let d = out[i] - eps[i]
+                localLoss += Double(d * d)
+                dOut[i] = scale * d
+            }
+            model.backward(dOut)
+        }
+
+        // 3. sum gradients and the loss over ranks
+        let t1 = ResourceUsage.now()
+        let grads = model.store.gradBuffer
+        var start = 0
+        while start < grads.count {
+            let end = min(grads.count, start + bucketSize)
+            try group.allreduceSum(UnsafeMutableBufferPointer(rebasing: grads[start..<end]))
+            start = end
+        }
+        let loss = try group.allreduceSum([localLoss])[0] / Double(globalBatch * pixels)
+        let allreduceSeconds = ResourceUsage.now() - t1
+        guard loss.isFinite else {
+            throw TrainingError.nonFiniteLoss(step: step, loss: loss)
+        }
+
+        // 4. Adam with the one-cycle learning rate and beta1
+        let (lr, beta1) = lrSchedule.values(at: step)
+        adam.update(params: model.store.values, grads: model.store.grads, lr: lr, beta1: beta1, beta2: options.beta2)
+        let report = StepReport(step: step, epoch: step / stepsPerEpoch, loss: loss, lr: lr, beta1: beta1,
+                                images: globalBatch, seconds: ResourceUsage.now() - t0, allreduceSeconds: allreduceSeconds)
+        step += 1
+        return report
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(step: Int, loss: Double)
+    case configurationMismatch(String)
+    case badCheckpoint(String)
+
+    public var description: String {
+        switch self {
+        case .nonFiniteLoss(let step, let loss):
+            return "loss became \(loss) at step \(step); stopping (the last checkpoint is kept). Try a lower --max-lr."
+        case .configurationMismatch(let s): return "ranks disagree on the configuration: \(s)"
+        case .badCheckpoint(let s): return s
+        }
+    }
+}
