@@ -25,10 +25,10 @@ public struct Safetensors: Sendable {
     public init(contentsOf path: String) throws {
         let bytes: [UInt8]
         do {
-            bytes = try FileBytes.readAll(path)
-        } catch let failure as FileBytes.Failure {
+            bytes = try FileBytes.read(path)
+        } catch let failure as FileError {
             throw SafetensorsError(.io, path: path, expected: "a readable file",
-                                   found: "\(failure.operation): \(failure.reason)")
+                                   found: failure.message)
         }
         try self.init(bytes: bytes, path: path)
     }

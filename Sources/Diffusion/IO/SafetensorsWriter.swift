@@ -76,9 +76,9 @@ extension Safetensors {
         let bytes = try serialize(payloads: payloads, metadata: metadata, path: path)
         do {
             try FileBytes.writeAtomically(bytes, to: path)
-        } catch let failure as FileBytes.Failure {
+        } catch let failure as FileError {
             throw SafetensorsError(.io, path: path, expected: "a writable location",
-                                   found: "\(failure.operation): \(failure.reason)")
+                                   found: failure.message)
         }
     }
 
