@@ -67,7 +67,11 @@ struct SafetensorsHeaderParser {
 
         // 4. The tensors must tile the data section: sorted by offsets, each starts where the
         // previous one ended, and the last ends at the end of the file.
-        tensors.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }
+        tensors.sort { a, b in
+            if a.dataOffsets.lowerBound != b.dataOffsets.lowerBound { return a.dataOffsets.lowerBound < b.dataOffsets.lowerBound }
+            if a.dataOffsets.upperBound != b.dataOffsets.upperBound { return a.dataOffsets.upperBound < b.dataOffsets.upperBound }
+            return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)  // deterministic order (and error) for ties
+        }
         var cursor = 0
         var previous: SafetensorsTensorInfo? = nil
         for t in tensors {
