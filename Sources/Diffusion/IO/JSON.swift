@@ -76,7 +76,6 @@ struct JSONParser {
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
-    private var atEnd: Bool { pos >= bytes.count }
     private var current: UInt8? { pos < bytes.count ? bytes[pos] : nil }
 
     private func error(_ message: String) -> JSONSyntaxError { JSONSyntaxError(offset: pos, message: message) }
