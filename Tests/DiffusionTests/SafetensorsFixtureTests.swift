@@ -1,21 +1,6 @@
 import Testing
 @testable import Diffusion
 
-/// Files under Tests/DiffusionTests/Fixtures, found from this source file's path so the
-/// tests run from any worktree or checkout.
-enum PackageFixtures {
-    static let directory: String = {
-        let file = "\(#filePath)"
-        return String(file[..<file.lastIndex(of: "/")!]) + "/Fixtures"
-    }()
-
-    static func path(_ relative: String) -> String { directory + "/" + relative }
-
-    static var tinyModel: String { path("tiny/diffusion_pytorch_model.safetensors") }
-    static var tinyIO: String { path("tiny/io.safetensors") }
-    static var tinyConfig: String { path("tiny/config.json") }
-}
-
 /// The parity fixture written by PyTorch's safetensors (shared/reference/parity/tiny).
 @Suite struct SafetensorsFixtureTests {
     @Test func listsTheTinyModel() throws {

@@ -38,7 +38,6 @@ public final class UNet2DModel {
     public init(config: UNetConfig) {
         self.config = config
         let ch = config.blockOutChannels, groups = config.normNumGroups, eps = Float(config.normEps)
-        let headDim = config.attentionHeadDim
         timeChannels = ch[0]
         tembChannels = ch[0] * 4
         let (s, c) = (store, context)
@@ -48,68 +47,48 @@ public final class UNet2DModel {
         timeAct = SiLULayer(c)
         timeAct2 = SiLULayer(c)
 
-        var downs: [DownBlock] = []
-        var skipChannels = [ch[0]]
-        var outCh = ch[0]
-        for (i, type) in config.downBlockTypes.enumerated() {
-            let inCh = outCh
-            outCh = ch[i]
-            let isFinal = i == ch.count - 1
+        let temb = config.timeEmbeddingChannels
+        func resnet(_ name: String, _ p: ResnetPlan) -> ResnetBlock {
+            ResnetBlock(s, c, name: name, cin: p.concatChannels, cout: p.outChannels,
+                        temb: temb, groups: groups, eps: eps)
+        }
+        func attention(_ name: String, _ p: AttentionPlan) -> AttentionBlock {
+            AttentionBlock(s, c, name: name, channels: p.channels, headDim: p.headDim, groups: groups, eps: eps)
+        }
+        downBlocks = config.downPlan.enumerated().map { i, plan in
             let prefix = "down_blocks.\(i)"
             var block = DownBlock(resnets: [], attentions: [], downsampler: nil)
-            for j in 0..<config.layersPerBlock {
-                block.resnets.append(ResnetBlock(s, c, name: "\(prefix).resnets.\(j)", cin: j == 0 ? inCh : outCh,
-                                                 cout: outCh, temb: tembChannels, groups: groups, eps: eps))
-                if type == "AttnDownBlock2D" {
-                    block.attentions.append(AttentionBlock(s, c, name: "\(prefix).attentions.\(j)", channels: outCh,
-                                                           headDim: headDim, groups: groups, eps: eps))
-                }
-                skipChannels.append(outCh)
+            for (j, r) in plan.resnets.enumerated() {
+                block.resnets.append(resnet("\(prefix).resnets.\(j)", r))
+                if let a = plan.attention { block.attentions.append(attention("\(prefix).attentions.\(j)", a)) }
             }
-            if !isFinal {
-                block.downsampler = Conv2DLayer(s, c, name: "\(prefix).downsamplers.0.conv", cin: outCh, cout: outCh, k: 3, stride: 2)
-                skipChannels.append(outCh)
+            if plan.hasDownsample {
+                block.downsampler = Conv2DLayer(s, c, name: "\(prefix).downsamplers.0.conv", cin: plan.outChannels,
+                                                cout: plan.outChannels, k: 3, stride: 2)
             }
-            downs.append(block)
+            return block
         }
-        downBlocks = downs
 
-        let midCh = ch[ch.count - 1]
-        midResnet1 = ResnetBlock(s, c, name: "mid_block.resnets.0", cin: midCh, cout: midCh, temb: tembChannels, groups: groups, eps: eps)
-        midAttention = config.addAttention
-            ? AttentionBlock(s, c, name: "mid_block.attentions.0", channels: midCh, headDim: headDim, groups: groups, eps: eps)
-            : nil
-        midResnet2 = ResnetBlock(s, c, name: "mid_block.resnets.1", cin: midCh, cout: midCh, temb: tembChannels, groups: groups, eps: eps)
+        let mid = config.midPlan
+        midResnet1 = resnet("mid_block.resnets.0", mid.resnets[0])
+        midAttention = mid.attention.map { attention("mid_block.attentions.0", $0) }
+        midResnet2 = resnet("mid_block.resnets.1", mid.resnets[1])
 
-        // Up block i works at channels reversed[i]; its resnet j takes the main path
-        // (prev block's channels for j == 0, else its own) concatenated with one skip,
-        // popped from the end of the down path's outputs.
-        var ups: [UpBlock] = []
-        let reversed = Array(ch.reversed())
-        var prevOut = reversed[0]
-        for (i, type) in config.upBlockTypes.enumerated() {
-            let outC = reversed[i]
-            let isFinal = i == ch.count - 1
+        // Up-block resnet j concatenates [main path, skip popped from the down path].
+        upBlocks = config.upPlan.enumerated().map { i, plan in
             let prefix = "up_blocks.\(i)"
             var block = UpBlock(resnets: [], attentions: [], upsampler: nil, mainChannels: [])
-            for j in 0..<(config.layersPerBlock + 1) {
-                let main = j == 0 ? prevOut : outC
-                let skip = skipChannels.removeLast()
-                block.mainChannels.append(main)
-                block.resnets.append(ResnetBlock(s, c, name: "\(prefix).resnets.\(j)", cin: main + skip, cout: outC,
-                                                 temb: tembChannels, groups: groups, eps: eps))
-                if type == "AttnUpBlock2D" {
-                    block.attentions.append(AttentionBlock(s, c, name: "\(prefix).attentions.\(j)", channels: outC,
-                                                           headDim: headDim, groups: groups, eps: eps))
-                }
+            for (j, r) in plan.resnets.enumerated() {
+                block.mainChannels.append(r.inChannels)
+                block.resnets.append(resnet("\(prefix).resnets.\(j)", r))
+                if let a = plan.attention { block.attentions.append(attention("\(prefix).attentions.\(j)", a)) }
             }
-            if !isFinal {
-                block.upsampler = Conv2DLayer(s, c, name: "\(prefix).upsamplers.0.conv", cin: outC, cout: outC, k: 3)
+            if plan.hasUpsample {
+                block.upsampler = Conv2DLayer(s, c, name: "\(prefix).upsamplers.0.conv", cin: plan.outChannels,
+                                              cout: plan.outChannels, k: 3)
             }
-            prevOut = outC
-            ups.append(block)
+            return block
         }
-        upBlocks = ups
         normOut = GroupNorm(s, c, name: "conv_norm_out", channels: ch[0], groups: groups, eps: eps, fusedSiLU: true)
         convOut = Conv2DLayer(s, c, name: "conv_out", cin: ch[0], cout: config.outChannels, k: 3)
         store.allocate()
