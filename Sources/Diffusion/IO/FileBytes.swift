@@ -1,0 +1,60 @@
+import Foundation
+
+/// Whole-file reads and atomic writes shared by the format writers and readers.
+public enum FileBytes {
+    /// Reads a whole file.
+    public static func read(_ path: String) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw FileError(path: path, FileManager.default.fileExists(atPath: path)
+                            ? "cannot open for reading" : "no such file")
+        }
+        defer { try? handle.close() }
+        do {
+            return [UInt8](try handle.readToEnd() ?? Data())
+        } catch {
+            throw FileError(path: path, "read failed: \(error)")
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically: into a temporary file in the same directory,
+    /// flushed to disk, then renamed over `path`, so a reader (or a crash) never sees a
+    /// half-written file.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let temp = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        if fd < 0 {
+            throw FileError(path: path, "cannot create temporary file \(temp): \(String(cString: strerror(errno)))")
+        }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        var written = 0
+        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
+                }
+                written += n
+            }
+            return nil
+        }
+        if let failure {
+            close(fd)
+            throw FileError(path: path, failure)
+        }
+        let synced = fsync(fd) == 0
+        let closed = close(fd) == 0
+        if !synced || !closed {
+            throw FileError(path: path, "cannot flush \(temp): \(String(cString: strerror(errno)))")
+        }
+        if rename(temp, path) != 0 {
+            throw FileError(path: path, "cannot rename \(temp) into place: \(String(cString: strerror(errno)))")
+        }
+        ok = true
+    }
+}
