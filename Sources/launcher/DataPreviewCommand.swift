@@ -1,0 +1,44 @@
+import ArgumentParser
+import Diffusion
+
+/// Writes a grid of preprocessed (32x32) training images and lists their classes.
+struct DataPreviewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data-preview",
+        abstract: "Write a PNG grid of Fashion-MNIST images after the 32x32 preprocessing and print their classes.")
+
+    @Option(help: "PNG file to write.")
+    var out: String
+
+    @Option(help: "Directory with the Fashion-MNIST .gz files.")
+    var dataDir: String = FashionMNIST.defaultDirectory
+
+    @Option(help: "Number of images (the first ones of the split).")
+    var count: Int = 64
+
+    @Option(help: "Split: train or test.")
+    var split: FashionMNIST.Split = .train
+
+    @Option(help: "Images per row (default: a near-square grid).")
+    var columns: Int?
+
+    func validate() throws {
+        guard count > 0 else { throw ValidationError("--count must be positive") }
+        if let columns, columns <= 0 { throw ValidationError("--columns must be positive") }
+    }
+
+    func run() throws {
+        let dataset = try FashionMNIST.load(split: split, directory: dataDir)
+        let shown = Array(0..<min(count, dataset.count))
+        let images = Preprocess.images(dataset, indices: shown)
+        let grid = ImageGrid.make(images: images, columns: columns)
+        try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height, to: out)
+        let perRow = columns ?? ImageGrid.defaultColumns(count: shown.count)
+        print("wrote \(out): \(shown.count) \(split.rawValue) images, \(grid.width)x\(grid.height) pixels")
+        for start in stride(from: 0, to: shown.count, by: perRow) {
+            print(shown[start..<min(start + perRow, shown.count)].map { dataset.className($0) }.joined(separator: ", "))
+        }
+    }
+}
+
+extension FashionMNIST.Split: ExpressibleByArgument {}
