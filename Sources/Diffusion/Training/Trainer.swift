@@ -34,6 +34,9 @@ public final class Trainer {
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
     }
 
+    /// Keeps the noise streams apart from the shuffle's, which are keyed (seed, epoch).
+    static let noiseSeedSalt: UInt64 = 0x5A5A_0000_0001
+
     public var datasetSize: Int { images.shape[0] }
     public var stepsPerEpoch: Int { options.stepsPerEpoch(datasetSize: datasetSize) }
     public var totalSteps: Int { options.stepsToRun(datasetSize: datasetSize) }
@@ -50,26 +53,16 @@ public final class Trainer {
         adam.restore(step: step, m: adamM, v: adamV)
     }
 
-    private var cachedEpoch = -1
-    private var cachedOrder: [Int] = []
+    private var plan: EpochPlan?
 
     /// Dataset indices of global batch `step` (all ranks compute the same).
     public func batchIndices(step: Int) -> [Int] {
-        let epoch = step / stepsPerEpoch, b = step % stepsPerEpoch
-        if epoch != cachedEpoch {
-            var rng = RandomStream(seed: options.seed, key: 0xE90C_0000 &+ UInt64(epoch))
-            cachedOrder = rng.permutation(datasetSize)
-            cachedEpoch = epoch
+        let epoch = step / stepsPerEpoch
+        if plan?.epoch != epoch {
+            plan = EpochPlan(datasetSize: datasetSize, globalBatch: options.batchSize, seed: options.seed,
+                             epoch: epoch, dropLast: options.dropLast)
         }
-        let lo = b * options.batchSize
-        return Array(cachedOrder[lo..<min(datasetSize, lo + options.batchSize)])
-    }
-
-    /// This rank's contiguous share of a batch of n: the first n % size ranks take one more.
-    public static func share(of n: Int, rank: Int, size: Int) -> Range<Int> {
-        let base = n / size, extra = n % size
-        let lo = rank * base + min(rank, extra)
-        return lo..<(lo + base + (rank < extra ? 1 : 0))
+        return Array(plan!.batch(step % stepsPerEpoch))
     }
 
     /// One optimizer step over the next global batch.
@@ -77,7 +70,7 @@ public final class Trainer {
         let t0 = ResourceUsage.now()
         let indices = batchIndices(step: step)
         let globalBatch = indices.count
-        let mine = Trainer.share(of: globalBatch, rank: group.rank, size: group.size)
+        let mine = EpochPlan.share(count: globalBatch, rank: group.rank, size: group.size)
         let pixels = images.count / datasetSize
         let shape = [mine.count] + Array(images.shape.dropFirst())
 
@@ -86,7 +79,7 @@ public final class Trainer {
         var timesteps = [Float](repeating: 0, count: mine.count)
         let keyBase = UInt64(step) &* UInt64(options.batchSize)
         for (local, j) in mine.enumerated() {
-            var rng = RandomStream(seed: options.seed ^ 0x5A5A_0000_0001, key: keyBase &+ UInt64(j))
+            var rng = RandomStream(seed: options.seed ^ Trainer.noiseSeedSalt, key: keyBase &+ UInt64(j))
             let t = rng.int(below: options.timesteps)
             timesteps[local] = Float(t)
             let e = eps.data + local * pixels
