@@ -26,7 +26,7 @@ public enum TimestepSpacing: String, Sendable, CaseIterable {
             ascending = (0..<n).map { i in
                 let y = i == n - 1 && n > 1 ? Double(T - 1) : Double(i) * step
                 return Int(y.rounded(.toNearestOrEven))
-            }.reversed()
+            }
         case .trailing:
             // numpy.arange(T, 0, -T/n): length ceil(-T / -(T/n)); element i = T + i·delta with
             // delta = (T - T/n) - T. For some n (61, 103, ...) that length is n + 1 and the extra
