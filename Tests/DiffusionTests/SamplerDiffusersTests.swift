@@ -95,4 +95,24 @@ struct SamplerDiffusersTests {
             }
         }
     }
+
+    @Test("config knobs: clip_sample_range, set_alpha_to_one = false, steps_offset")
+    func configKnobs() throws {
+        var narrow = DDIMScheduler(config: .init(clipSampleRange: 0.5))
+        try narrow.setTimesteps(366)
+        let clipped = narrow.step(eps: noisePred, t: 730, x: xT, noise: nil).predOriginal.array
+        #expect(clipped.allSatisfy { abs($0) <= 0.5 } && clipped.contains(-0.5))
+
+        var keepAlpha0 = DDIMScheduler(config: .init(clipSample: false), setAlphaToOne: false)
+        try keepAlpha0.setTimesteps(366)
+        let abar0 = NoiseSchedule.recipe.alphasCumprod[0]
+        #expect(keepAlpha0.finalAlphaCumprod == abar0)
+        // from t = 0 to "t = -2" at alphaBar_0 with eta 0: x0 maps back onto x_t itself
+        let last = keepAlpha0.step(eps: noisePred, t: 0, x: xT, noise: nil)
+        expectClose(last.prevSample.array, xT.array.map(Double.init), tolerance: 1e-6, "set_alpha_to_one = false, t = 0")
+
+        var offset = DDPMScheduler(config: .init(stepsOffset: 1))
+        try offset.setTimesteps(366)
+        #expect(offset.timesteps.first == 731 && offset.timesteps.last == 1 && offset.previousTimestep(1) == -1)
+    }
 }

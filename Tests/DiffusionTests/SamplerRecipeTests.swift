@@ -66,6 +66,13 @@ struct SamplerRecipeTests {
         #expect(evaluated.filter { $0 > 50 }.count == 95 && evaluated.filter { $0 <= 50 }.count == 50)
     }
 
+    @Test("a custom predicate: the recipe's, written out, gives the preset's mask")
+    func customPredicate() {
+        let custom = RecipeDDPMSampler(evaluateModelWhere: { $0 % 3 == 0 || $0 < 50 })
+        #expect(custom.skip == nil && custom.modelEvaluationMask == RecipeDDPMSampler().modelEvaluationMask)
+        #expect(RecipeDDIMSampler(evaluateModelWhere: { $0 % 100 == 0 }).plannedModelEvaluations == 10)  // 999 forced + 900...100
+    }
+
     @Test("the first step is evaluated even where the predicate is false")
     func firstStepEvaluated() {
         // With T = 1001 the first t is 1000, and 1000 % 3 != 0.

@@ -11,18 +11,30 @@
 public struct RecipeDDIMSampler: DiffusionSampler {
     public let schedule: NoiseSchedule
     public let eta: Double
-    public let skip: EvaluationSkip
+    /// The preset in use; nil when built with a custom predicate.
+    public let skip: EvaluationSkip?
     public let timesteps: [Int]
+    private let predicate: (Int) -> Bool
 
     public init(schedule: NoiseSchedule = .recipe, eta: Double = 1, skip: EvaluationSkip = .evaluate367) {
+        self.init(schedule: schedule, eta: eta, skip: skip) { skip.evaluates(t: $0, trainSteps: schedule.count) }
+    }
+
+    /// Evaluates the model only where `predicate(t)` holds (and at the first step).
+    public init(schedule: NoiseSchedule = .recipe, eta: Double = 1, evaluateModelWhere predicate: @escaping (Int) -> Bool) {
+        self.init(schedule: schedule, eta: eta, skip: nil, predicate: predicate)
+    }
+
+    private init(schedule: NoiseSchedule, eta: Double, skip: EvaluationSkip?, predicate: @escaping (Int) -> Bool) {
         precondition(eta.isFinite && (0...1).contains(eta), SamplingError.invalidEta(sampler: "ddim-recipe", eta: eta).description)
         self.schedule = schedule
         self.eta = eta
         self.skip = skip
+        self.predicate = predicate
         self.timesteps = Array((1..<schedule.count).reversed())
     }
 
-    public func evaluatesModel(at t: Int) -> Bool { skip.evaluates(t: t, trainSteps: schedule.count) }
+    public func evaluatesModel(at t: Int) -> Bool { predicate(t) }
 
     public func drawsNoise(at t: Int) -> Bool { eta > 0 }
 

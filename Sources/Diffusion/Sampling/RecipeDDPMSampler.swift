@@ -14,16 +14,28 @@
 /// The model runs only where `skip` says (default: the recipe's t % 3 == 0 || t < 50).
 public struct RecipeDDPMSampler: DiffusionSampler {
     public let schedule: NoiseSchedule
-    public let skip: EvaluationSkip
+    /// The preset in use; nil when built with a custom predicate.
+    public let skip: EvaluationSkip?
     public let timesteps: [Int]
+    private let predicate: (Int) -> Bool
 
     public init(schedule: NoiseSchedule = .recipe, skip: EvaluationSkip = .recipe) {
+        self.init(schedule: schedule, skip: skip) { skip.evaluates(t: $0, trainSteps: schedule.count) }
+    }
+
+    /// Evaluates the model only where `predicate(t)` holds (and at the first step).
+    public init(schedule: NoiseSchedule = .recipe, evaluateModelWhere predicate: @escaping (Int) -> Bool) {
+        self.init(schedule: schedule, skip: nil, predicate: predicate)
+    }
+
+    private init(schedule: NoiseSchedule, skip: EvaluationSkip?, predicate: @escaping (Int) -> Bool) {
         self.schedule = schedule
         self.skip = skip
+        self.predicate = predicate
         self.timesteps = Array((1..<schedule.count).reversed())
     }
 
-    public func evaluatesModel(at t: Int) -> Bool { skip.evaluates(t: t, trainSteps: schedule.count) }
+    public func evaluatesModel(at t: Int) -> Bool { predicate(t) }
 
     public func drawsNoise(at t: Int) -> Bool { true }
 
