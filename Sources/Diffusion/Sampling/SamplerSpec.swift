@@ -1,0 +1,120 @@
+/// A sampler chosen by name and options (from the command line), validated against the
+/// schedule length before anything runs.
+///
+/// | name             | options (default)                                   | sampler |
+/// |------------------|-----------------------------------------------------|---------|
+/// | `ddpm`           | skip (recipe)                                       | `RecipeDDPMSampler` |
+/// | `ddpm-diffusers` | steps (366), spacing leading\|trailing\|linspace (leading) | `DDPMScheduler` |
+/// | `ddim-diffusers` | steps (366), eta (0), spacing (leading)             | `DDIMScheduler`, clip_sample on |
+/// | `ddim-recipe`    | eta (1), skip (367)                                 | `RecipeDDIMSampler` |
+/// | `ddim`           | steps (50), eta (0), spacing uniform\|quadratic (uniform) | `DDIMSampler` |
+///
+/// Skip presets: all, recipe, 367, every10 (see `EvaluationSkip`). eta must be in 0...1.
+public enum SamplerSpec: Equatable, Sendable, CustomStringConvertible {
+    case ddpm(skip: EvaluationSkip)
+    case ddpmDiffusers(steps: Int, spacing: TimestepSpacing)
+    case ddimDiffusers(steps: Int, eta: Double, spacing: TimestepSpacing)
+    case ddimRecipe(eta: Double, skip: EvaluationSkip)
+    case ddim(steps: Int, eta: Double, spacing: DDIMSpacing)
+
+    public static let names = ["ddpm", "ddpm-diffusers", "ddim-diffusers", "ddim-recipe", "ddim"]
+
+    public var name: String {
+        switch self {
+        case .ddpm: return "ddpm"
+        case .ddpmDiffusers: return "ddpm-diffusers"
+        case .ddimDiffusers: return "ddim-diffusers"
+        case .ddimRecipe: return "ddim-recipe"
+        case .ddim: return "ddim"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .ddpm(skip): return "ddpm(skip: \(skip.rawValue))"
+        case let .ddpmDiffusers(steps, spacing): return "ddpm-diffusers(steps: \(steps), spacing: \(spacing.rawValue))"
+        case let .ddimDiffusers(steps, eta, spacing): return "ddim-diffusers(steps: \(steps), eta: \(eta), spacing: \(spacing.rawValue))"
+        case let .ddimRecipe(eta, skip): return "ddim-recipe(eta: \(eta), skip: \(skip.rawValue))"
+        case let .ddim(steps, eta, spacing): return "ddim(steps: \(steps), eta: \(eta), spacing: \(spacing.rawValue))"
+        }
+    }
+
+    /// Parses a sampler name and its options; nil options take the defaults in the table.
+    /// Throws `SamplingError` naming the bad value and what is allowed.
+    public static func parse(_ name: String, steps: Int? = nil, eta: Double? = nil, spacing: String? = nil,
+                             skip: String? = nil, trainSteps: Int = NoiseSchedule.recipe.count) throws -> SamplerSpec {
+        guard names.contains(name) else { throw SamplingError.unknownSampler(name, allowed: names) }
+        func reject(_ option: String, _ value: Any?, usedBy: [String]) throws {
+            if value != nil { throw SamplingError.optionNotApplicable(option: option, sampler: name, usedBy: usedBy) }
+        }
+        let fixedSteps = ["ddpm", "ddim-recipe"]  // the recipe's t = T-1...1
+        if fixedSteps.contains(name) {
+            try reject("steps", steps, usedBy: ["ddpm-diffusers", "ddim-diffusers", "ddim"])
+            try reject("spacing", spacing, usedBy: ["ddpm-diffusers", "ddim-diffusers", "ddim"])
+        } else {
+            try reject("skip", skip, usedBy: fixedSteps)
+        }
+        if name.hasPrefix("ddpm") { try reject("eta", eta, usedBy: ["ddim-diffusers", "ddim-recipe", "ddim"]) }
+
+        func parseSkip(_ fallback: EvaluationSkip) throws -> EvaluationSkip {
+            guard let skip else { return fallback }
+            guard let preset = EvaluationSkip(rawValue: skip) else {
+                throw SamplingError.unknownSkip(sampler: name, skip: skip, allowed: EvaluationSkip.allCases.map(\.rawValue))
+            }
+            return preset
+        }
+        func parseEta(_ fallback: Double) throws -> Double {
+            let eta = eta ?? fallback
+            guard eta.isFinite, (0...1).contains(eta) else { throw SamplingError.invalidEta(sampler: name, eta: eta) }
+            return eta
+        }
+        func parseSteps(_ fallback: Int) throws -> Int {
+            let steps = steps ?? fallback
+            guard (1...trainSteps).contains(steps) else {
+                throw SamplingError.invalidSteps(sampler: name, steps: steps, allowed: 1...trainSteps)
+            }
+            return steps
+        }
+        func parseSpacing<S: RawRepresentable & CaseIterable>(_ fallback: S) throws -> S where S.RawValue == String {
+            guard let spacing else { return fallback }
+            guard let value = S(rawValue: spacing) else {
+                throw SamplingError.unknownSpacing(sampler: name, spacing: spacing, allowed: S.allCases.map(\.rawValue))
+            }
+            return value
+        }
+
+        let spec: SamplerSpec
+        switch name {
+        case "ddpm": spec = .ddpm(skip: try parseSkip(.recipe))
+        case "ddpm-diffusers": spec = .ddpmDiffusers(steps: try parseSteps(366), spacing: try parseSpacing(TimestepSpacing.leading))
+        case "ddim-diffusers": spec = .ddimDiffusers(steps: try parseSteps(366), eta: try parseEta(0), spacing: try parseSpacing(TimestepSpacing.leading))
+        case "ddim-recipe": spec = .ddimRecipe(eta: try parseEta(1), skip: try parseSkip(.evaluate367))
+        default: spec = .ddim(steps: try parseSteps(50), eta: try parseEta(0), spacing: try parseSpacing(DDIMSpacing.uniform))
+        }
+        // Catches what only the timestep list shows (diffusers' trailing quirk).
+        _ = try spec.makeSampler(schedule: trainSteps == NoiseSchedule.recipe.count ? .recipe : NoiseSchedule(steps: trainSteps))
+        return spec
+    }
+
+    /// The sampler this spec names, over `schedule`.
+    public func makeSampler(schedule: NoiseSchedule = .recipe) throws -> any DiffusionSampler {
+        switch self {
+        case let .ddpm(skip):
+            return RecipeDDPMSampler(schedule: schedule, skip: skip)
+        case let .ddpmDiffusers(steps, spacing):
+            var scheduler = DDPMScheduler(schedule: schedule, config: .init(timestepSpacing: spacing))
+            try scheduler.setTimesteps(steps)
+            return scheduler
+        case let .ddimDiffusers(steps, eta, spacing):
+            guard eta.isFinite, (0...1).contains(eta) else { throw SamplingError.invalidEta(sampler: name, eta: eta) }
+            var scheduler = DDIMScheduler(schedule: schedule, config: .init(timestepSpacing: spacing), eta: eta)
+            try scheduler.setTimesteps(steps)
+            return scheduler
+        case let .ddimRecipe(eta, skip):
+            guard eta.isFinite, (0...1).contains(eta) else { throw SamplingError.invalidEta(sampler: name, eta: eta) }
+            return RecipeDDIMSampler(schedule: schedule, eta: eta, skip: skip)
+        case let .ddim(steps, eta, spacing):
+            return try DDIMSampler(schedule: schedule, steps: steps, eta: eta, spacing: spacing)
+        }
+    }
+}

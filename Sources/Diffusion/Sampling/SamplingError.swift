@@ -1,0 +1,35 @@
+/// What went wrong in choosing or running a sampler, with what is allowed instead.
+public enum SamplingError: Error, Equatable, CustomStringConvertible {
+    case unknownSampler(String, allowed: [String])
+    case invalidSteps(sampler: String, steps: Int, allowed: ClosedRange<Int>)
+    case invalidEta(sampler: String, eta: Double)
+    case unknownSpacing(sampler: String, spacing: String, allowed: [String])
+    case unknownSkip(sampler: String, skip: String, allowed: [String])
+    case optionNotApplicable(option: String, sampler: String, usedBy: [String])
+    case timestepOutOfRange(what: String, timestep: Int, trainSteps: Int, hint: String)
+    case streamCount(images: Int, streams: Int)
+    case modelOutputShape(t: Int, expected: [Int], got: [Int])
+
+    public var description: String {
+        switch self {
+        case let .unknownSampler(name, allowed):
+            return "unknown sampler '\(name)'; expected one of: \(allowed.joined(separator: ", "))"
+        case let .invalidSteps(sampler, steps, allowed):
+            return "\(sampler): steps must be in \(allowed.lowerBound)...\(allowed.upperBound) (the schedule has \(allowed.upperBound) training steps), got \(steps)"
+        case let .invalidEta(sampler, eta):
+            return "\(sampler): eta must be in 0...1 (0 = deterministic DDIM, 1 = DDPM-like noise; above 1, 1 - alphaBarPrev - sigma^2 turns negative), got \(eta)"
+        case let .unknownSpacing(sampler, spacing, allowed):
+            return "\(sampler): unknown timestep spacing '\(spacing)'; expected one of: \(allowed.joined(separator: ", "))"
+        case let .unknownSkip(sampler, skip, allowed):
+            return "\(sampler): unknown skip preset '\(skip)'; expected one of: \(allowed.joined(separator: ", "))"
+        case let .optionNotApplicable(option, sampler, usedBy):
+            return "\(sampler) does not take \(option); \(option) applies to: \(usedBy.joined(separator: ", "))"
+        case let .timestepOutOfRange(what, timestep, trainSteps, hint):
+            return "\(what) gives timestep \(timestep), outside 0..<\(trainSteps): \(hint)"
+        case let .streamCount(images, streams):
+            return "sampling \(images) images needs one random stream per image, got \(streams) streams"
+        case let .modelOutputShape(t, expected, got):
+            return "the model returned shape \(got) at t = \(t); expected eps of the sample's shape \(expected)"
+        }
+    }
+}
