@@ -10,7 +10,7 @@ enum ReferenceFixture {
 
     static func url(_ name: String) -> URL? {
         let candidates = [
-            packageRoot.appendingPathComponent("Tests/DiffusionTests/Fixtures/\(name)"),
+            packageRoot.appendingPathComponent("Tests/Fixtures/\(name)"),
             packageRoot.appendingPathComponent("../shared/reference/\(name)"),
             packageRoot.appendingPathComponent("../../shared/reference/\(name)"),
         ]
@@ -19,7 +19,7 @@ enum ReferenceFixture {
 
     static func load(_ name: String) throws -> [String: Any] {
         guard let url = url(name) else {
-            throw FixtureError("\(name) not found in Tests/DiffusionTests/Fixtures or shared/reference near \(packageRoot.path)")
+            throw FixtureError("\(name) not found in Tests/Fixtures or shared/reference near \(packageRoot.path)")
         }
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
         guard let dictionary = object as? [String: Any] else { throw FixtureError("\(url.path): top level is not an object") }

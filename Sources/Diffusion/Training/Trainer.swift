@@ -13,7 +13,7 @@ public final class Trainer {
     public let options: TrainingOptions
     public let images: Tensor
     public let group: Collectives
-    public let schedule: NoiseScheduleTable
+    public let schedule: NoiseSchedule
     public let lrSchedule: OneCycleLR
     public let adam: Adam
     /// Optimizer steps taken so far (the next step's index).
@@ -29,7 +29,7 @@ public final class Trainer {
 
     public init(model: UNet2DModel, images: Tensor, options: TrainingOptions, group: Collectives) {
         self.model = model; self.images = images; self.options = options; self.group = group
-        schedule = NoiseScheduleTable(betaStart: options.betaStart, betaEnd: options.betaMax, steps: options.timesteps)
+        schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
     }
@@ -85,7 +85,7 @@ public final class Trainer {
             let e = eps.data + local * pixels
             rng.fillNormal(e, count: pixels)
             let x0 = images.data + indices[j] * pixels, x = xt.data + local * pixels
-            let a = Float(schedule.alphaBar[t].squareRoot()), s = Float((1 - schedule.alphaBar[t]).squareRoot())
+            let a = Float(schedule.alphasCumprod[t].squareRoot()), s = Float((1 - schedule.alphasCumprod[t]).squareRoot())
             for p in 0..<pixels { x[p] = a * x0[p] + s * e[p] }
         }
 
