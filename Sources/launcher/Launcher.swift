@@ -5,5 +5,8 @@ struct Launcher: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launcher",
         abstract: "Train and sample a Fashion-MNIST diffusion model (diffusers UNet2DModel) over MPI ranks.",
-        subcommands: [])
+        subcommands: [
+            InfoCommand.self,
+            CheckCommunicatorCommand.self,
+        ])
 }
