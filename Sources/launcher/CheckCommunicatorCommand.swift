@@ -15,7 +15,10 @@ struct CheckCommunicatorCommand: ParsableCommand {
     var abortOnRank: Int?
 
     func run() throws {
+        var world: Communicator?
+        var failed = 0
         try runOnWorld { comm in
+            world = comm
             if let maxChunk { Communicator.maxElementsPerCall = maxChunk }
             if let abortOnRank {
                 try comm.barrier()
@@ -27,7 +30,12 @@ struct CheckCommunicatorCommand: ParsableCommand {
             }
             var checks = CommunicatorChecks(comm: comm)
             try checks.runAll()
-            if checks.failed > 0 { throw ExitCode(1) }
+            failed = checks.failed
         }
+        guard let comm = world, abortOnRank == nil else { return }
+        // Checked by every rank alone, since MPI is gone; a failing rank exits non-zero.
+        let problem = CommunicatorChecks.afterFinalize(comm)
+        if comm.isRoot { print(problem.map { "FAIL finalize \($0)" } ?? "ok finalize") }
+        if failed > 0 || problem != nil { throw ExitCode(1) }
     }
 }

@@ -177,6 +177,15 @@ struct CommunicatorChecks {
         if comm.isRoot { print("\(failed == 0 ? "all" : "\(failed) of") checks \(failed == 0 ? "passed" : "failed") on \(s) rank(s)") }
     }
 
+    /// After `finalize()`: finalizing again does nothing, while operations and a new
+    /// `world()` throw instead of crashing inside MPI.
+    static func afterFinalize(_ comm: Communicator) -> String? {
+        do { try comm.finalize() } catch { return "expected a second finalize to do nothing got \(error)" }
+        if (try? comm.barrier()) != nil { return "expected barrier after finalize to throw got success" }
+        if (try? Communicator.world()) != nil { return "expected world() after finalize to throw got a communicator" }
+        return nil
+    }
+
     /// Runs one check on every rank; `body` returns nil, or what went wrong on this rank.
     private mutating func check(_ name: String, _ body: () throws -> String?) throws {
         let problem: String?
