@@ -5,5 +5,10 @@ struct Launcher: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launcher",
         abstract: "Train and sample a Fashion-MNIST diffusion model (diffusers UNet2DModel) over MPI ranks.",
-        subcommands: [DataPreviewCommand.self, Bench.self])
+        subcommands: [
+            InfoCommand.self,
+            DataPreviewCommand.self,
+            Bench.self,
+            CheckCommunicatorCommand.self,
+        ])
 }

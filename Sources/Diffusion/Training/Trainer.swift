@@ -75,25 +75,21 @@ public final class Trainer {
         let shape = [mine.count] + Array(images.shape.dropFirst())
 
         // 1. q_sample: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, per sample
-        let xt = Tensor(uninitialized: shape), eps = Tensor(uninitialized: shape)
-        var timesteps = [Float](repeating: 0, count: mine.count)
+        let eps = Tensor(uninitialized: shape)
+        var timesteps = [Int](repeating: 0, count: mine.count)
         let keyBase = UInt64(step) &* UInt64(options.batchSize)
         for (local, j) in mine.enumerated() {
             var rng = RandomStream(seed: options.seed ^ Trainer.noiseSeedSalt, key: keyBase &+ UInt64(j))
-            let t = rng.int(below: options.timesteps)
-            timesteps[local] = Float(t)
-            let e = eps.data + local * pixels
-            rng.fillNormal(e, count: pixels)
-            let x0 = images.data + indices[j] * pixels, x = xt.data + local * pixels
-            let a = Float(schedule.alphasCumprod[t].squareRoot()), s = Float((1 - schedule.alphasCumprod[t]).squareRoot())
-            for p in 0..<pixels { x[p] = a * x0[p] + s * e[p] }
+            timesteps[local] = rng.int(below: options.timesteps)
+            rng.fillNormal(eps.data + local * pixels, count: pixels)
         }
+        let xt = schedule.qSample(x0: images.gather(Array(indices[mine])), eps: eps, t: timesteps)
 
         // 2. forward, MSE against eps, backward
         model.store.zeroGrads()
         var localLoss = 0.0
         if !mine.isEmpty {
-            let out = model.forward(xt, timesteps: timesteps, recordForBackward: true)
+            let out = model.forward(xt, timesteps: timesteps.map(Float.init), recordForBackward: true)
             let dOut = Tensor(uninitialized: out.shape)
             let scale = 2 / Float(globalBatch * pixels)
             for i in 0..<out.count {

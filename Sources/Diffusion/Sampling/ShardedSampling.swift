@@ -1,0 +1,44 @@
+/// Sampling spread over the ranks of a group: image i of n (the global index) belongs to the
+/// rank whose contiguous share holds it, draws from stream (seed, i), and the images are
+/// gathered to rank 0 in order. The result does not depend on the number of ranks.
+public enum ShardedSampling {
+    public struct Result {
+        /// All n images on rank 0 ([n, H, W, C]); nil elsewhere.
+        public let images: Tensor?
+        /// This rank's images.
+        public let local: Tensor
+        /// The global indices of `local`.
+        public let localRange: Range<Int>
+        public let modelEvaluations: Int
+    }
+
+    /// The U-Net as a `DenoisingModel` (no gradients kept).
+    public static func denoiser(_ model: UNet2DModel) -> DenoisingModel {
+        { x, t in model.forward(x, timesteps: t.map { Float($0) }) }
+    }
+
+    /// - Parameter initialNoise: x_T for all n images ([n, H, W, C]); drawn from the streams when nil.
+    public static func generate(model: UNet2DModel, spec: SamplerSpec, schedule: NoiseSchedule,
+                                count n: Int, seed: UInt64, group: Collectives,
+                                initialNoise: Tensor? = nil,
+                                onStep: SamplingProgress? = nil) throws -> Result {
+        let mine = EpochPlan.share(count: n, rank: group.rank, size: group.size)
+        let c = model.config
+        let imageShape = [c.sampleSize, c.sampleSize, c.outChannels]
+        var streams = Sampling.streams(seed: seed, images: mine)
+        let noise: Tensor
+        if let initialNoise {
+            noise = initialNoise.gather(Array(mine))
+        } else {
+            noise = Sampling.initialNoise(imageShape: imageShape, streams: &streams)
+        }
+        let result = try Sampling.run(spec: spec, schedule: schedule, model: denoiser(model), noise: noise,
+                                      streams: &streams, onStep: onStep)
+        let perImage = imageShape.reduce(1, *)
+        let counts = (0..<group.size).map { EpochPlan.share(count: n, rank: $0, size: group.size).count * perImage }
+        let all = try group.gather(UnsafeBufferPointer(start: result.images.data, count: result.images.count),
+                                   counts: counts, root: 0)
+        let images = group.isRoot ? Tensor(shape: [n] + imageShape, values: all) : nil
+        return Result(images: images, local: result.images, localRange: mine, modelEvaluations: result.modelEvaluations)
+    }
+}

@@ -1,0 +1,57 @@
+internal import CMPI
+
+/// A collective started by a nonblocking call. Its buffer must stay alive and untouched until
+/// `wait()` returns.
+public final class PendingRequest {
+    private var requests: [MPI_Request?]
+    private let name: String
+
+    init(requests: [MPI_Request?], name: String) {
+        self.requests = requests
+        self.name = name
+    }
+
+    /// Blocks until the operation is complete. Later calls return at once.
+    public func wait() throws {
+        guard !requests.isEmpty else { return }
+        let code = requests.withUnsafeMutableBufferPointer {
+            MPI_Waitall(Int32($0.count), $0.baseAddress, cmpi_statuses_ignore())
+        }
+        requests = []
+        try check(code, "MPI_Waitall (\(name))")
+    }
+
+    /// A request dropped without `wait()` is completed here, so MPI never writes into the
+    /// buffer later; errors can no longer be reported at this point.
+    deinit {
+        if !requests.isEmpty {
+            _ = MPI_Waitall(Int32(requests.count), &requests, cmpi_statuses_ignore())
+        }
+    }
+}
+
+extension Communicator {
+    /// Starts an in-place allreduce (MPI_Iallreduce with MPI_IN_PLACE) and returns at once, so
+    /// gradients of one layer can travel while backward computes the next. Complete it with
+    /// `wait()` before reading or writing `buffer`.
+    public func iallreduce<T: MPIReducible>(_ buffer: UnsafeMutableBufferPointer<T>,
+                                            op: ReduceOp = .sum) throws -> PendingRequest {
+        let pending = PendingRequest(requests: [], name: "MPI_Iallreduce")
+        guard let base = buffer.baseAddress else { return pending }
+        var requests: [MPI_Request?] = []
+        do {
+            try Communicator.forEachChunk(buffer.count) { offset, count in
+                var request: MPI_Request? = cmpi_request_null()
+                try call("MPI_Iallreduce") {
+                    MPI_Iallreduce(cmpi_in_place(), base + offset, count, T.datatype, op.mpiOp, comm, &request)
+                }
+                requests.append(request)
+            }
+        } catch {
+            // Finish the pieces already started before reporting the failure.
+            try? PendingRequest(requests: requests, name: "MPI_Iallreduce").wait()
+            throw error
+        }
+        return PendingRequest(requests: requests, name: "MPI_Iallreduce")
+    }
+}

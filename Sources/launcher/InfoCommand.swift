@@ -1,0 +1,45 @@
+import ArgumentParser
+import Diffusion
+import Distributed
+import Foundation
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Print the ranks and their hosts, BLAS threads, library versions and the data files.")
+
+    @Option(help: "Folder holding the Fashion-MNIST .gz files.")
+    var dataDir = "/usr/share/datasets/fashion-mnist"
+
+    static let dataFiles = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+    func run() throws {
+        try runOnWorld { comm in
+            let hosts = try comm.gather(comm.processorName)
+            let cores = try comm.allgather(ProcessInfo.processInfo.activeProcessorCount)
+            guard comm.isRoot else { return }
+
+            print("ranks: \(comm.size)")
+            for (rank, host) in hosts.enumerated() {
+                // Ranks sharing a host share its cores: each gets cores / ranks-on-host BLAS threads.
+                let neighbours = hosts.filter { $0 == host }.count
+                let threads = max(1, cores[rank] / neighbours)
+                print("  rank \(rank): \(host), \(cores[rank]) cores for \(neighbours) rank(s), BLAS threads \(threads)")
+            }
+            print("BLAS: \(BLAS.configDescription)")
+            let mpiVersion = Communicator.libraryVersion.split(separator: "\n").first ?? ""
+            print("MPI: \(mpiVersion.trimmingCharacters(in: .whitespaces))")
+            print("zlib: \(Versions.zlib)")
+            print("data: \(dataDir)")
+            for name in Self.dataFiles {
+                let path = (dataDir as NSString).appendingPathComponent(name)
+                if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int {
+                    print("  \(name)  \(size) bytes")
+                } else {
+                    print("  \(name)  missing")
+                }
+            }
+        }
+    }
+}

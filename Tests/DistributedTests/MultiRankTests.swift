@@ -1,0 +1,52 @@
+import Testing
+
+/// The launcher's `check-communicator` under mpirun: every operation across real ranks, with
+/// exact expected results computed on each rank.
+@Suite(.serialized)
+struct MultiRankTests {
+    static let checks = [
+        "world", "allgather", "barrier", "wtime",
+        "broadcast.float", "broadcast.double.root-last", "broadcast.int64", "broadcast.uint8",
+        "broadcast.array.float", "broadcast.array.double.root-last", "broadcast.int",
+        "broadcast.string.root-last",
+        "allreduce.float.sum", "allreduce.double.max", "allreduce.int64.min", "allreduce.scalar",
+        "allreduceAverage.float", "allreduceAverage.double", "allreduceAverage.scalar",
+        "reduce.float.sum", "reduce.int64.max.root-last",
+        "gatherv.float", "gatherv.double.empty-rank.root-last", "gather.string",
+        "iallreduce.float", "iallreduce.double.max",
+        "error.invalid-root", "error.gatherv-counts",
+        "finalize",
+    ]
+
+    @Test("check-communicator", arguments: [
+        (1, nil), (2, nil), (3, nil),
+        (2, 3), (3, 2),  // small chunk limits: every buffer goes in several MPI calls
+    ] as [(Int, Int?)])
+    func checkCommunicator(ranks: Int, maxChunk: Int?) throws {
+        let arguments = ["check-communicator"] + (maxChunk.map { ["--max-chunk", "\($0)"] } ?? [])
+        let run = try MPIRun.launcher(arguments, ranks: ranks)
+        #expect(run.status == 0, "stdout:\n\(run.stdout)\nstderr:\n\(run.stderr)")
+        let lines = Set(run.lines)
+        for name in Self.checks {
+            #expect(lines.contains("ok \(name)"), "no 'ok \(name)' at \(ranks) ranks:\n\(run.stdout)")
+        }
+        #expect(!run.stdout.contains("FAIL"), "\(run.stdout)")
+    }
+
+    @Test("abort on one rank ends every rank")
+    func abortEndsTheJob() throws {
+        let run = try MPIRun.launcher(["check-communicator", "--abort-on-rank", "1"], ranks: 2, timeout: 60)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("error: check-communicator: abort requested on rank 1 (rank 1 of 2)"),
+                "stderr:\n\(run.stderr)")
+    }
+
+    @Test("launcher info gathers every rank's host")
+    func info() throws {
+        let run = try MPIRun.launcher(["info"], ranks: 2)
+        #expect(run.status == 0, "stderr:\n\(run.stderr)")
+        #expect(run.lines.contains("ranks: 2"), "\(run.stdout)")
+        #expect(run.lines.contains { $0.hasPrefix("  rank 1: ") }, "\(run.stdout)")
+        #expect(run.lines.contains { $0.hasPrefix("zlib: ") }, "\(run.stdout)")
+    }
+}
