@@ -8,6 +8,7 @@ struct Launcher: ParsableCommand {
         subcommands: [
             InfoCommand.self,
             DataPreviewCommand.self,
+            TrainCommand.self,
             Bench.self,
             CheckCommunicatorCommand.self,
         ])

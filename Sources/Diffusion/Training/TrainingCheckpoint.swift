@@ -16,7 +16,7 @@ public enum TrainingCheckpoint {
             t.data.update(from: p, count: store.count)
             return t
         }
-        let options = String(decoding: try JSONEncoder().encode(trainer.options), as: UTF8.self)
+        let options = trainer.options.canonicalJSON
         try Safetensors.write([
             (name: "parameters", tensor: flat(store.values)),
             (name: "adam.m", tensor: flat(trainer.adam.m)),
@@ -48,7 +48,7 @@ public enum TrainingCheckpoint {
             throw FileError(path: path, "metadata field 'step' is '\(file.metadata["step"] ?? "")', expected a non-negative integer")
         }
         let options: TrainingOptions
-        do { options = try JSONDecoder().decode(TrainingOptions.self, from: Data(try meta("options").utf8)) } catch let e as FileError { throw e } catch {
+        do { options = try TrainingOptions(json: try meta("options")) } catch let e as FileError { throw e } catch {
             throw FileError(path: path, "metadata field 'options' is not valid training options: \(error)")
         }
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")

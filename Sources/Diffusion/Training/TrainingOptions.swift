@@ -40,3 +40,18 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         return s
     }
 }
+
+extension TrainingOptions {
+    /// JSON with sorted keys: the same bytes in every process (Foundation's key order is not).
+    public var canonicalJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    public init(json: String) throws {
+        self = try JSONDecoder().decode(TrainingOptions.self, from: Data(json.utf8))
+    }
+}
+
+import Foundation

@@ -1,0 +1,60 @@
+import Foundation
+
+/// A training run on disk: the loop around `Trainer` that writes, on rank 0, the checkpoint
+/// (training state + diffusers model folder + loss plot) every `checkpointEvery` steps and at
+/// the end, appends metrics.csv every step, and stops cleanly — on every rank at the same step —
+/// when asked to.
+///
+/// Folder layout:
+///   model/                        diffusers folder (config.json + diffusion_pytorch_model.safetensors)
+///   training_state.safetensors    parameters, Adam moments, step, options (for --resume)
+///   metrics.csv, loss.png
+public final class TrainingRun {
+    public let trainer: Trainer
+    public let directory: String
+    public let checkpointEvery: Int
+    let metrics: MetricsLog?
+
+    public var statePath: String { directory + "/" + TrainingCheckpoint.fileName }
+    public var modelPath: String { directory + "/model" }
+    public var lossPlotPath: String { directory + "/loss.png" }
+
+    public init(trainer: Trainer, directory: String, checkpointEvery: Int) throws {
+        self.trainer = trainer; self.directory = directory; self.checkpointEvery = max(1, checkpointEvery)
+        if trainer.group.isRoot {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            metrics = try MetricsLog(path: directory + "/metrics.csv", keepBefore: trainer.step)
+        } else {
+            metrics = nil
+        }
+    }
+
+    /// Rank 0 writes the state, the model folder and the loss plot; each file atomically,
+    /// the state last-but-not-least so it never points past a model that was not written.
+    public func writeCheckpoint() throws {
+        guard trainer.group.isRoot else { return }
+        try DiffusersFolder.save(trainer.model, to: modelPath)
+        try TrainingCheckpoint.save(trainer, to: statePath)
+        try metrics?.writeLossPlot(to: lossPlotPath)
+    }
+
+    public enum Outcome { case finished, stopped }
+
+    /// Trains until the plan (or --max-steps) is done or `shouldStop` turns true on any rank.
+    public func run(shouldStop: () -> Bool, onStep: (Trainer.StepReport) -> Void) throws -> Outcome {
+        while !trainer.isFinished {
+            let report = try trainer.trainStep()
+            metrics?.append(report)
+            onStep(report)
+            if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
+            // Every rank must leave at the same step: agree on the stop flag.
+            let stop = try trainer.group.allreduceSum([shouldStop() ? 1 : 0])[0] > 0
+            if stop {
+                try writeCheckpoint()
+                return .stopped
+            }
+        }
+        try writeCheckpoint()
+        return .finished
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+
+/// Picks the model configuration: a preset or a diffusers config.json.
+struct ModelChoice: ParsableArguments {
+    @Option(help: "Model preset: seed (32,64,128,256; the recipe), small (16,32,64,128) or tiny (8,16,16; tests).")
+    var preset = "seed"
+
+    @Option(help: "A diffusers UNet2DModel config.json to use instead of a preset.")
+    var config: String?
+
+    /// The configuration, checked against the data it will see (32x32, one channel).
+    func resolve() throws -> UNetConfig {
+        var c: UNetConfig
+        if let config {
+            c = try UNetConfig.load(contentsOf: config)
+        } else {
+            guard let p = UNetConfig.preset(preset) else {
+                throw ValidationError("unknown preset '\(preset)': expected one of seed, small, tiny")
+            }
+            c = p
+            c.sampleSize = Preprocess.imageSize  // tiny's fixture size is 16; the data is 32x32
+        }
+        let source = config ?? "preset \(preset)"
+        guard c.inChannels == 1, c.outChannels == 1 else {
+            throw ValidationError("\(source): in_channels \(c.inChannels) and out_channels \(c.outChannels); Fashion-MNIST needs 1 and 1")
+        }
+        guard c.sampleSize == Preprocess.imageSize else {
+            throw ValidationError("\(source): sample_size \(c.sampleSize); the data is \(Preprocess.imageSize)x\(Preprocess.imageSize)")
+        }
+        return c
+    }
+}
+
+/// Default output folder: runs/<date-time>.
+func defaultRunDirectory(_ kind: String = "") -> String {
+    let f = DateFormatter()
+    f.dateFormat = "yyyyMMdd-HHmmss"
+    return "runs/\(kind)\(f.string(from: Date()))"
+}
+
+/// SIGINT/SIGTERM set this; long loops poll it and stop cleanly at the next step.
+nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+
+func installStopHandlers() {
+    signal(SIGINT) { _ in stopRequested = 1 }
+    signal(SIGTERM) { _ in stopRequested = 1 }
+}
