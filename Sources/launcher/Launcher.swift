@@ -9,6 +9,7 @@ struct Launcher: ParsableCommand {
             InfoCommand.self,
             DataPreviewCommand.self,
             TrainCommand.self,
+            SampleCommand.self,
             Bench.self,
             CheckCommunicatorCommand.self,
         ])

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Diffusion
+import Distributed
+import Foundation
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Generate images from a diffusers UNet2DModel folder, split across MPI ranks.",
+        discussion: """
+        Samplers (schedule: linear betas 1e-4..--beta-max over 1000 steps):
+          ddpm            the recipe's ancestral sampler, t = 999..1; --skip recipe (default: model
+                          evaluated where t % 3 == 0 or t < 50, 366 evaluations) or all (999)
+          ddpm-diffusers  diffusers' DDPMScheduler, --steps (366), --spacing leading|trailing|linspace
+          ddim-diffusers  diffusers' DDIMScheduler, --steps (366), --eta (0), --spacing, clip_sample on
+          ddim-recipe     the recipe's DDIM over t = 999..1, --eta (1), --skip 367 (default) or every10 (145)
+          ddim            DDIM with --steps S (50), --eta (0), --spacing uniform|quadratic (DDIM paper)
+        Image i draws all its noise from a stream keyed by (--seed, i): the images are the same at \
+        any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32) \
+        and, with --animate, samples.gif.
+
+        Example: mpirun -np 2 --bind-to none launcher sample --model runs/x/model --sampler ddim --steps 50
+        """)
+
+    @Option(help: "A diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).") var model: String
+    @Option(help: "Sampler: ddpm, ddpm-diffusers, ddim-diffusers, ddim-recipe, ddim.") var sampler = "ddpm"
+    @Option(help: "Sampling steps (ddim, ddpm-diffusers, ddim-diffusers).") var steps: Int?
+    @Option(help: "DDIM eta (0 deterministic, 1 DDPM-like noise).") var eta: Double?
+    @Option(help: "Timestep spacing: leading|trailing|linspace (diffusers), uniform|quadratic (ddim).") var spacing: String?
+    @Option(help: "Which steps evaluate the model (recipe samplers): recipe, all, 367, every10.") var skip: String?
+    @Option(help: "Number of images.") var n = 256
+    @Option(help: "Seed of the per-image noise streams.") var seed: UInt64 = 0
+    @Option(help: "Last beta of the linear noise schedule the model was trained with.") var betaMax = 0.01
+    @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
+    @Option(help: "Start from this x_T (.npy, [n,1,32,32]) instead of drawing it.") var noise: String?
+    @Flag(help: "Also write samples.gif: the predicted x0 of the first images over the steps.") var animate = false
+    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+
+    func validate() throws {
+        guard n >= 1 else { throw ValidationError("--n must be at least 1, got \(n)") }
+        guard betaMax > 1e-4 && betaMax < 1 else { throw ValidationError("--beta-max must be in (1e-4, 1), got \(betaMax)") }
+        // Sampler, steps, eta, spacing and skip are checked before any work.
+        _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
+    }
+
+    func run() throws {
+        try runOnWorld { comm in
+            let threads = try comm.configureThreads(requested: threads)
+            let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
+            let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
+            let schedule = NoiseSchedule(betaEnd: betaMax)
+            let unet = try DiffusersFolder.load(from: model)
+            let x_T = try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize) }
+            let sampler = try spec.makeSampler(schedule: schedule)
+            let totalSteps = sampler.timesteps.count
+            if comm.isRoot {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                print("sampling \(n) images with \(self.sampler) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
+                      + "on \(comm.size) rank(s) x \(threads) thread(s)")
+            }
+            let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
+            let bar = comm.isRoot ? ProgressBar(total: totalSteps, label: "sample") : nil
+            let t0 = Date()
+            let result = try ShardedSampling.generate(model: unet, spec: spec, schedule: schedule, count: n, seed: seed,
+                                                      group: comm, initialNoise: x_T) { i, total, x0 in
+                animation?.record(step: i, totalSteps: total, x0: x0)
+                let elapsed = Date().timeIntervalSince(t0)
+                bar?.update(done: i + 1, info: String(format: "%.1f steps/s", Double(i + 1) / max(elapsed, 1e-9)))
+            }
+            bar?.finish()
+            let seconds = Date().timeIntervalSince(t0)
+            if let images = result.images {
+                try SampleFiles.write(images: images, to: directory)
+                try animation?.write(to: directory + "/samples.gif")
+                print(String(format: "%d images in %.1f s (%.2f img/s, %d model evaluations, %.2f evaluations/s)",
+                             n, seconds, Double(n) / seconds, result.modelEvaluations, Double(result.modelEvaluations) / seconds))
+                print("wrote \(directory)/samples.png, samples.npy" + (animate ? ", samples.gif" : ""))
+            }
+        }
+    }
+}
