@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: the model alone, training, or sampling.",
-        subcommands: [BenchModel.self])
+        subcommands: [BenchModel.self, BenchTrain.self, BenchSample.self])
 }
 
 /// FLOPs per 32x32 image, as counted in shared/reference/pytorch-cpu.md (convolutions,
