@@ -35,23 +35,25 @@ struct BenchTrain: ParsableCommand {
             options.epochs = 1
             let trainer = Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
                                   options: options, group: comm)
+            trainer.separateWaitFromAllreduce = true
             var reports: [Trainer.StepReport] = []
             for i in 0...steps {
                 let r = try trainer.trainStep()
                 if i > 0 { reports.append(r) }
             }
             // The slowest rank sets the pace: take each step's maximum over ranks.
-            var seconds = reports.map(\.seconds), allreduce = reports.map(\.allreduceSeconds)
+            var seconds = reports.map(\.seconds), allreduce = reports.map(\.allreduceSeconds), wait = reports.map(\.waitSeconds)
             try comm.allreduce(&seconds, op: .max)
             try comm.allreduce(&allreduce, op: .max)
+            try comm.allreduce(&wait, op: .max)
             guard comm.isRoot else { return }
-            let step = ModelBenchmark.median(seconds), ar = ModelBenchmark.median(allreduce)
+            let step = ModelBenchmark.median(seconds), ar = ModelBenchmark.median(allreduce), waited = ModelBenchmark.median(wait)
             let result = TrainBenchResult(preset: preset, ranks: comm.size, threadsPerRank: threads, globalBatch: batch,
                                           stepSeconds: step, imagesPerSecond: Double(batch) / step,
-                                          allreduceSeconds: ar, allreduceShare: ar / step,
+                                          allreduceSeconds: ar, allreduceShare: ar / step, imbalanceWaitSeconds: waited,
                                           gradientMegabytes: Double(model.store.count * 4) / 1e6)
-            print(String(format: "preset %@, %d rank(s) x %d thread(s), global batch %d: %.1f img/s (step %.3f s), allreduce %.1f ms = %.1f%% of the step (%.1f MB of gradients)",
-                         preset, comm.size, threads, batch, result.imagesPerSecond, step, ar * 1000, 100 * result.allreduceShare, result.gradientMegabytes))
+            print(String(format: "preset %@, %d rank(s) x %d thread(s), global batch %d: %.1f img/s (step %.3f s), allreduce %.1f ms = %.1f%% of the step (%.1f MB of gradients), waiting for the slowest rank %.1f ms",
+                         preset, comm.size, threads, batch, result.imagesPerSecond, step, ar * 1000, 100 * result.allreduceShare, result.gradientMegabytes, waited * 1000))
             if let json { try writeJSON(result, to: json) }
         }
     }
@@ -60,6 +62,8 @@ struct BenchTrain: ParsableCommand {
 struct TrainBenchResult: Codable {
     let preset: String, ranks: Int, threadsPerRank: Int, globalBatch: Int
     let stepSeconds: Double, imagesPerSecond: Double, allreduceSeconds: Double, allreduceShare: Double
+    /// Time at the barrier before the allreduce: waiting for the slowest rank.
+    let imbalanceWaitSeconds: Double
     let gradientMegabytes: Double
 }
 

@@ -19,12 +19,16 @@ public final class Trainer {
     /// Optimizer steps taken so far (the next step's index).
     public private(set) var step = 0
 
+    /// Benchmarks: a barrier before the allreduce, so `allreduceSeconds` counts only the
+    /// transfer and `waitSeconds` the time spent waiting for the slowest rank.
+    public var separateWaitFromAllreduce = false
+
     /// Gradients are allreduced in buckets of this many floats (a few large calls).
     public var bucketSize = 1 << 22
 
     public struct StepReport: Sendable {
         public let step: Int, epoch: Int, loss: Double, lr: Double, beta1: Double
-        public let images: Int, seconds: Double, allreduceSeconds: Double
+        public let images: Int, seconds: Double, allreduceSeconds: Double, waitSeconds: Double
     }
 
     public init(model: UNet2DModel, images: Tensor, options: TrainingOptions, group: Collectives) {
@@ -101,7 +105,14 @@ public final class Trainer {
         }
 
         // 3. sum gradients and the loss over ranks
-        let t1 = ResourceUsage.now()
+        var t1 = ResourceUsage.now()
+        var waitSeconds = 0.0
+        if separateWaitFromAllreduce {
+            try group.barrier()
+            let t = ResourceUsage.now()
+            waitSeconds = t - t1
+            t1 = t
+        }
         let grads = model.store.gradBuffer
         var start = 0
         while start < grads.count {
@@ -119,7 +130,8 @@ public final class Trainer {
         let (lr, beta1) = lrSchedule.values(at: step)
         adam.update(params: model.store.values, grads: model.store.grads, lr: lr, beta1: beta1, beta2: options.beta2)
         let report = StepReport(step: step, epoch: step / stepsPerEpoch, loss: loss, lr: lr, beta1: beta1,
-                                images: globalBatch, seconds: ResourceUsage.now() - t0, allreduceSeconds: allreduceSeconds)
+                                images: globalBatch, seconds: ResourceUsage.now() - t0, allreduceSeconds: allreduceSeconds,
+                                waitSeconds: waitSeconds)
         step += 1
         return report
     }
