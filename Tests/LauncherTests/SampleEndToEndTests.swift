@@ -1,0 +1,82 @@
+import Diffusion
+import Foundation
+import Testing
+
+/// `launcher sample` on the tiny diffusers fixture (Tests/Fixtures/tiny, 16x16 images).
+@Suite(.serialized) struct SampleEndToEndTests {
+    static var fixtureModel: String {
+        let file = "\(#filePath)"
+        let tests = file[..<file.lastIndex(of: "/")!]
+        return String(tests[..<tests.lastIndex(of: "/")!]) + "/Fixtures/tiny"
+    }
+
+    func temporaryDirectory() -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sample-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test(arguments: [["--sampler", "ddim", "--steps", "8"], ["--sampler", "ddpm", "--skip", "recipe"],
+                      ["--sampler", "ddim-recipe", "--skip", "every10"]])
+    func imagesDoNotDependOnRankCount(_ sampler: [String]) throws {
+        let base = temporaryDirectory()
+        var images: [[Float]] = []
+        for ranks in 1...3 {
+            let out = base + "/np\(ranks)"
+            let run = try MPIRun.launcher(["sample", "--model", Self.fixtureModel, "--n", "7", "--threads", "1",
+                                           "--out", out] + sampler, ranks: ranks, timeout: 600)
+            #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
+            let array = try NPY.read(out + "/samples.npy")
+            #expect(array.shape == [7, 16, 16])
+            images.append(array.floats)
+            #expect(FileManager.default.fileExists(atPath: out + "/samples.png"))
+        }
+        // Image i draws from stream (seed, i) wherever it runs; only the batch a GEMM sees
+        // differs, which may change float rounding in the last bits.
+        let scale = images[0].map { abs($0) }.max() ?? 1
+        for ranks in 2...3 {
+            let diff = zip(images[0], images[ranks - 1]).map { abs($0 - $1) }.max() ?? 0
+            print("\(sampler): np=\(ranks) vs np=1 max difference \(diff) (largest value \(scale))")
+            #expect(diff <= 1e-4 * scale)
+        }
+        #expect(images[0].allSatisfy { $0.isFinite })
+    }
+
+    @Test func givenNoiseIsUsedAndAnimationWritten() throws {
+        let base = temporaryDirectory()
+        let noise = Tensor(shape: [3, 1, 16, 16])
+        var rng = RandomStream(seed: 3)
+        rng.fillNormal(noise.data, count: noise.count)
+        try NPY.write(noise, to: base + "/xT.npy")
+        var outputs: [[Float]] = []
+        for seed in ["1", "2"] {
+            let run = try MPIRun.launcher(["sample", "--model", Self.fixtureModel, "--n", "3", "--sampler", "ddim",
+                                           "--steps", "5", "--noise", base + "/xT.npy", "--seed", seed, "--animate",
+                                           "--out", base + "/s\(seed)"], ranks: 2)
+            #expect(run.status == 0, "\(run.stderr)")
+            outputs.append(try NPY.read(base + "/s\(seed)/samples.npy").floats)
+            #expect(FileManager.default.fileExists(atPath: base + "/s\(seed)/samples.gif"))
+        }
+        // DDIM with eta 0 from a given x_T is deterministic: the seed no longer matters.
+        #expect(outputs[0].count == 3 * 16 * 16)
+        #expect(zip(outputs[0], outputs[1]).allSatisfy { $0 == $1 })
+    }
+
+    @Test(arguments: [
+        (["--sampler", "nonsense"], "nonsense"),
+        (["--n", "0"], "--n"),
+        (["--sampler", "ddim", "--steps", "5000"], "5000"),
+        (["--sampler", "ddim", "--spacing", "cubic"], "cubic"),
+    ])
+    func badArgumentsFailBeforeWork(_ args: [String], _ mentioned: String) throws {
+        let run = try MPIRun.launcher(["sample", "--model", Self.fixtureModel] + args, ranks: 1)
+        #expect(run.status != 0)
+        #expect((run.stderr + run.stdout).contains(mentioned), "\(run.stderr)")
+    }
+
+    @Test func missingModelFolderIsNamed() throws {
+        let run = try MPIRun.launcher(["sample", "--model", "/nonexistent/model", "--n", "2"], ranks: 2)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("/nonexistent/model"), "\(run.stderr)")
+    }
+}
