@@ -61,8 +61,7 @@ public final class Communicator: Sendable {
 
         let communicator = Communicator(
             rank: Int(rank), size: Int(size),
-            processorName: String(decoding: name.prefix(Int(nameLength)).map { UInt8(bitPattern: $0) },
-                                  as: UTF8.self))
+            processorName: string(fromCString: name))
         lifecycle = .running(communicator)
         return communicator
     }
@@ -85,7 +84,7 @@ public final class Communicator: Sendable {
         var text = [CChar](repeating: 0, count: Int(cmpi_max_library_version_string()) + 1)
         var length: Int32 = 0
         guard MPI_Get_library_version(&text, &length) == cmpi_success() else { return "unknown MPI" }
-        return String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return string(fromCString: text)
     }
 
     /// Prints "error: <message> (rank R of N)" to stderr and ends the whole job: MPI_Abort on

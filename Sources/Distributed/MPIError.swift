@@ -33,8 +33,14 @@ public struct MPIError: Error, CustomStringConvertible, Sendable {
         guard MPI_Error_string(code, &text, &length) == cmpi_success() else {
             return "unknown MPI error"
         }
-        return String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return string(fromCString: text)
     }
+}
+
+/// The text of a NUL-terminated C string buffer filled by MPI (whose reported lengths do not
+/// agree on counting the NUL).
+func string(fromCString buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// Throws `MPIError` unless `code` is MPI_SUCCESS.
