@@ -4,10 +4,16 @@ import Testing
 
 /// Throwaway fixture loader until the real safetensors reader lands.
 enum TinyFixture {
+    /// The first `shared/reference/parity/tiny` above this file: a git worktree sits one
+    /// level deeper than the main checkout, so a fixed number of `..` steps misses it.
     static var dir: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("shared/reference/parity/tiny").path
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while url.path != "/" {
+            let candidate = url.appendingPathComponent("shared/reference/parity/tiny")
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
+            url = url.deletingLastPathComponent()
+        }
+        preconditionFailure("shared/reference/parity/tiny not found above \(#filePath)")
     }
     static func load(_ name: String) -> [String: ([Int], [Float])] {
         let d = FileManager.default.contents(atPath: dir + "/" + name)!
