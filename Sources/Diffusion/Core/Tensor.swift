@@ -12,6 +12,7 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
+        HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
     }
@@ -21,6 +22,7 @@ public final class Tensor: @unchecked Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
+        HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
     }
 
@@ -55,4 +57,30 @@ public final class Tensor: @unchecked Sendable {
         get { data[i] }
         set { data[i] = newValue }
     }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Activations are allocated and freed by the hundred per step, many of them 10-100 MB.
+/// glibc serves large blocks with a fresh mmap and unmaps them on free (and trims the heap
+/// top), so every step page-faults and zero-fills its whole working set again (~10% of a
+/// forward pass in perf). Keeping large blocks on the heap and not trimming it lets freed
+/// activations be reused as they are; the footprint stays at the step's high-water mark,
+/// which it reaches anyway. `mallopt` is in malloc.h, outside Glibc's module map, so it is
+/// looked up at run time.
+enum HeapTuning {
+    private static let once: Void = {
+        #if os(Linux)
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
+        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_MAX: Int32 = -4
+        _ = mallopt(M_MMAP_MAX, 0)
+        _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
+        #endif
+    }()
+
+    @inline(__always) static func apply() { _ = once }
 }

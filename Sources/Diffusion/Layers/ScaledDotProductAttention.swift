@@ -8,31 +8,20 @@ import Foundation
 ///             dQ_h = dS K_h * scale;  dK_h = dS^T Q_h * scale
 /// The forward keeps only each row's log-sum-exp; backward recomputes P from it, so memory
 /// stays O(N L C) instead of O(N heads L^2).
+///
+/// The U-Net's heads are 8 wide (d = 8): a BLAS call per head spends more time packing than
+/// multiplying, and the L^2 softmax dominates. For d = 8 (and L % 8 == 0) a fused kernel does
+/// the whole head in registers and L1: one head row of q/k/v is exactly one 8-lane vector,
+/// K and V are copied once per head into contiguous (and transposed, for scores) scratch,
+/// scores go 8 columns per step, P V goes 4 query rows per pass over V. Other shapes take
+/// the general path (sgemm per head).
 public enum ScaledDotProductAttention {
     /// Writes o and the per-row log-sum-exp lse [N, heads, L] of the scaled scores.
     public static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
-        let C = heads * d, scale = 1 / Float(d).squareRoot()
-        Parallel.forEach(n * heads) { task in
-            let b = task / heads, h = task % heads
-            let base = b * L * C + h * d
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
-            defer { s.deallocate() }
-            BLAS.sgemm(transB: true, m: L, n: L, k: d, alpha: scale, a: q + base, lda: C, b: k + base, ldb: C,
-                       c: s, ldc: L)
-            for i in 0..<L {
-                let row = s + i * L
-                var m = -Float.infinity
-                for j in 0..<L { m = max(m, row[j]) }
-                var sum: Float = 0
-                for j in 0..<L { let e = expf(row[j] - m); row[j] = e; sum += e }
-                let inv = 1 / sum
-                for j in 0..<L { row[j] *= inv }
-                lse[task * L + i] = m + logf(sum)
-            }
-            BLAS.sgemm(m: L, n: d, k: L, a: s, lda: L, b: v + base, ldb: C, c: o + base, ldc: C)
-        }
+        let C = heads * d
+        forward(n: n, length: L, heads: heads, headDim: d, q: q, k: k, v: v, ld: C, o: o, ldo: C, lse: lse)
     }
 
     /// Writes dq, dk, dv (overwritten) from dO and the forward's inputs, output and lse.
@@ -41,35 +30,294 @@ public enum ScaledDotProductAttention {
                                 o: UnsafePointer<Float>, lse: UnsafePointer<Float>, dout: UnsafePointer<Float>,
                                 dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                 dv: UnsafeMutablePointer<Float>) {
-        let C = heads * d, scale = 1 / Float(d).squareRoot()
-        Parallel.forEach(n * heads) { task in
-            let b = task / heads, h = task % heads
-            let base = b * L * C + h * d
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L)
-            defer { p.deallocate() }
-            let dp = p + L * L
-            // Recompute P from the saved log-sum-exp.
-            BLAS.sgemm(transB: true, m: L, n: L, k: d, alpha: scale, a: q + base, lda: C, b: k + base, ldb: C,
-                       c: p, ldc: L)
-            for i in 0..<L {
-                let row = p + i * L, m = lse[task * L + i]
-                for j in 0..<L { row[j] = expf(row[j] - m) }
+        let C = heads * d
+        backward(n: n, length: L, heads: heads, headDim: d, q: q, k: k, v: v, ld: C, o: o, dout: dout, ldo: C,
+                 lse: lse, dq: dq, dk: dk, dv: dv, ldd: C)
+    }
+
+    /// Heads handled by one task: enough that a task is ~64K score entries, so small L
+    /// (16 at 4x4) does not drown in hand-out overhead.
+    static func headsPerTask(_ L: Int, _ heads: Int) -> Int {
+        max(1, min(heads, (1 << 16) / max(L * L, 1)))
+    }
+
+    /// Strided form: row r of q/k/v starts at r * ld (q, k, v may be slices of one fused
+    /// [N, L, 3C] projection), rows of o at r * ldo.
+    static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
+                        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+                        o: UnsafeMutablePointer<Float>, ldo: Int, lse: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(d).squareRoot()
+        guard d == 8 && L % 8 == 0 else {
+            Parallel.forEach(n * heads) { task in
+                let b = task / heads, h = task % heads
+                generalForward(L: L, d: d, scale: scale, q: q + b * L * ld + h * d, k: k + b * L * ld + h * d,
+                               v: v + b * L * ld + h * d, ld: ld, o: o + b * L * ldo + h * d, ldo: ldo,
+                               lse: lse + task * L)
             }
-            // dV_h = P^T dO_h
-            BLAS.sgemm(transA: true, m: L, n: d, k: L, a: p, lda: L, b: dout + base, ldb: C, c: dv + base, ldc: C)
-            // dP = dO_h V_h^T
-            BLAS.sgemm(transB: true, m: L, n: L, k: d, a: dout + base, lda: C, b: v + base, ldb: C, c: dp, ldc: L)
-            // dS = P * (dP - rowdot), rowdot_i = dO_i . O_i
-            for i in 0..<L {
-                var rowdot: Float = 0
-                let doi = dout + base + i * C, oi = o + base + i * C
-                for c in 0..<d { rowdot += doi[c] * oi[c] }
-                let pr = p + i * L, dpr = dp + i * L
-                for j in 0..<L { dpr[j] = pr[j] * (dpr[j] - rowdot) }
-            }
-            BLAS.sgemm(m: L, n: d, k: L, alpha: scale, a: dp, lda: L, b: k + base, ldb: C, c: dq + base, ldc: C)
-            BLAS.sgemm(transA: true, m: L, n: d, k: L, alpha: scale, a: dp, lda: L, b: q + base, ldb: C,
-                       c: dk + base, ldc: C)
+            return
         }
+        let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
+        Parallel.forEach(n * groups) { task in
+            let b = task / groups, h0 = (task % groups) * hpt
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: forwardScratch(L))
+            defer { scratch.deallocate() }
+            for h in h0..<min(heads, h0 + hpt) {
+                let off = b * L * ld + h * 8
+                head8Forward(L: L, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
+                             o: o + b * L * ldo + h * 8, ldo: ldo, lse: lse + (b * heads + h) * L, scratch: scratch)
+            }
+        }
+    }
+
+    static func backward(n: Int, length L: Int, heads: Int, headDim d: Int,
+                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+                         o: UnsafePointer<Float>, dout: UnsafePointer<Float>, ldo: Int, lse: UnsafePointer<Float>,
+                         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                         dv: UnsafeMutablePointer<Float>, ldd: Int) {
+        let scale = 1 / Float(d).squareRoot()
+        guard d == 8 && L % 8 == 0 else {
+            Parallel.forEach(n * heads) { task in
+                let b = task / heads, h = task % heads
+                let off = b * L * ld + h * d, offO = b * L * ldo + h * d, offD = b * L * ldd + h * d
+                generalBackward(L: L, d: d, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
+                                o: o + offO, dout: dout + offO, ldo: ldo, lse: lse + task * L,
+                                dq: dq + offD, dk: dk + offD, dv: dv + offD, ldd: ldd)
+            }
+            return
+        }
+        let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
+        Parallel.forEach(n * groups) { task in
+            let b = task / groups, h0 = (task % groups) * hpt
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: backwardScratch(L))
+            defer { scratch.deallocate() }
+            for h in h0..<min(heads, h0 + hpt) {
+                let off = b * L * ld + h * 8, offO = b * L * ldo + h * 8, offD = b * L * ldd + h * 8
+                head8Backward(L: L, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
+                              o: o + offO, dout: dout + offO, ldo: ldo, lse: lse + (b * heads + h) * L,
+                              dq: dq + offD, dk: dk + offD, dv: dv + offD, ldd: ldd, scratch: scratch)
+            }
+        }
+    }
+
+    // MARK: - d = 8 kernels
+
+    /// kT[c * L + j] = k[j, c] (columns of K as rows, for 8 scores per vector op).
+    @inline(__always)
+    static func transpose8(_ src: UnsafePointer<Float>, ld: Int, L: Int, into dst: UnsafeMutablePointer<Float>) {
+        for j in 0..<L {
+            let row = src + j * ld
+            for c in 0..<8 { dst[c * L + j] = row[c] }
+        }
+    }
+
+    /// Scores s[j] = <qs, k_j> for j in 0..<L, with qs given as 8 broadcast lanes; returns
+    /// the running maximum. Two accumulators per step to halve the FMA dependency chain.
+    /// Out of line for the same reason as `expShifted`.
+    @inline(never)
+    static func scores(_ qb: (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8),
+                       kT: UnsafePointer<Float>, L: Int, into s: UnsafeMutablePointer<Float>) -> Float8 {
+        var mx = Float8(repeating: -.infinity)
+        var j = 0
+        while j < L {
+            let p = kT + j
+            var a = qb.0 * load8(p)
+            var c = qb.1 * load8(p + L)
+            a = a.addingProduct(qb.2, load8(p + 2 * L)); c = c.addingProduct(qb.3, load8(p + 3 * L))
+            a = a.addingProduct(qb.4, load8(p + 4 * L)); c = c.addingProduct(qb.5, load8(p + 5 * L))
+            a = a.addingProduct(qb.6, load8(p + 6 * L)); c = c.addingProduct(qb.7, load8(p + 7 * L))
+            let sv = a + c
+            store8(sv, s + j)
+            mx = vmax(mx, sv)
+            j += 8
+        }
+        return mx
+    }
+
+    /// row[j] = e^(row[j] - m) for j in 0..<L (L % 8 == 0); returns the sum.
+    /// Kept out of line: inlined into the row loops, LLVM re-vectorised it into 128-bit
+    /// pieces with shuffles (seen in perf annotate), at half the speed.
+    @inline(never)
+    static func expShifted(_ row: UnsafeMutablePointer<Float>, L: Int, by m: Float) -> Float {
+        let mv = Float8(repeating: m)
+        var sum = Float8()
+        var j = 0
+        while j < L {
+            let e = FastMath.exp(load8(row + j) - mv)
+            store8(e, row + j)
+            sum += e
+            j += 8
+        }
+        return hsum(sum)
+    }
+
+    @inline(__always)
+    static func broadcast8(_ p: UnsafePointer<Float>, _ scale: Float)
+        -> (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8) {
+        (Float8(repeating: p[0] * scale), Float8(repeating: p[1] * scale), Float8(repeating: p[2] * scale),
+         Float8(repeating: p[3] * scale), Float8(repeating: p[4] * scale), Float8(repeating: p[5] * scale),
+         Float8(repeating: p[6] * scale), Float8(repeating: p[7] * scale))
+    }
+
+    /// Scratch floats per task for the d = 8 kernels.
+    static func forwardScratch(_ L: Int) -> Int { 20 * L }
+    static func backwardScratch(_ L: Int) -> Int { 56 * L }
+
+    /// One head, d = 8: q/k/v rows at stride ld, o rows at stride ldo.
+    /// Query rows go 4 at a time: their probabilities sit in `s` (4 rows of L) and one pass
+    /// over V serves all four (8 independent accumulators: 4 rows x even/odd j).
+    static func head8Forward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                             v: UnsafePointer<Float>, ld: Int, o: UnsafeMutablePointer<Float>, ldo: Int,
+                             lse: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let kT = scratch, vP = scratch + 8 * L, s = scratch + 16 * L
+        transpose8(k, ld: ld, L: L, into: kT)
+        for j in 0..<L { store8(load8(v + j * ld), vP + j * 8) }
+        var i0 = 0
+        while i0 < L {
+            var inv = SIMD4<Float>()
+            for r in 0..<4 {
+                let i = i0 + r, row = s + r * L
+                let m = hmax(scores(broadcast8(q + i * ld, scale), kT: kT, L: L, into: row))
+                let total = expShifted(row, L: L, by: m)
+                inv[r] = 1 / total
+                lse[i] = m + logf(total)
+            }
+            let s0 = s, s1 = s + L, s2 = s + 2 * L, s3 = s + 3 * L
+            var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+            var b0 = Float8(), b1 = Float8(), b2 = Float8(), b3 = Float8()
+            var j = 0
+            while j < L {
+                let v0 = load8(vP + j * 8), v1 = load8(vP + j * 8 + 8)
+                a0 = a0.addingProduct(Float8(repeating: s0[j]), v0); b0 = b0.addingProduct(Float8(repeating: s0[j + 1]), v1)
+                a1 = a1.addingProduct(Float8(repeating: s1[j]), v0); b1 = b1.addingProduct(Float8(repeating: s1[j + 1]), v1)
+                a2 = a2.addingProduct(Float8(repeating: s2[j]), v0); b2 = b2.addingProduct(Float8(repeating: s2[j + 1]), v1)
+                a3 = a3.addingProduct(Float8(repeating: s3[j]), v0); b3 = b3.addingProduct(Float8(repeating: s3[j + 1]), v1)
+                j += 2
+            }
+            store8((a0 + b0) * inv[0], o + i0 * ldo)
+            store8((a1 + b1) * inv[1], o + (i0 + 1) * ldo)
+            store8((a2 + b2) * inv[2], o + (i0 + 2) * ldo)
+            store8((a3 + b3) * inv[3], o + (i0 + 3) * ldo)
+            i0 += 4
+        }
+    }
+
+    /// One head's backward, d = 8. Per block of 4 query rows: P (recomputed from lse) and
+    /// dS = P (dP - D) for the 4 rows, then one pass over the keys accumulates dV and dK
+    /// (in packed scratch, written out at the end) and one more gives the 4 rows of dQ.
+    static func head8Backward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                              v: UnsafePointer<Float>, ld: Int, o: UnsafePointer<Float>, dout: UnsafePointer<Float>,
+                              ldo: Int, lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
+                              dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldd: Int,
+                              scratch: UnsafeMutablePointer<Float>) {
+        let kT = scratch, vT = scratch + 8 * L, kP = scratch + 16 * L, qS = scratch + 24 * L
+        let dvA = scratch + 32 * L, dkA = scratch + 40 * L, P = scratch + 48 * L, dS = scratch + 52 * L
+        transpose8(k, ld: ld, L: L, into: kT)
+        transpose8(v, ld: ld, L: L, into: vT)
+        let sv = Float8(repeating: scale)
+        for j in 0..<L {
+            store8(load8(k + j * ld), kP + j * 8)
+            store8(load8(q + j * ld) * sv, qS + j * 8)
+            store8(Float8(), dvA + j * 8)
+            store8(Float8(), dkA + j * 8)
+        }
+        var i0 = 0
+        while i0 < L {
+            for r in 0..<4 {
+                let i = i0 + r, prow = P + r * L, dsrow = dS + r * L
+                _ = scores(broadcast8(qS + i * 8, 1), kT: kT, L: L, into: prow)
+                _ = expShifted(prow, L: L, by: lse[i])
+                let doi = dout + i * ldo
+                _ = scores(broadcast8(doi, 1), kT: vT, L: L, into: dsrow)
+                let D = Float8(repeating: hsum(load8(doi) * load8(o + i * ldo)))
+                var j = 0
+                while j < L { store8(load8(prow + j) * (load8(dsrow + j) - D), dsrow + j); j += 8 }
+            }
+            let p0 = P, p1 = P + L, p2 = P + 2 * L, p3 = P + 3 * L
+            let e0 = dS, e1 = dS + L, e2 = dS + 2 * L, e3 = dS + 3 * L
+            do {
+                let d0 = load8(dout + i0 * ldo), d1 = load8(dout + (i0 + 1) * ldo)
+                let d2 = load8(dout + (i0 + 2) * ldo), d3 = load8(dout + (i0 + 3) * ldo)
+                let q0 = load8(qS + i0 * 8), q1 = load8(qS + i0 * 8 + 8)
+                let q2 = load8(qS + i0 * 8 + 16), q3 = load8(qS + i0 * 8 + 24)
+                for j in 0..<L {
+                    let tv = (Float8(repeating: p0[j]) * d0).addingProduct(Float8(repeating: p1[j]), d1)
+                    let uv = (Float8(repeating: p2[j]) * d2).addingProduct(Float8(repeating: p3[j]), d3)
+                    store8(load8(dvA + j * 8) + (tv + uv), dvA + j * 8)
+                    let tk = (Float8(repeating: e0[j]) * q0).addingProduct(Float8(repeating: e1[j]), q1)
+                    let uk = (Float8(repeating: e2[j]) * q2).addingProduct(Float8(repeating: e3[j]), q3)
+                    store8(load8(dkA + j * 8) + (tk + uk), dkA + j * 8)
+                }
+            }
+            var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+            var b0 = Float8(), b1 = Float8(), b2 = Float8(), b3 = Float8()
+            var j = 0
+            while j < L {
+                let k0 = load8(kP + j * 8), k1 = load8(kP + j * 8 + 8)
+                a0 = a0.addingProduct(Float8(repeating: e0[j]), k0); b0 = b0.addingProduct(Float8(repeating: e0[j + 1]), k1)
+                a1 = a1.addingProduct(Float8(repeating: e1[j]), k0); b1 = b1.addingProduct(Float8(repeating: e1[j + 1]), k1)
+                a2 = a2.addingProduct(Float8(repeating: e2[j]), k0); b2 = b2.addingProduct(Float8(repeating: e2[j + 1]), k1)
+                a3 = a3.addingProduct(Float8(repeating: e3[j]), k0); b3 = b3.addingProduct(Float8(repeating: e3[j + 1]), k1)
+                j += 2
+            }
+            store8((a0 + b0) * sv, dq + i0 * ldd)
+            store8((a1 + b1) * sv, dq + (i0 + 1) * ldd)
+            store8((a2 + b2) * sv, dq + (i0 + 2) * ldd)
+            store8((a3 + b3) * sv, dq + (i0 + 3) * ldd)
+            i0 += 4
+        }
+        for j in 0..<L {
+            store8(load8(dvA + j * 8), dv + j * ldd)
+            store8(load8(dkA + j * 8), dk + j * ldd)
+        }
+    }
+
+    // MARK: - general head width (sgemm per head)
+
+    static func generalForward(L: Int, d: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                               v: UnsafePointer<Float>, ld: Int, o: UnsafeMutablePointer<Float>, ldo: Int,
+                               lse: UnsafeMutablePointer<Float>) {
+        let s = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
+        defer { s.deallocate() }
+        BLAS.sgemm(transB: true, m: L, n: L, k: d, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: s, ldc: L)
+        for i in 0..<L {
+            let row = s + i * L
+            var m = -Float.infinity
+            for j in 0..<L { m = max(m, row[j]) }
+            var sum: Float = 0
+            for j in 0..<L { let e = FastMath.exp(row[j] - m); row[j] = e; sum += e }
+            let inv = 1 / sum
+            for j in 0..<L { row[j] *= inv }
+            lse[i] = m + logf(sum)
+        }
+        BLAS.sgemm(m: L, n: d, k: L, a: s, lda: L, b: v, ldb: ld, c: o, ldc: ldo)
+    }
+
+    static func generalBackward(L: Int, d: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                                v: UnsafePointer<Float>, ld: Int, o: UnsafePointer<Float>, dout: UnsafePointer<Float>,
+                                ldo: Int, lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
+                                dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldd: Int) {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L)
+        defer { p.deallocate() }
+        let dp = p + L * L
+        // Recompute P from the saved log-sum-exp.
+        BLAS.sgemm(transB: true, m: L, n: L, k: d, alpha: scale, a: q, lda: ld, b: k, ldb: ld, c: p, ldc: L)
+        for i in 0..<L {
+            let row = p + i * L, m = lse[i]
+            for j in 0..<L { row[j] = FastMath.exp(row[j] - m) }
+        }
+        // dV_h = P^T dO_h
+        BLAS.sgemm(transA: true, m: L, n: d, k: L, a: p, lda: L, b: dout, ldb: ldo, c: dv, ldc: ldd)
+        // dP = dO_h V_h^T
+        BLAS.sgemm(transB: true, m: L, n: L, k: d, a: dout, lda: ldo, b: v, ldb: ld, c: dp, ldc: L)
+        // dS = P * (dP - rowdot), rowdot_i = dO_i . O_i
+        for i in 0..<L {
+            var rowdot: Float = 0
+            let doi = dout + i * ldo, oi = o + i * ldo
+            for c in 0..<d { rowdot += doi[c] * oi[c] }
+            let pr = p + i * L, dpr = dp + i * L
+            for j in 0..<L { dpr[j] = pr[j] * (dpr[j] - rowdot) }
+        }
+        BLAS.sgemm(m: L, n: d, k: L, alpha: scale, a: dp, lda: L, b: k, ldb: ld, c: dq, ldc: ldd)
+        BLAS.sgemm(transA: true, m: L, n: d, k: L, alpha: scale, a: dp, lda: L, b: q, ldb: ld, c: dk, ldc: ldd)
     }
 }

@@ -1,0 +1,79 @@
+/// Vectorised elementary functions and 8-lane load/store helpers for the hot loops.
+///
+/// One `SIMD8<Float>` is one AVX2 register with the package's `-target-cpu haswell`; libm's
+/// `expf` is a call per element and tops out at 4-5 GB/s (DESIGN.md), which made softmax
+/// and SiLU the largest items in the profile.
+public typealias Float8 = SIMD8<Float>
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always) func load8(_ p: UnsafeMutablePointer<Float>) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always) func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
+}
+
+@inline(__always) func hsum(_ v: Float8) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    return b[0] + b[1]
+}
+
+/// Lane-wise max and min. The standard library's `pointwiseMax`/`pointwiseMin` compile to
+/// calls into a generic lane loop here; compare-and-replace becomes one vmaxps/vminps.
+@inline(__always) func vmax(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: a .< b) }
+@inline(__always) func vmin(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: b .< a) }
+
+@inline(__always) func hmax(_ v: Float8) -> Float {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.lowHalf .< v.highHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.lowHalf .< a.highHalf)
+    return max(b[0], b[1])
+}
+
+public enum FastMath {
+    /// e^x, relative error about 1e-7 (float rounding; the polynomial alone is 2e-9).
+    ///
+    /// x = n ln2 + r with n = round(x / ln2), |r| <= ln2/2 (ln2 split in two so n ln2 is
+    /// exact enough for |x| up to 88); e^r by a degree-6 polynomial fitted for relative
+    /// error on that interval; 2^n built in the exponent bits. Inputs are clamped to
+    /// [-87, 88.37]: results stay normal floats (e^-87 ~ 1.6e-38 stands in for smaller values,
+    /// which is zero for softmax and sigmoid purposes) and never overflow.
+    @inline(__always) public static func exp(_ x: Float8) -> Float8 {
+        let x = vmin(vmax(x, Float8(repeating: -87)), Float8(repeating: 88.37))
+        // Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
+        let magic = Float8(repeating: 12_582_912)
+        let t = magic.addingProduct(x, Float8(repeating: 1.442_695_0))
+        let n = t - magic
+        var r = x.addingProduct(n, Float8(repeating: -0.693_147_18))
+        r = r.addingProduct(n, Float8(repeating: 1.904_654_2e-9))
+        var p = Float8(repeating: 0.001_383_684_6)
+        p = Float8(repeating: 0.008_374_816).addingProduct(p, r)
+        p = Float8(repeating: 0.041_668_225).addingProduct(p, r)
+        p = Float8(repeating: 0.166_664_2).addingProduct(p, r)
+        p = Float8(repeating: 0.499_999_9).addingProduct(p, r)
+        p = Float8(repeating: 1).addingProduct(p, r)
+        p = Float8(repeating: 1).addingProduct(p, r)
+        // t's bit pattern is 0x4B40_0000 + n: shifting left by 23 leaves n in the exponent
+        // field (two's complement, 9 bits); adding the bias 127 gives 2^n.
+        let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &<< 23) &+ SIMD8<Int32>(repeating: 127 << 23)
+        return p * unsafeBitCast(bits, to: Float8.self)
+    }
+
+    /// sigmoid(x) = 1 / (1 + e^-x).
+    @inline(__always) public static func sigmoid(_ x: Float8) -> Float8 {
+        1 / (1 + exp(-x))
+    }
+
+    /// e^x for one value, through the vector path so scalar tails round like the body.
+    @inline(__always) public static func exp(_ x: Float) -> Float {
+        exp(Float8(repeating: x))[0]
+    }
+
+    @inline(__always) public static func sigmoid(_ x: Float) -> Float {
+        sigmoid(Float8(repeating: x))[0]
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import Testing
+@testable import Diffusion
+
+/// Finite-difference checks of every layer's backward against its own forward.
+///
+/// Method: L = sum_i w_i y_i (w fixed random, summed in Float64). For a random direction u
+/// over the inputs (and, separately, over the parameters), the analytic directional
+/// derivative <dL/dx, u> from `backward(w)` is compared with the central difference
+/// (L(x + h u) - L(x - h u)) / 2h. The forward runs in Float32, so h cannot be tiny: with
+/// h = 1e-2 and O(1) data the rounding noise of the difference is ~1e-5 relative and the
+/// truncation error O(h^2) is of the same order for these smooth functions.
+/// Tolerance: |fd - analytic| <= 2e-3 * max(|fd|, |analytic|) + 1e-5.
+@Suite struct KernelGradientTests {
+    static let h: Float = 1e-2
+    static let tolerance = 2e-3
+
+    final class Harness {
+        var rng: RandomStream
+        init(seed: UInt64) { rng = RandomStream(seed: seed, key: 77) }
+
+        func tensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+            let t = Tensor(shape: shape)
+            for i in 0..<t.count { t[i] = Float(rng.normal()) * scale }
+            return t
+        }
+
+        func fill(_ p: UnsafeMutablePointer<Float>, count: Int, scale: Float = 0.3) {
+            for i in 0..<count { p[i] = Float(rng.normal()) * scale }
+        }
+
+        static func loss(_ y: Tensor, _ w: Tensor) -> Double {
+            precondition(y.count == w.count)
+            var s = 0.0
+            for i in 0..<y.count { s += Double(y[i]) * Double(w[i]) }
+            return s
+        }
+
+        /// Checks the directional derivatives of L along random directions over `inputs`,
+        /// and over `params` (a range of store values) when given.
+        func check(_ name: String, inputs: [Tensor], inputGrads: [Tensor],
+                   params: (values: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, count: Int)? = nil,
+                   weights w: Tensor, forward: () -> Tensor, sourceLocation: SourceLocation = #_sourceLocation) {
+            var directions: [(String, [Tensor], [Float])] = []
+            for trial in 0..<2 {
+                directions.append(("inputs #\(trial)", inputs.map { tensor($0.shape) }, []))
+                if let params {
+                    directions.append(("params #\(trial)", [],
+                                       (0..<params.count).map { _ in Float(rng.normal()) }))
+                }
+            }
+            for (label, du, dp) in directions {
+                var analytic = 0.0
+                for (g, u) in zip(inputGrads, du) { for i in 0..<u.count { analytic += Double(g[i]) * Double(u[i]) } }
+                if let params { for i in 0..<dp.count { analytic += Double(params.grads[i]) * Double(dp[i]) } }
+                func shift(_ s: Float) {
+                    for (x, u) in zip(inputs, du) { for i in 0..<u.count { x[i] += s * u[i] } }
+                    if let params { for i in 0..<dp.count { params.values[i] += s * dp[i] } }
+                }
+                let original = inputs.map { $0.copy() }
+                let originalParams = params.map { Array(UnsafeBufferPointer(start: $0.values, count: $0.count)) }
+                shift(Self.h0)
+                let lp = Harness.loss(forward(), w)
+                for (x, o) in zip(inputs, original) { x.data.update(from: o.data, count: x.count) }
+                if let params, let originalParams { params.values.update(from: originalParams, count: params.count) }
+                shift(-Self.h0)
+                let lm = Harness.loss(forward(), w)
+                for (x, o) in zip(inputs, original) { x.data.update(from: o.data, count: x.count) }
+                if let params, let originalParams { params.values.update(from: originalParams, count: params.count) }
+                let fd = (lp - lm) / (2 * Double(Self.h0))
+                let err = abs(fd - analytic)
+                let bound = KernelGradientTests.tolerance * max(abs(fd), abs(analytic)) + 1e-5
+                #expect(err <= bound, "\(name) \(label): finite difference \(fd), analytic \(analytic)",
+                        sourceLocation: sourceLocation)
+                if err > bound || ProcessInfo.processInfo.environment["GRADCHECK_VERBOSE"] != nil {
+                    print("\(name) \(label): fd \(fd) analytic \(analytic) rel \(err / max(abs(fd), 1e-30))")
+                }
+            }
+        }
+        static var h0: Float { KernelGradientTests.h }
+    }
+
+    /// A store with one layer's parameters set to random values.
+    func makeStore(_ build: (ParameterStore, ForwardContext) -> Void, harness: Harness,
+                   gammaLike: [String] = []) -> (ParameterStore, ForwardContext) {
+        let store = ParameterStore(), context = ForwardContext()
+        build(store, context)
+        store.allocate()
+        harness.fill(store.values, count: store.count)
+        for e in store.entries where gammaLike.contains(where: { e.name.hasSuffix($0) }) {
+            for i in 0..<e.count { store.values[e.offset + i] += 1 }
+        }
+        return (store, context)
+    }
+
+    init() { BLAS.configure(threads: 2) }
+
+    @Test(arguments: [(3, 1, 8, 12, 7, 6), (3, 2, 8, 12, 8, 8), (1, 1, 8, 12, 5, 6), (3, 1, 3, 16, 6, 5)])
+    func conv2D(_ k: Int, _ stride: Int, _ cin: Int, _ cout: Int, _ h: Int, _ w: Int) {
+        let hs = Harness(seed: UInt64(k * 100 + stride * 10 + cin))
+        var layer: Conv2DLayer!
+        let (store, context) = makeStore({ layer = Conv2DLayer($0, $1, name: "c", cin: cin, cout: cout, k: k, stride: stride) },
+                                         harness: hs)
+        let x = hs.tensor([2, h, w, cin])
+        context.recordsForBackward = true
+        let y = layer.forward(x)
+        let wts = hs.tensor(y.shape)
+        store.zeroGrads()
+        let dx = layer.backward(wts)!
+        context.recordsForBackward = false
+        hs.check("conv k\(k) s\(stride) \(cin)->\(cout)", inputs: [x], inputGrads: [dx],
+                 params: (store.values, store.grads, store.count), weights: wts) { layer.forward(x) }
+    }
+
+    @Test func linear() {
+        let hs = Harness(seed: 5)
+        var layer: Linear!
+        let (store, context) = makeStore({ layer = Linear($0, $1, name: "l", in: 12, out: 20) }, harness: hs)
+        let x = hs.tensor([3, 7, 12])
+        context.recordsForBackward = true
+        let y = layer.forward(x)
+        let wts = hs.tensor(y.shape)
+        store.zeroGrads()
+        let dx = layer.backward(wts)!
+        context.recordsForBackward = false
+        hs.check("linear", inputs: [x], inputGrads: [dx], params: (store.values, store.grads, store.count),
+                 weights: wts) { layer.forward(x) }
+    }
+
+    @Test(arguments: [(false, 16, 4), (true, 16, 4), (true, 24, 8), (false, 20, 5), (true, 12, 3)])
+    func groupNorm(_ silu: Bool, _ channels: Int, _ groups: Int) {
+        let hs = Harness(seed: silu ? 11 : 12)
+        var layer: GroupNorm!
+        let (store, context) = makeStore({
+            layer = GroupNorm($0, $1, name: "gn", channels: channels, groups: groups, eps: 1e-5, fusedSiLU: silu)
+        }, harness: hs, gammaLike: [".weight"])
+        // A non-zero mean per channel, as real activations have.
+        let x = hs.tensor([2, 5, 6, channels])
+        for i in 0..<x.count { x[i] = x[i] * 1.5 + Float(i % channels) * 0.2 - 1 }
+        context.recordsForBackward = true
+        let y = layer.forward(x)
+        let wts = hs.tensor(y.shape)
+        store.zeroGrads()
+        let dx = layer.backward(wts)
+        context.recordsForBackward = false
+        hs.check("group norm silu=\(silu) C=\(channels) G=\(groups)", inputs: [x], inputGrads: [dx],
+                 params: (store.values, store.grads, store.count), weights: wts) { layer.forward(x) }
+    }
+
+    @Test func silu() {
+        let hs = Harness(seed: 13)
+        let context = ForwardContext()
+        let layer = SiLULayer(context)
+        let x = hs.tensor([3, 37], scale: 3)
+        context.recordsForBackward = true
+        let y = layer.forward(x)
+        let wts = hs.tensor(y.shape)
+        let dx = layer.backward(wts)
+        context.recordsForBackward = false
+        hs.check("silu", inputs: [x], inputGrads: [dx], weights: wts) { layer.forward(x) }
+    }
+
+    @Test(arguments: [(2, 16, 3, 8), (2, 64, 2, 8), (1, 24, 2, 4)])
+    func scaledDotProductAttention(_ n: Int, _ L: Int, _ heads: Int, _ d: Int) {
+        let hs = Harness(seed: UInt64(L))
+        let C = heads * d
+        let q = hs.tensor([n, L, C]), k = hs.tensor([n, L, C]), v = hs.tensor([n, L, C])
+        func forward() -> (Tensor, Tensor) {
+            let o = Tensor(shape: [n, L, C]), lse = Tensor(shape: [n, heads, L])
+            ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: d,
+                                              q: q.data, k: k.data, v: v.data, o: o.data, lse: lse.data)
+            return (o, lse)
+        }
+        let (o, lse) = forward()
+        let wts = hs.tensor(o.shape)
+        let dq = Tensor(shape: q.shape), dk = Tensor(shape: q.shape), dv = Tensor(shape: q.shape)
+        ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: d, q: q.data, k: k.data, v: v.data,
+                                           o: o.data, lse: lse.data, dout: wts.data, dq: dq.data, dk: dk.data, dv: dv.data)
+        hs.check("attention L=\(L) heads=\(heads) d=\(d)", inputs: [q, k, v], inputGrads: [dq, dk, dv],
+                 weights: wts) { forward().0 }
+    }
+
+    /// The d = 8 fused kernel against the sgemm-per-head path on the same data (strided
+    /// rows, as in the fused q/k/v projection).
+    @Test func attentionFastPathMatchesGeneral() {
+        let hs = Harness(seed: 23)
+        let (n, L, heads, d) = (2, 32, 3, 8)
+        let C = heads * d, ld = 3 * C
+        let qkv = hs.tensor([n, L, ld], scale: 2), dO = hs.tensor([n, L, C])
+        let q = qkv.data, k = qkv.data + C, v = qkv.data + 2 * C
+        let scale = 1 / Float(d).squareRoot()
+        let o1 = Tensor(shape: [n, L, C]), lse1 = Tensor(shape: [n, heads, L])
+        ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: d, q: q, k: k, v: v, ld: ld,
+                                          o: o1.data, ldo: C, lse: lse1.data)
+        let o2 = Tensor(shape: [n, L, C]), lse2 = Tensor(shape: [n, heads, L])
+        let g1 = Tensor(shape: [n, L, ld]), g2 = Tensor(shape: [n, L, ld])
+        ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: d, q: q, k: k, v: v, ld: ld,
+                                           o: o1.data, dout: dO.data, ldo: C, lse: lse1.data,
+                                           dq: g1.data, dk: g1.data + C, dv: g1.data + 2 * C, ldd: ld)
+        for b in 0..<n { for h in 0..<heads {
+            let off = b * L * ld + h * d, offO = b * L * C + h * d
+            ScaledDotProductAttention.generalForward(L: L, d: d, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
+                                                     o: o2.data + offO, ldo: C, lse: lse2.data + (b * heads + h) * L)
+            ScaledDotProductAttention.generalBackward(L: L, d: d, scale: scale, q: q + off, k: k + off, v: v + off,
+                                                      ld: ld, o: o1.data + offO, dout: dO.data + offO, ldo: C,
+                                                      lse: lse1.data + (b * heads + h) * L, dq: g2.data + off,
+                                                      dk: g2.data + off + C, dv: g2.data + off + 2 * C, ldd: ld)
+        } }
+        func maxDiff(_ a: Tensor, _ b: Tensor) -> Float { (0..<a.count).map { abs(a[$0] - b[$0]) }.max()! }
+        #expect(maxDiff(o1, o2) < 1e-5)
+        #expect(maxDiff(lse1, lse2) < 1e-5)
+        #expect(maxDiff(g1, g2) < 1e-4)
+    }
+
+    @Test func upsample2x() {
+        let hs = Harness(seed: 17)
+        let x = hs.tensor([2, 3, 4, 5])
+        let y = Upsample2x.forward(x)
+        let wts = hs.tensor(y.shape)
+        let dx = Upsample2x.backward(wts)
+        hs.check("upsample", inputs: [x], inputGrads: [dx], weights: wts) { Upsample2x.forward(x) }
+    }
+
+    @Test func channelConcat() {
+        let hs = Harness(seed: 19)
+        let a = hs.tensor([2, 3, 4, 5]), b = hs.tensor([2, 3, 4, 7])
+        let y = ChannelConcat.forward(a, b)
+        let wts = hs.tensor(y.shape)
+        let (da, db) = ChannelConcat.backward(wts, split: 5)
+        hs.check("concat", inputs: [a, b], inputGrads: [da, db], weights: wts) { ChannelConcat.forward(a, b) }
+    }
+
+    @Test func fastExpAccuracy() {
+        var worst: Double = 0
+        var x: Float = -87
+        while x < 88 {
+            let e = Double(FastMath.exp(x)), r = Foundation.exp(Double(x))
+            worst = max(worst, abs(e - r) / r)
+            x += 0.000_37
+        }
+        print("FastMath.exp worst relative error on [-87, 88]:", worst)
+        #expect(worst < 3e-7)
+        #expect(FastMath.exp(-1000) < 1e-37 && FastMath.exp(-1000) >= 0)
+        #expect(FastMath.exp(1000).isFinite)
+        #expect(abs(FastMath.sigmoid(0) - 0.5) < 1e-7)
+    }
+}
