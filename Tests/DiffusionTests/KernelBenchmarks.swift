@@ -52,7 +52,7 @@ struct KernelBenchmarks {
     ]
 
     @Test func convolutions() {
-        print("conv n h cin->cout k s: forward GFLOPS, backward (dW + dx) GFLOPS, threads \(Self.threads)")
+        print("conv n h cin->cout k s: GFLOPS forward, weight gradient, input gradient; threads \(Self.threads)")
         for (n, h, cin, cout, k, s) in Self.convShapes {
             let g = ConvGeometry(n: n, h: h, w: h, cin: cin, cout: cout, k: k, stride: s, pad: (k - 1) / 2)
             let x = Self.random(n * h * h * cin, seed: 1), w = Self.random(k * k * cin * cout, seed: 2)
@@ -63,9 +63,12 @@ struct KernelBenchmarks {
             defer { for p in [x, w, b, y, dx, dw, db] { p.deallocate() } }
             let flop = 2.0 * Double(g.outRows * g.colWidth * cout)
             let tf = Self.time { Conv2D.forward(g, x: x, weight: w, bias: b, y: y) }
-            let tb = Self.time { Conv2D.backward(g, x: x, weight: w, dy: y, dx: dx, dweight: dw, dbias: db) }
-            print(String(format: "conv %3d %2d %3d->%3d k%d s%d: fwd %6.1f  bwd %6.1f   (%.2f / %.2f ms)",
-                         n, h, cin, cout, k, s, flop / tf * 1e-9, 2 * flop / tb * 1e-9, tf * 1e3, tb * 1e3))
+            let tw = Self.time { Conv2D.backward(g, x: x, weight: w, dy: y, dx: nil, dweight: dw, dbias: nil) }
+            let tb = Self.time { Conv2D.backward(g, x: x, weight: w, dy: y, dx: dx, dweight: dw, dbias: nil) }
+            let td = max(tb - tw, 1e-9)
+            print(String(format: "conv %3d %2d %3d->%3d k%d s%d: fwd %6.1f  dW %6.1f  dx %6.1f   (%.2f / %.2f / %.2f ms)",
+                         n, h, cin, cout, k, s, flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9,
+                         tf * 1e3, tw * 1e3, td * 1e3))
         }
     }
 

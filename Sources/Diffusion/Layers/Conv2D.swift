@@ -3,12 +3,16 @@
 ///   x: [N, H, W, Cin]  ->  y: [N, Ho, Wo, Cout],  Ho = (H + 2 pad - k) / stride + 1
 ///   weight: [k, k, Cin, Cout] (im2col row order: ky, kx, ci), bias: [Cout]
 ///
-/// A k x k conv is im2col + one sgemm, done in chunks of output pixels small enough that the
-/// column buffer stays in L2 (DESIGN.md: 150-190 GFLOPS this way, against 46-73 for one
-/// whole-batch im2col), chunks handed out dynamically over `Parallel.threads`, each worker
-/// with one column buffer for the whole call. Each chunk's output rows are first set to
-/// bias (+ per-image time embedding, + residual) and the product added with beta = 1, so no
-/// separate bias, embedding or residual pass touches the output again.
+/// 3x3 stride-1 convolutions with Cout % 16 == 0 and Wo % 4 == 0 (all of the U-Net's but
+/// conv_out) run through `DirectConv` (implicit GEMM from a padded image, 95-105 GFLOPS on one
+/// core at every U-Net shape against 60-95 for im2col + sgemm); so does their dx (the same
+/// kernel with the flipped weights), and the weight gradient where it wins (Cout <= 32).
+/// Otherwise a k x k conv is im2col + one sgemm, done in chunks of output pixels small enough
+/// that the column buffer stays in L2 (DESIGN.md: 150-190 GFLOPS this way, against 46-73 for
+/// one whole-batch im2col), chunks handed out dynamically over `Parallel.threads`, each worker
+/// with one column buffer for the whole call. Output rows are first set to bias (+ per-image
+/// time embedding, + residual) and the product added with beta = 1, so no separate bias,
+/// embedding or residual pass touches the output again.
 public struct ConvGeometry: Equatable, Sendable {
     public let n, h, w, cin, cout, k, stride, pad: Int
     public var ho: Int { (h + 2 * pad - k) / stride + 1 }
@@ -114,6 +118,12 @@ public enum Conv2D {
                       c: y, ldc: cout, beta: hasInit ? 1 : 0, prologue: prologue)
             return
         }
+        if DirectConv.supportsForward(g) {
+            let packed = DirectConv.packWeights(g, weight)
+            defer { packed.deallocate() }
+            DirectConv.forward(g, x: x, packed: packed, y: y, accumulate: hasInit, prologue: prologue)
+            return
+        }
         let chunk = chunkRows(g)
         let chunks = (g.outRows + chunk - 1) / chunk
         let workers = Parallel.workerCount(chunks)
@@ -147,10 +157,16 @@ public enum Conv2D {
         if g.stride == 1 && g.pad == (g.k - 1) / 2 {
             // dx of a "same" stride-1 conv is a forward conv of dy with the kernel flipped
             // and in/out swapped: no col2im scatter.
-            let flipped = flippedTransposed(g, weight: weight)
-            defer { flipped.deallocate() }
             let gt = ConvGeometry(n: g.n, h: g.ho, w: g.wo, cin: g.cout, cout: g.cin, k: g.k, stride: 1, pad: g.pad)
-            forward(gt, x: dy, weight: flipped, bias: nil, y: dx)
+            if DirectConv.supportsForward(gt) {
+                let packed = DirectConv.packFlipped(g, weight)
+                defer { packed.deallocate() }
+                DirectConv.forward(gt, x: dy, packed: packed, y: dx, accumulate: false, prologue: { _ in })
+            } else {
+                let flipped = flippedTransposed(g, weight: weight)
+                defer { flipped.deallocate() }
+                forward(gt, x: dy, weight: flipped, bias: nil, y: dx)
+            }
         } else {
             inputGradientScatter(g, weight: weight, dy: dy, dx: dx)
         }
@@ -160,6 +176,10 @@ public enum Conv2D {
     /// own partial (beta 1 after its first chunk), partials added at the end.
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dweight: UnsafeMutablePointer<Float>) {
+        if DirectConv.prefersWeightGradient(g) {
+            DirectConv.weightGradient(g, x: x, dy: dy, dweight: dweight)
+            return
+        }
         let chunk = chunkRows(g)
         let chunks = (g.outRows + chunk - 1) / chunk
         let workers = Parallel.workerCount(chunks)
