@@ -291,5 +291,15 @@ import Testing
         #expect(FastMath.exp(-1000) < 1e-37 && FastMath.exp(-1000) >= 0)
         #expect(FastMath.exp(1000).isFinite)
         #expect(abs(FastMath.sigmoid(0) - 0.5) < 1e-7)
+        var worstNP: Double = 0
+        x = -87
+        while x <= 0 {
+            let e = Double(FastMath.expNonPositive(Float8(repeating: x))[0]), r = Foundation.exp(Double(x))
+            worstNP = max(worstNP, abs(e - r) / r)
+            x += 0.000_37
+        }
+        print("FastMath.expNonPositive worst relative error on [-87, 0]:", worstNP)
+        #expect(worstNP < 5e-7)
+        #expect(FastMath.expNonPositive(Float8(repeating: -1000))[0] < 1e-37)
     }
 }
