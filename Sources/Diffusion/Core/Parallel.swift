@@ -6,22 +6,32 @@ public enum Parallel {
     /// Threads used by kernels in this process; set once at start (cores / ranks by default).
     nonisolated(unsafe) public static var threads: Int = 1
 
+    /// Workers `forEach` would use for n items.
+    public static func workerCount(_ n: Int) -> Int { max(1, min(threads, n)) }
+
     /// Runs `body(i)` for i in 0..<n, spread over `threads` workers that take indices
     /// dynamically, so uneven items balance out.
     public static func forEach(_ n: Int, _ body: (Int) -> Void) {
+        forEachWithWorker(n) { i, _ in body(i) }
+    }
+
+    /// Like `forEach`, also passing the worker (0..<workerCount(n)) that runs the item, for
+    /// per-worker scratch and partial sums. Items go out dynamically: on a shared machine
+    /// one thread may be descheduled for a while, and a static split would wait for it.
+    public static func forEachWithWorker(_ n: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         if n <= 0 { return }
-        let workers = min(threads, n)
+        let workers = workerCount(n)
         if workers <= 1 {
-            for i in 0..<n { body(i) }
+            for i in 0..<n { body(i, 0) }
             return
         }
         let counter = AtomicCounter()
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
                 while true {
                     let i = counter.next()
                     if i >= n { break }
-                    body(i)
+                    body(i, w)
                 }
             }
         }

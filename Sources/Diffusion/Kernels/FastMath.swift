@@ -57,10 +57,34 @@ public enum FastMath {
         p = Float8(repeating: 0.499_999_9).addingProduct(p, r)
         p = Float8(repeating: 1).addingProduct(p, r)
         p = Float8(repeating: 1).addingProduct(p, r)
-        // t's bit pattern is 0x4B40_0000 + n: shifting left by 23 leaves n in the exponent
-        // field (two's complement, 9 bits); adding the bias 127 gives 2^n.
-        let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &<< 23) &+ SIMD8<Int32>(repeating: 127 << 23)
-        return p * unsafeBitCast(bits, to: Float8.self)
+        // t's bit pattern is 0x4B40_0000 + n: shifted left by 23, n lands in the exponent
+        // field (the rest shifts out), and an integer add scales p (in [0.7, 1.42]) by 2^n
+        // without a multiply. Exponents stay in 1...254 for x in the clamped range, except
+        // the last ~1e-38 near -87, which come out as tiny denormals.
+        let bits = unsafeBitCast(p, to: SIMD8<Int32>.self) &+ (unsafeBitCast(t, to: SIMD8<Int32>.self) &<< 23)
+        return unsafeBitCast(bits, to: Float8.self)
+    }
+
+    /// e^x for x <= 0 (softmax after subtracting the row maximum), relative error 2.5e-7.
+    /// Cheaper than `exp` where softmax spends its time, in the FMA pipes: no upper clamp,
+    /// ln2 in one piece (at most 2.4e-7 more, near x = -87 where values are ~1e-38), a
+    /// degree-5 polynomial (fitted like `exp`'s, 2.1e-7 evaluated in Float), and 2^n added
+    /// to the exponent bits with an integer add instead of a multiply. Below about -87 the
+    /// result is a tiny denormal-ish value instead of e^x: zero for softmax purposes.
+    @inline(__always) public static func expNonPositive(_ x: Float8) -> Float8 {
+        let x = vmax(x, Float8(repeating: -87))
+        let magic = Float8(repeating: 12_582_912)
+        let t = magic.addingProduct(x, Float8(repeating: 1.442_695_0))
+        let n = t - magic
+        let r = x.addingProduct(n, Float8(repeating: -0.693_147_18))
+        var p = Float8(repeating: 0.008_297_655)
+        p = Float8(repeating: 0.041_915_383).addingProduct(p, r)
+        p = Float8(repeating: 0.166_675_75).addingProduct(p, r)
+        p = Float8(repeating: 0.499_988_94).addingProduct(p, r)
+        p = Float8(repeating: 0.999_999_7).addingProduct(p, r)
+        p = Float8(repeating: 1.000_000_1).addingProduct(p, r)
+        let bits = unsafeBitCast(p, to: SIMD8<Int32>.self) &+ (unsafeBitCast(t, to: SIMD8<Int32>.self) &<< 23)
+        return unsafeBitCast(bits, to: Float8.self)
     }
 
     /// sigmoid(x) = 1 / (1 + e^-x).

@@ -3,12 +3,17 @@
 ///
 ///   x: [N, H, W, C] -> y = x + to_out(attention(to_q(gn(x)), to_k(gn(x)), to_v(gn(x))))
 /// Parameters NAME.group_norm, NAME.to_q, NAME.to_k, NAME.to_v, NAME.to_out.0.
+///
+/// The three projections run as one GEMM against their weights stacked into a [3C, C]
+/// copy (parameters stay separate tensors in the store), giving rows [q | k | v] that the
+/// attention kernel reads with stride 3C; backward mirrors it (one dW GEMM, one dx GEMM).
+/// The residual is folded into to_out's output and into the norm's input gradient.
 public final class AttentionBlock {
     let context: ForwardContext
     let channels, heads, headDim: Int
     let norm: GroupNorm
     let toQ, toK, toV, toOut: Linear
-    private var saved: (q: Tensor, k: Tensor, v: Tensor, o: Tensor, lse: Tensor)?
+    private var saved: (h: Tensor, qkv: Tensor, o: Tensor, lse: Tensor, w: Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 channels: Int, headDim: Int, groups: Int, eps: Float) {
@@ -27,34 +32,57 @@ public final class AttentionBlock {
         for l in [toQ, toK, toV, toOut] { l.initialize(&rng) }
     }
 
+    /// [3C*C weights | 3C biases]: to_q, to_k, to_v stacked.
+    func stackedProjection() -> Tensor {
+        let C = channels
+        let w = Tensor(uninitialized: [3 * C * C + 3 * C])
+        for (j, l) in [toQ, toK, toV].enumerated() {
+            (w.data + j * C * C).update(from: l.weight, count: C * C)
+            (w.data + 3 * C * C + j * C).update(from: l.bias, count: C)
+        }
+        return w
+    }
+
     public func forward(_ x: Tensor) -> Tensor {
-        let n = x.shape[0], L = x.count / (n * channels)
+        let n = x.shape[0], C = channels, L = x.count / (n * C), M = n * L
         let h = norm.forward(x)
-        let q = toQ.forward(h), k = toK.forward(h), v = toV.forward(h)
+        let w = stackedProjection()
+        let qkv = Tensor(uninitialized: [n, L, 3 * C])
+        Linear.apply(m: M, in: C, out: 3 * C, x: h.data, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
+                     residual: nil, y: qkv.data, ldy: 3 * C)
         let o = Tensor(uninitialized: x.shape)
         let lse = Tensor(uninitialized: [n, heads, L])
         ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: headDim,
-                                          q: q.data, k: k.data, v: v.data, o: o.data, lse: lse.data)
-        let y = toOut.forward(o)
-        y.add(x)
-        saved = context.recordsForBackward ? (q, k, v, o, lse) : nil
+                                          q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
+                                          o: o.data, ldo: C, lse: lse.data)
+        let y = toOut.forward(o, residual: x)
+        saved = context.recordsForBackward ? (h, qkv, o, lse, w) : nil
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let s = saved else { preconditionFailure("attention backward without a recorded forward") }
         saved = nil
-        let n = dy.shape[0], L = dy.count / (n * channels)
+        let n = dy.shape[0], C = channels, L = dy.count / (n * C), M = n * L
         let dO = toOut.backward(dy)!
-        let dq = Tensor(uninitialized: dy.shape), dk = Tensor(uninitialized: dy.shape), dv = Tensor(uninitialized: dy.shape)
+        let dqkv = Tensor(uninitialized: [n, L, 3 * C])
         ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
-                                           q: s.q.data, k: s.k.data, v: s.v.data, o: s.o.data, lse: s.lse.data,
-                                           dout: dO.data, dq: dq.data, dk: dk.data, dv: dv.data)
-        let dh = toQ.backward(dq)!
-        dh.add(toK.backward(dk)!)
-        dh.add(toV.backward(dv)!)
-        let dx = norm.backward(dh)
-        dx.add(dy)
-        return dx
+                                           q: s.qkv.data, k: s.qkv.data + C, v: s.qkv.data + 2 * C, ld: 3 * C,
+                                           o: s.o.data, dout: dO.data, ldo: C, lse: s.lse.data,
+                                           dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C)
+        // Stacked parameter gradients, then handed to the three tensors.
+        let g = Tensor(shape: [3 * C * C + 3 * C])
+        GEMM.accumulateATB(m: M, k: 3 * C, n: C, a: dqkv.data, lda: 3 * C, b: s.h.data, ldb: C, c: g.data)
+        GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
+        let store = toQ.store
+        withExtendedLifetime(g) {
+            for (j, l) in [toQ, toK, toV].enumerated() {
+                Vectorized.add(g.data + j * C * C, into: store.grads + l.weightOffset, count: C * C)
+                Vectorized.add(g.data + 3 * C * C + j * C, into: store.grads + l.biasOffset, count: C)
+            }
+        }
+        let dh = Tensor(uninitialized: [n, L, C])
+        GEMM.rows(m: M, n: C, k: 3 * C, a: dqkv.data, lda: 3 * C, b: s.w.data, ldb: C, c: dh.data, ldc: C)
+        return norm.backward(dh, adding: dy)
     }
 }

@@ -3,9 +3,16 @@
 ///   x: [N, H, W, Cin]  ->  y: [N, Ho, Wo, Cout],  Ho = (H + 2 pad - k) / stride + 1
 ///   weight: [k, k, Cin, Cout] (im2col row order: ky, kx, ci), bias: [Cout]
 ///
-/// A k x k conv is im2col + one sgemm, done in chunks of output pixels small enough that the
-/// column buffer stays in L2 (DESIGN.md: 150-190 GFLOPS this way, against 46-73 for one
-/// whole-batch im2col), chunks spread over `Parallel.threads`.
+/// 3x3 stride-1 convolutions with Cout % 16 == 0 and Wo % 4 == 0 (all of the U-Net's but
+/// conv_out) run through `DirectConv` (implicit GEMM from a padded image, 95-105 GFLOPS on one
+/// core at every U-Net shape against 60-95 for im2col + sgemm); so does their dx (the same
+/// kernel with the flipped weights), and the weight gradient where it wins (Cout <= 32).
+/// Otherwise a k x k conv is im2col + one sgemm, done in chunks of output pixels small enough
+/// that the column buffer stays in L2 (DESIGN.md: 150-190 GFLOPS this way, against 46-73 for
+/// one whole-batch im2col), chunks handed out dynamically over `Parallel.threads`, each worker
+/// with one column buffer for the whole call. Output rows are first set to bias (+ per-image
+/// time embedding, + residual) and the product added with beta = 1, so no separate bias,
+/// embedding or residual pass touches the output again.
 public struct ConvGeometry: Equatable, Sendable {
     public let n, h, w, cin, cout, k, stride, pad: Int
     public var ho: Int { (h + 2 * pad - k) / stride + 1 }
@@ -22,31 +29,47 @@ public struct ConvGeometry: Equatable, Sendable {
 }
 
 public enum Conv2D {
-    /// Output pixels per im2col chunk: aims at a ~1 MB column buffer.
+    /// Output pixels per im2col chunk: aims at a ~512 KB column buffer.
+    /// (Measured 256 KB to 4 MB buffers at every U-Net shape: differences within the noise,
+    /// 512 KB a little ahead.)
     static func chunkRows(_ g: ConvGeometry) -> Int {
-        max(64, min(1024, (1 << 18) / max(g.colWidth, 1)))
+        max(64, min(1024, (1 << 17) / max(g.colWidth, 1)))
     }
 
     /// Fills col[r, :] for output pixels rows.lowerBound..<rows.upperBound (flattened n, oy, ox).
     static func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, rows: Range<Int>,
                        col: UnsafeMutablePointer<Float>) {
         let (ho, wo, cin, k) = (g.ho, g.wo, g.cin, g.k)
-        for r in rows {
-            let n = r / (ho * wo), rem = r % (ho * wo)
-            let oy = rem / wo, ox = rem % wo
-            var dst = col + (r - rows.lowerBound) * g.colWidth
+        let run = k * cin
+        var n = rows.lowerBound / (ho * wo), oy = (rows.lowerBound / wo) % ho, ox = rows.lowerBound % wo
+        var dst = col
+        for _ in rows {
+            let ix0 = ox * g.stride - g.pad
+            let interior = ix0 >= 0 && ix0 + k <= g.w
             for ky in 0..<k {
                 let iy = oy * g.stride - g.pad + ky
-                for kx in 0..<k {
-                    let ix = ox * g.stride - g.pad + kx
-                    if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
-                        dst.update(from: x + ((n * g.h + iy) * g.w + ix) * cin, count: cin)
+                if iy < 0 || iy >= g.h {
+                    Vectorized.zero(dst, count: run)
+                } else {
+                    let src = x + ((n * g.h + iy) * g.w) * cin
+                    if interior {
+                        // The k taps of a kernel row are neighbouring pixels: one run of k*cin.
+                        Vectorized.copy(src + ix0 * cin, to: dst, count: run)
                     } else {
-                        dst.update(repeating: 0, count: cin)
+                        for kx in 0..<k {
+                            let ix = ix0 + kx
+                            if ix >= 0 && ix < g.w {
+                                Vectorized.copy(src + ix * cin, to: dst + kx * cin, count: cin)
+                            } else {
+                                Vectorized.zero(dst + kx * cin, count: cin)
+                            }
+                        }
                     }
-                    dst += cin
                 }
+                dst += run
             }
+            ox += 1
+            if ox == wo { ox = 0; oy += 1; if oy == ho { oy = 0; n += 1 } }
         }
     }
 
@@ -63,8 +86,7 @@ public enum Conv2D {
                 for kx in 0..<k {
                     let ix = ox * g.stride - g.pad + kx
                     if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
-                        let d = dx + ((n * g.h + iy) * g.w + ix) * cin
-                        for c in 0..<cin { d[c] += src[c] }
+                        Vectorized.add(src, into: dx + ((n * g.h + iy) * g.w + ix) * cin, count: cin)
                     }
                     src += cin
                 }
@@ -75,28 +97,45 @@ public enum Conv2D {
     /// y = conv(x, weight) + bias.
     public static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
-        if g.isPointwise {
-            GEMM.rows(m: g.outRows, n: g.cout, k: g.cin, a: x, lda: g.cin, b: weight, ldb: g.cout,
-                      c: y, ldc: g.cout)
-        } else {
-            let chunk = chunkRows(g)
-            let chunks = (g.outRows + chunk - 1) / chunk
-            Parallel.forEach(chunks) { ci in
-                let rows = (ci * chunk)..<min(g.outRows, (ci + 1) * chunk)
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * g.colWidth)
-                defer { col.deallocate() }
-                im2col(g, x: x, rows: rows, col: col)
-                BLAS.sgemm(m: rows.count, n: g.cout, k: g.colWidth, a: col, lda: g.colWidth,
-                           b: weight, ldb: g.cout, c: y + rows.lowerBound * g.cout, ldc: g.cout)
-            }
+        forward(g, x: x, weight: weight, bias: bias, imageBias: nil, residual: nil, y: y)
+    }
+
+    /// y = conv(x, weight) + bias + imageBias[n] + residual, any of the three optional:
+    /// imageBias [N, Cout] is added to every pixel of image n (the resnet's time embedding),
+    /// residual [N, Ho, Wo, Cout] elementwise.
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
+                        residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let hasInit = bias != nil || imageBias != nil || residual != nil
+        let pixels = g.ho * g.wo, cout = g.cout
+        func prologue(_ rows: Range<Int>) {
+            guard hasInit else { return }
+            Vectorized.initRows(y, n: cout, rows: rows, bias: bias,
+                                rowBias: { r in imageBias.map { $0 + (r / pixels) * cout } }, residual: residual)
         }
-        if let bias {
-            Parallel.forRanges(g.outRows, minChunk: 256) { r in
-                for row in r {
-                    let out = y + row * g.cout
-                    for c in 0..<g.cout { out[c] += bias[c] }
-                }
-            }
+        if g.isPointwise {
+            GEMM.rows(m: g.outRows, n: cout, k: g.cin, a: x, lda: g.cin, b: weight, ldb: cout, transB: false,
+                      c: y, ldc: cout, beta: hasInit ? 1 : 0, prologue: prologue)
+            return
+        }
+        if DirectConv.supportsForward(g) {
+            let packed = DirectConv.packWeights(g, weight)
+            defer { packed.deallocate() }
+            DirectConv.forward(g, x: x, packed: packed, y: y, accumulate: hasInit, prologue: prologue)
+            return
+        }
+        let chunk = chunkRows(g)
+        let chunks = (g.outRows + chunk - 1) / chunk
+        let workers = Parallel.workerCount(chunks)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * chunk * g.colWidth)
+        defer { scratch.deallocate() }
+        Parallel.forEachWithWorker(chunks) { ci, w in
+            let rows = (ci * chunk)..<min(g.outRows, (ci + 1) * chunk)
+            let col = scratch + w * chunk * g.colWidth
+            im2col(g, x: x, rows: rows, col: col)
+            prologue(rows)
+            BLAS.sgemm(m: rows.count, n: cout, k: g.colWidth, a: col, lda: g.colWidth,
+                       b: weight, ldb: cout, beta: hasInit ? 1 : 0, c: y + rows.lowerBound * cout, ldc: cout)
         }
     }
 
@@ -118,43 +157,44 @@ public enum Conv2D {
         if g.stride == 1 && g.pad == (g.k - 1) / 2 {
             // dx of a "same" stride-1 conv is a forward conv of dy with the kernel flipped
             // and in/out swapped: no col2im scatter.
-            let flipped = flippedTransposed(g, weight: weight)
-            defer { flipped.deallocate() }
             let gt = ConvGeometry(n: g.n, h: g.ho, w: g.wo, cin: g.cout, cout: g.cin, k: g.k, stride: 1, pad: g.pad)
-            forward(gt, x: dy, weight: flipped, bias: nil, y: dx)
+            if DirectConv.supportsForward(gt) {
+                let packed = DirectConv.packFlipped(g, weight)
+                defer { packed.deallocate() }
+                DirectConv.forward(gt, x: dy, packed: packed, y: dx, accumulate: false, prologue: { _ in })
+            } else {
+                let flipped = flippedTransposed(g, weight: weight)
+                defer { flipped.deallocate() }
+                forward(gt, x: dy, weight: flipped, bias: nil, y: dx)
+            }
         } else {
             inputGradientScatter(g, weight: weight, dy: dy, dx: dx)
         }
     }
 
-    /// dW += col(x)^T dy, each worker over its own rows into a private buffer.
+    /// dW += col(x)^T dy: chunks handed out dynamically, each worker accumulating into its
+    /// own partial (beta 1 after its first chunk), partials added at the end.
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dweight: UnsafeMutablePointer<Float>) {
-        let size = g.colWidth * g.cout
+        if DirectConv.prefersWeightGradient(g) {
+            DirectConv.weightGradient(g, x: x, dy: dy, dweight: dweight)
+            return
+        }
         let chunk = chunkRows(g)
-        let workers = max(1, min(Parallel.threads, (g.outRows + chunk - 1) / chunk))
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: workers * size)
-        partials.initialize(repeating: 0, count: workers * size)
-        defer { partials.deallocate() }
-        let per = (g.outRows + workers - 1) / workers
-        Parallel.forEach(workers) { wk in
-            let lo = wk * per, hi = min(g.outRows, lo + per)
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * g.colWidth)
-            defer { col.deallocate() }
-            var start = lo
-            while start < hi {
-                let rows = start..<min(hi, start + chunk)
-                im2col(g, x: x, rows: rows, col: col)
-                BLAS.sgemm(transA: true, m: g.colWidth, n: g.cout, k: rows.count, a: col, lda: g.colWidth,
-                           b: dy + rows.lowerBound * g.cout, ldb: g.cout, beta: 1,
-                           c: partials + wk * size, ldc: g.cout)
-                start = rows.upperBound
-            }
+        let chunks = (g.outRows + chunk - 1) / chunk
+        let workers = Parallel.workerCount(chunks)
+        let partials = WorkerPartials(workers: workers, size: g.colWidth * g.cout)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * chunk * g.colWidth)
+        defer { scratch.deallocate() }
+        Parallel.forEachWithWorker(chunks) { ci, w in
+            let rows = (ci * chunk)..<min(g.outRows, (ci + 1) * chunk)
+            let col = scratch + w * chunk * g.colWidth
+            im2col(g, x: x, rows: rows, col: col)
+            BLAS.sgemm(transA: true, m: g.colWidth, n: g.cout, k: rows.count, a: col, lda: g.colWidth,
+                       b: dy + rows.lowerBound * g.cout, ldb: g.cout, beta: partials.beta(w),
+                       c: partials[w], ldc: g.cout)
         }
-        for wk in 0..<workers {
-            let p = partials + wk * size
-            for i in 0..<size { dweight[i] += p[i] }
-        }
+        partials.addAll(into: dweight)
     }
 
     /// weight [k,k,Cin,Cout] -> [k,k,Cout,Cin] with the kernel rotated by 180 degrees.
@@ -172,12 +212,14 @@ public enum Conv2D {
     /// dx via dcol = dy W^T and col2im, one image per task so scatters never collide.
     static func inputGradientScatter(_ g: ConvGeometry, weight: UnsafePointer<Float>,
                                      dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        dx.update(repeating: 0, count: g.n * g.h * g.w * g.cin)
         let perImage = g.ho * g.wo
         let chunk = chunkRows(g)
-        Parallel.forEach(g.n) { n in
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: chunk * g.colWidth)
-            defer { col.deallocate() }
+        let workers = Parallel.workerCount(g.n)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * chunk * g.colWidth)
+        defer { scratch.deallocate() }
+        Parallel.forEachWithWorker(g.n) { n, w in
+            let col = scratch + w * chunk * g.colWidth
+            Vectorized.zero(dx + n * g.h * g.w * g.cin, count: g.h * g.w * g.cin)
             var start = n * perImage
             let end = start + perImage
             while start < end {

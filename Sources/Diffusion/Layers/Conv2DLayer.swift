@@ -27,9 +27,18 @@ public final class Conv2DLayer {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
+        forward(x, imageBias: nil, residual: nil)
+    }
+
+    /// conv(x) + bias (+ imageBias[n] [N, out] on every pixel of image n) (+ residual, y's shape),
+    /// the extra terms written with the bias before the product is added.
+    func forward(_ x: Tensor, imageBias: Tensor?, residual: Tensor?) -> Tensor {
         let g = geometry(x)
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
-        Conv2D.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset, y: y.data)
+        if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
+        if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
+        Conv2D.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
+                       imageBias: imageBias?.data, residual: residual?.data, y: y.data)
         input = context.recordsForBackward ? x : nil
         return y
     }

@@ -68,6 +68,11 @@ public final class GroupNorm {
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
+        backward(dy, adding: nil)
+    }
+
+    /// dx + `addend` (a residual branch's gradient, same shape), added in the last pass.
+    func backward(_ dy: Tensor, adding addend: Tensor?) -> Tensor {
         guard let x = input else { preconditionFailure("group norm backward without a recorded forward") }
         input = nil
         let n = x.shape[0], pixels = x.count / (n * channels)
@@ -109,7 +114,7 @@ public final class GroupNorm {
                 }
                 // Pass 2: dx.
                 GroupNormKernel.inputGradient(xb, dz: dxb, pixels: pixels, channels: C, mean: chMean,
-                                              a: chA, b: chB, d: chD)
+                                              a: chA, b: chB, d: chD, addend: addend.map { $0.data + b * pixels * C })
             }
         } }
         let dgamma = store.grads + weightOffset, dbeta = store.grads + biasOffset
@@ -261,22 +266,33 @@ enum GroupNormKernel {
         }
     }
 
-    /// dx = a dz + b (x - mean) + d per channel; dz is overwritten by dx.
+    /// dx = a dz + b (x - mean) + d (+ addend) per channel; dz is overwritten by dx.
     static func inputGradient(_ x: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>, pixels: Int, channels C: Int,
                               mean: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                              d: UnsafePointer<Float>) {
+                              d: UnsafePointer<Float>, addend: UnsafePointer<Float>?) {
         var c = 0
         while c + 8 <= C {
             let mv = load8(mean + c), av = load8(a + c), bv = load8(b + c), dv = load8(d + c)
             var off = c
-            for _ in 0..<pixels {
-                store8(dv.addingProduct(av, load8(dz + off)).addingProduct(bv, load8(x + off) - mv), dz + off)
-                off += C
+            if let addend {
+                for _ in 0..<pixels {
+                    let r = dv.addingProduct(av, load8(dz + off)).addingProduct(bv, load8(x + off) - mv)
+                    store8(r + load8(addend + off), dz + off)
+                    off += C
+                }
+            } else {
+                for _ in 0..<pixels {
+                    store8(dv.addingProduct(av, load8(dz + off)).addingProduct(bv, load8(x + off) - mv), dz + off)
+                    off += C
+                }
             }
             c += 8
         }
         while c < C {
-            for p in 0..<pixels { dz[p * C + c] = a[c] * dz[p * C + c] + b[c] * (x[p * C + c] - mean[c]) + d[c] }
+            for p in 0..<pixels {
+                let i = p * C + c
+                dz[i] = a[c] * dz[i] + b[c] * (x[i] - mean[c]) + d[c] + (addend?[i] ?? 0)
+            }
             c += 1
         }
     }

@@ -2,6 +2,8 @@
 ///   x: [M, in] (any leading shape, last dim `in`) -> y: [M, out]
 ///   forward  y = x W^T + b
 ///   backward dx = dy W,  dW += dy^T x,  db += colsum(dy)
+/// The bias (and, for callers that ask, a residual) is written into y's rows first and the
+/// product added with beta = 1: one pass over y instead of three.
 public final class Linear {
     let store: ParameterStore
     let context: ForwardContext
@@ -21,18 +23,37 @@ public final class Linear {
         initUniform(store.values + biasOffset, count: outFeatures, fanIn: inFeatures, rng: &rng)
     }
 
+    var weight: UnsafeMutablePointer<Float> { store.values + weightOffset }
+    var bias: UnsafeMutablePointer<Float> { store.values + biasOffset }
+
     public func forward(_ x: Tensor) -> Tensor {
+        forward(x, residual: nil)
+    }
+
+    /// y = x W^T + b (+ residual, same shape as y).
+    func forward(_ x: Tensor, residual: Tensor?) -> Tensor {
         precondition(x.shape.last == inFeatures, "linear expects last dim \(inFeatures), got \(x.shape)")
         let m = x.count / inFeatures
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
-        GEMM.rows(m: m, n: outFeatures, k: inFeatures, a: x.data, lda: inFeatures,
-                  b: store.values + weightOffset, ldb: inFeatures, transB: true, c: y.data, ldc: outFeatures)
-        let b = store.values + biasOffset, out = outFeatures
-        Parallel.forRanges(m, minChunk: 256) { r in
-            for row in r { let p = y.data + row * out; for j in 0..<out { p[j] += b[j] } }
-        }
+        Linear.apply(m: m, in: inFeatures, out: outFeatures, x: x.data, ldx: inFeatures, weight: weight, bias: bias,
+                     residual: residual?.data, y: y.data, ldy: outFeatures)
         input = context.recordsForBackward ? x : nil
         return y
+    }
+
+    /// y[m, out] (rows ldy apart) = x[m, in] W^T + bias (+ residual [m, out]).
+    static func apply(m: Int, in k: Int, out n: Int, x: UnsafePointer<Float>, ldx: Int,
+                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                      y: UnsafeMutablePointer<Float>, ldy: Int) {
+        GEMM.rows(m: m, n: n, k: k, a: x, lda: ldx, b: weight, ldb: k, transB: true, c: y, ldc: ldy, beta: 1) { rows in
+            for r in rows {
+                if let residual {
+                    Vectorized.sum(bias, residual + r * n, into: y + r * ldy, count: n)
+                } else {
+                    Vectorized.copy(bias, to: y + r * ldy, count: n)
+                }
+            }
+        }
     }
 
     public func backward(_ dy: Tensor, inputGradient: Bool = true) -> Tensor? {
@@ -45,7 +66,7 @@ public final class Linear {
         guard inputGradient else { return nil }
         let dx = Tensor(uninitialized: x.shape)
         GEMM.rows(m: m, n: inFeatures, k: outFeatures, a: dy.data, lda: outFeatures,
-                  b: store.values + weightOffset, ldb: inFeatures, c: dx.data, ldc: inFeatures)
+                  b: weight, ldb: inFeatures, c: dx.data, ldc: inFeatures)
         return dx
     }
 }

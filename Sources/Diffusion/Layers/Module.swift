@@ -16,9 +16,6 @@ extension Tensor {
     /// self += other, elementwise.
     func add(_ other: Tensor) {
         precondition(count == other.count, "add: \(shape) vs \(other.shape)")
-        let a = data, b = other.data
-        Parallel.forRanges(count, minChunk: 1 << 15) { r in
-            for i in r { a[i] += b[i] }
-        }
+        Vectorized.addInPlace(data, other.data, count: count)
     }
 }

@@ -139,15 +139,22 @@ public enum ScaledDotProductAttention {
     @inline(never)
     static func expShifted(_ row: UnsafeMutablePointer<Float>, L: Int, by m: Float) -> Float {
         let mv = Float8(repeating: m)
-        var sum = Float8()
+        var sum0 = Float8(), sum1 = Float8()
         var j = 0
-        while j < L {
-            let e = FastMath.exp(load8(row + j) - mv)
-            store8(e, row + j)
-            sum += e
-            j += 8
+        // Two independent vectors per step: the exp is a ~15-deep dependency chain.
+        while j + 16 <= L {
+            let e0 = FastMath.expNonPositive(load8(row + j) - mv)
+            let e1 = FastMath.expNonPositive(load8(row + j + 8) - mv)
+            store8(e0, row + j); store8(e1, row + j + 8)
+            sum0 += e0; sum1 += e1
+            j += 16
         }
-        return hsum(sum)
+        if j < L {
+            let e = FastMath.expNonPositive(load8(row + j) - mv)
+            store8(e, row + j)
+            sum0 += e
+        }
+        return hsum(sum0 + sum1)
     }
 
     @inline(__always)

@@ -3,6 +3,9 @@
 ///   x: [N, H, W, Cin], tembAct = silu(temb): [N, T]  ->  [N, H, W, Cout]
 ///   h = conv1(silu(norm1(x))) + time_emb_proj(tembAct)[n, :] broadcast over pixels
 ///   y = shortcut(x) + conv2(silu(norm2(h))),  shortcut = 1x1 conv_shortcut when Cin != Cout
+/// The time embedding rides along with conv1's bias and the shortcut with conv2's, written
+/// into the output rows before each product is added; in backward the shortcut's gradient
+/// is added in norm1's last pass.
 public final class ResnetBlock {
     let norm1, norm2: GroupNorm
     let conv1, conv2: Conv2DLayer
@@ -28,30 +31,24 @@ public final class ResnetBlock {
     }
 
     public func forward(_ x: Tensor, tembAct: Tensor) -> Tensor {
-        let h = conv1.forward(norm1.forward(x))
         let proj = timeProj.forward(tembAct)
-        let n = h.shape[0], pixels = h.count / (n * cout), c = cout
-        Parallel.forEach(n) { b in
-            let p = proj.data + b * c
-            for px in 0..<pixels { let row = h.data + (b * pixels + px) * c; for j in 0..<c { row[j] += p[j] } }
-        }
-        let y = conv2.forward(norm2.forward(h))
-        if let shortcut { y.add(shortcut.forward(x)) } else { y.add(x) }
-        return y
+        let h = conv1.forward(norm1.forward(x), imageBias: proj, residual: nil)
+        let skip = shortcut?.forward(x) ?? x
+        return conv2.forward(norm2.forward(h), imageBias: nil, residual: skip)
     }
 
     /// Returns dx; adds this block's share of d(tembAct) into `dTembAct`.
     public func backward(_ dy: Tensor, dTembAct: Tensor) -> Tensor {
         let dh = norm2.backward(conv2.backward(dy)!)
-        // d(proj)[n, c] = sum over pixels of dh
+        // d(proj)[n, c] = sum over image n's pixels of dh
         let n = dh.shape[0], pixels = dh.count / (n * cout), c = cout
-        let dproj = Tensor(shape: [n, c])
-        for b in 0..<n {
-            GEMM.accumulateColumnSums(rows: pixels, cols: c, x: dh.data + b * pixels * c, into: dproj.data + b * c)
+        let dproj = Tensor(uninitialized: [n, c])
+        Parallel.forEach(n) { b in
+            dproj.data.advanced(by: b * c).update(repeating: 0, count: c)
+            GEMM.columnSums(rows: pixels, cols: c, x: dh.data + b * pixels * c, into: dproj.data + b * c)
         }
         dTembAct.add(timeProj.backward(dproj)!)
-        let dx = norm1.backward(conv1.backward(dh)!)
-        if let shortcut { dx.add(shortcut.backward(dy)!) } else { dx.add(dy) }
-        return dx
+        let dSkip = shortcut?.backward(dy)! ?? dy
+        return norm1.backward(conv1.backward(dh)!, adding: dSkip)
     }
 }

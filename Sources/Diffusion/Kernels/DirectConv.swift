@@ -1,0 +1,201 @@
+/// 3x3, stride-1, "same" convolution computed straight from a zero-padded copy of each
+/// image, without im2col: an implicit GEMM whose A operand is read in place.
+///
+/// Why: with im2col + sgemm, a 3x3 conv writes 9x its input into the column buffer, and
+/// OpenBLAS copies that buffer again into its packed layout; for 16-32 output channels those
+/// two copies (im2col 9%, packing 8% of a forward pass) cost as much as half the multiply.
+/// Here the only copy is the padded image (1x), and the weights are packed once per call.
+///
+/// Register tile: 4 output pixels of a row x 16 output channels = 8 accumulators (two
+/// 8-lane halves per pixel). Inner step: two weight vectors, four broadcast inputs, eight
+/// FMAs; 8 independent chains cover the FMA latency (4 cycles x 2 pipes). Along K the taps
+/// of one kernel row are neighbouring pixels, so K runs as 3 contiguous stretches of 3*Cin.
+///
+/// The weight gradient uses the transposed tile: 4 input channels x 16 output channels,
+/// summed over the pixels of an image.
+enum DirectConv {
+    /// Forward (and dx through the flipped kernel) needs Wo % 4 == 0 and Cout % 16 == 0.
+    static func supportsForward(_ g: ConvGeometry) -> Bool {
+        g.k == 3 && g.stride == 1 && g.pad == 1 && g.wo % 4 == 0 && g.cout % 16 == 0
+    }
+
+    /// The weight gradient needs Cin % 4 == 0 and Cout % 16 == 0. It reads 4 channels of each
+    /// input pixel per pass, a quarter of a cache line, so it only beats im2col + sgemm where
+    /// that path is weakest (measured, single thread: 16 output channels at 32x32 93 against 60
+    /// GFLOPS; from 64 channels or at 4x4 it lost, 67-84 against 88-95).
+    static func prefersWeightGradient(_ g: ConvGeometry) -> Bool {
+        g.k == 3 && g.stride == 1 && g.pad == 1 && g.cin % 4 == 0 && g.cout % 16 == 0
+            && g.cout <= 32 && g.ho * g.wo >= 256
+    }
+
+    /// weight [3, 3, Cin, Cout] -> panels [Cout/16][9 Cin][16].
+    static func packWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let K = 9 * g.cin, panels = g.cout / 16
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
+        for p in 0..<panels {
+            for kk in 0..<K {
+                Vectorized.copy(weight + kk * g.cout + p * 16, to: out + (p * K + kk) * 16, count: 16)
+            }
+        }
+        return out
+    }
+
+    /// The panels of the dx convolution of `g` (see `Conv2D.backward`): the kernel rotated by
+    /// 180 degrees with in and out swapped, i.e. for the geometry with Cin' = Cout, Cout' = Cin:
+    /// panel p, row (t, co), lane l = weight[8 - t, 16 p + l, co]. Needs Cin % 16 == 0.
+    static func packFlipped(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let (cin, cout) = (g.cin, g.cout)
+        let panels = cin / 16, K = 9 * cout
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
+        for p in 0..<panels {
+            for t in 0..<9 {
+                let dst = out + (p * K + t * cout) * 16
+                for l in 0..<16 {
+                    let src = weight + ((8 - t) * cin + p * 16 + l) * cout
+                    for co in 0..<cout { dst[co * 16 + l] = src[co] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Zero-padded copy of image n: [(H + 2) x (W + 2) x Cin].
+    static func pad(_ g: ConvGeometry, _ x: UnsafePointer<Float>, image n: Int, into xp: UnsafeMutablePointer<Float>) {
+        let (h, w, c) = (g.h, g.w, g.cin)
+        let rowLen = (w + 2) * c
+        Vectorized.zero(xp, count: rowLen)
+        Vectorized.zero(xp + (h + 1) * rowLen, count: rowLen)
+        for y in 0..<h {
+            let dst = xp + (y + 1) * rowLen
+            Vectorized.zero(dst, count: c)
+            Vectorized.copy(x + ((n * h + y) * w) * c, to: dst + c, count: w * c)
+            Vectorized.zero(dst + (w + 1) * c, count: c)
+        }
+    }
+
+    static func paddedCount(_ g: ConvGeometry) -> Int { (g.h + 2) * (g.w + 2) * g.cin }
+
+    /// y (already holding bias etc. when `accumulate`, else overwritten) += conv(x).
+    /// `prologue(rows)` runs on each image's output rows first (when accumulate).
+    /// `packed`: the weights as `packWeights` (or, for dx, `packFlipped`) lays them out.
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+                        y: UnsafeMutablePointer<Float>, accumulate: Bool, prologue: (Range<Int>) -> Void) {
+        let workers = Parallel.workerCount(g.n)
+        let padSize = paddedCount(g)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * padSize)
+        defer { scratch.deallocate() }
+        let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
+        let K = 9 * cin, rowStride = (w + 2) * cin
+        Parallel.forEachWithWorker(g.n) { n, wk in
+            let xp = scratch + wk * padSize
+            pad(g, x, image: n, into: xp)
+            let first = n * h * w
+            if accumulate { prologue(first..<(first + h * w)) }
+            for p in 0..<(cout / 16) {
+                let wp = packed + p * K * 16
+                for oy in 0..<h {
+                    var ox = 0
+                    while ox < w {
+                        tile4x16(xp + oy * rowStride + ox * cin, rowStride: rowStride, cin: cin, weights: wp,
+                                 out: y + (first + oy * w + ox) * cout + p * 16, ldo: cout, accumulate: accumulate)
+                        ox += 4
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[r, 0..<16] (+)= sum over ky, j < 3 Cin of src[ky * rowStride + r * Cin + j] * w[ky * 3 Cin + j, :]
+    /// for the 4 pixels r of one output row.
+    @inline(never)
+    static func tile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, weights: UnsafePointer<Float>,
+                         out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
+        var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
+        var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()
+        if accumulate {
+            a0 = load8(out); b0 = load8(out + 8)
+            a1 = load8(out + ldo); b1 = load8(out + ldo + 8)
+            a2 = load8(out + 2 * ldo); b2 = load8(out + 2 * ldo + 8)
+            a3 = load8(out + 3 * ldo); b3 = load8(out + 3 * ldo + 8)
+        }
+        let run = 3 * cin
+        for ky in 0..<3 {
+            let s0 = src + ky * rowStride, s1 = s0 + cin, s2 = s1 + cin, s3 = s2 + cin
+            var wv = weights + ky * run * 16
+            for j in 0..<run {
+                let lo = load8(wv), hi = load8(wv + 8)
+                let x0 = Float8(repeating: s0[j]), x1 = Float8(repeating: s1[j])
+                a0 = a0.addingProduct(x0, lo); b0 = b0.addingProduct(x0, hi)
+                a1 = a1.addingProduct(x1, lo); b1 = b1.addingProduct(x1, hi)
+                let x2 = Float8(repeating: s2[j]), x3 = Float8(repeating: s3[j])
+                a2 = a2.addingProduct(x2, lo); b2 = b2.addingProduct(x2, hi)
+                a3 = a3.addingProduct(x3, lo); b3 = b3.addingProduct(x3, hi)
+                wv += 16
+            }
+        }
+        store8(a0, out); store8(b0, out + 8)
+        store8(a1, out + ldo); store8(b1, out + ldo + 8)
+        store8(a2, out + 2 * ldo); store8(b2, out + 2 * ldo + 8)
+        store8(a3, out + 3 * ldo); store8(b3, out + 3 * ldo + 8)
+    }
+
+    /// dweight [3, 3, Cin, Cout] += sum over pixels of xpad(tap) dy^T, one image per task,
+    /// per-worker partials.
+    static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                               dweight: UnsafeMutablePointer<Float>) {
+        let workers = Parallel.workerCount(g.n)
+        let size = 9 * g.cin * g.cout
+        let partials = WorkerPartials(workers: workers, size: size)
+        let padSize = paddedCount(g)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * padSize)
+        defer { scratch.deallocate() }
+        let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
+        let rowStride = (w + 2) * cin
+        Parallel.forEachWithWorker(g.n) { n, wk in
+            let xp = scratch + wk * padSize
+            pad(g, x, image: n, into: xp)
+            let part = partials[wk]
+            if partials.beta(wk) == 0 { Vectorized.zero(part, count: size) }
+            let dyn = dy + n * h * w * cout
+            for t in 0..<9 {
+                let (ky, kx) = (t / 3, t % 3)
+                for ci in stride(from: 0, to: cin, by: 4) {
+                    for p in 0..<(cout / 16) {
+                        weightTile4x16(xp + ky * rowStride + kx * cin + ci, rowStride: rowStride, cin: cin,
+                                       h: h, w: w, dy: dyn + p * 16, ldy: cout,
+                                       out: part + (t * cin + ci) * cout + p * 16, ldo: cout)
+                    }
+                }
+            }
+        }
+        partials.addAll(into: dweight)
+    }
+
+    /// out[c, 0..<16] += sum over pixels (oy, ox) of src[oy * rowStride + ox * Cin + c] * dy[pixel, 0..<16]
+    /// for the 4 input channels c.
+    @inline(never)
+    static func weightTile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, h: Int, w: Int,
+                               dy: UnsafePointer<Float>, ldy: Int, out: UnsafeMutablePointer<Float>, ldo: Int) {
+        var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
+        var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()
+        var d = dy
+        for oy in 0..<h {
+            var s = src + oy * rowStride
+            for _ in 0..<w {
+                let lo = load8(d), hi = load8(d + 8)
+                let x0 = Float8(repeating: s[0]), x1 = Float8(repeating: s[1])
+                a0 = a0.addingProduct(x0, lo); b0 = b0.addingProduct(x0, hi)
+                a1 = a1.addingProduct(x1, lo); b1 = b1.addingProduct(x1, hi)
+                let x2 = Float8(repeating: s[2]), x3 = Float8(repeating: s[3])
+                a2 = a2.addingProduct(x2, lo); b2 = b2.addingProduct(x2, hi)
+                a3 = a3.addingProduct(x3, lo); b3 = b3.addingProduct(x3, hi)
+                s += cin
+                d += ldy
+            }
+        }
+        store8(load8(out) + a0, out); store8(load8(out + 8) + b0, out + 8)
+        store8(load8(out + ldo) + a1, out + ldo); store8(load8(out + ldo + 8) + b1, out + ldo + 8)
+        store8(load8(out + 2 * ldo) + a2, out + 2 * ldo); store8(load8(out + 2 * ldo + 8) + b2, out + 2 * ldo + 8)
+        store8(load8(out + 3 * ldo) + a3, out + 3 * ldo); store8(load8(out + 3 * ldo + 8) + b3, out + 3 * ldo + 8)
+    }
+}
