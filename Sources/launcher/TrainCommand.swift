@@ -92,8 +92,7 @@ struct TrainCommand: ParsableCommand {
             try checkSameConfiguration(comm, options: options, config: config)
 
             let data = try FashionMNIST.load(split: .train, directory: dataDir)
-            var images = Preprocess.images(data)
-            if let n = trainSubset { images = images.gather(Array(0..<min(n, images.shape[0]))) }
+            let images = Preprocess.images(data, indices: trainSubset.map { Array(0..<min($0, data.count)) })
 
             let unet = UNet2DModel(config: config)
             if comm.isRoot {

@@ -21,13 +21,16 @@ struct MPIRun {
     }
 
     /// `mpirun -np ranks --oversubscribe <launcher> arguments...`, ended after `timeout` seconds.
-    static func launcher(_ arguments: [String], ranks: Int, timeout: TimeInterval = 120) throws -> MPIRun {
-        try run(["mpirun", "-np", "\(ranks)", "--oversubscribe", try launcherURL().path] + arguments, timeout: timeout)
+    /// `stopWhen`: polled while it runs; when it turns true the command gets one SIGTERM.
+    static func launcher(_ arguments: [String], ranks: Int, timeout: TimeInterval = 120,
+                         stopWhen: (() -> Bool)? = nil) throws -> MPIRun {
+        try run(["mpirun", "-np", "\(ranks)", "--oversubscribe", try launcherURL().path] + arguments,
+                timeout: timeout, stopWhen: stopWhen)
     }
 
     /// Any command line (the first word looked up on PATH) with `childEnvironment()`, ended
     /// after `timeout` seconds: mpirun with options of its own, or inside a network namespace.
-    static func run(_ command: [String], timeout: TimeInterval = 120) throws -> MPIRun {
+    static func run(_ command: [String], timeout: TimeInterval = 120, stopWhen: (() -> Bool)? = nil) throws -> MPIRun {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("mpirun-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: output) }
@@ -36,7 +39,7 @@ struct MPIRun {
 
         let (status, timedOut) = try spawnAndWait(command, environment: childEnvironment(),
                                                   stdoutPath: stdoutPath, stderrPath: stderrPath,
-                                                  timeout: timeout)
+                                                  timeout: timeout, stopWhen: stopWhen)
         let run = MPIRun(status: status,
                          stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
                          stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
@@ -77,7 +80,8 @@ struct MPIRun {
     /// Returns the exit status (128 + signal when killed by a signal).
     private static func spawnAndWait(_ command: [String], environment: [String: String],
                                      stdoutPath: String, stderrPath: String,
-                                     timeout: TimeInterval) throws -> (status: Int32, timedOut: Bool) {
+                                     timeout: TimeInterval,
+                                     stopWhen: (() -> Bool)?) throws -> (status: Int32, timedOut: Bool) {
         var files = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&files)
         defer { posix_spawn_file_actions_destroy(&files) }
@@ -97,12 +101,14 @@ struct MPIRun {
         let start = Date()
         var signalled: Int32 = 0
         var status: Int32 = 0
+        var stopSent = false
         while true {
             let reaped = waitpid(pid, &status, WNOHANG)
             if reaped == pid { break }
             if reaped == -1 && errno != EINTR {
                 throw Failure(description: "waitpid(\(command[0])): \(String(cString: strerror(errno)))")
             }
+            if !stopSent, let stopWhen, stopWhen() { stopSent = true; kill(pid, SIGTERM) }
             let elapsed = Date().timeIntervalSince(start)
             if signalled == 0 && elapsed > timeout { signalled = SIGTERM; kill(pid, SIGTERM) }
             if signalled == SIGTERM && elapsed > timeout + 10 { signalled = SIGKILL; kill(pid, SIGKILL) }
