@@ -10,6 +10,8 @@ struct Launcher: ParsableCommand {
             DataPreviewCommand.self,
             TrainCommand.self,
             SampleCommand.self,
+            TrainClassifierCommand.self,
+            FIDCommand.self,
             Bench.self,
             CheckCommunicatorCommand.self,
         ])
