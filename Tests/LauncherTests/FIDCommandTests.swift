@@ -57,14 +57,19 @@ struct FIDCommandTests {
         // The statistics written by 1 and by 3 ranks, samples' and reference's, agree.
         let s1 = try FeatureMoments.read(npz: dir + "/one.npz"), s3 = try FeatureMoments.read(npz: dir + "/three.npz")
         #expect(s1.count == 300 && s3.count == 300)
-        #expect(zip(s1.covariance, s3.covariance).allSatisfy { abs($0 - $1) <= 1e-9 * (1 + abs($0)) })
+        // Equal up to Float32 rounding of the features (batch boundaries differ between the runs).
+        func close(_ a: [Double], _ b: [Double]) -> Bool {
+            let scale = b.map(abs).max() ?? 1
+            return a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-6 * scale }
+        }
+        #expect(close(s1.mean, s3.mean) && close(s1.covariance, s3.covariance))
         let cached1 = try FileManager.default.contentsOfDirectory(atPath: dir + "/one").sorted()
         let cached3 = try FileManager.default.contentsOfDirectory(atPath: dir + "/three").sorted()
         #expect(cached1 == cached3 && cached1.count == 2, "\(cached1) \(cached3)")
         let npz = try #require(cached1.first { $0.hasSuffix(".npz") })
         #expect(npz.hasPrefix("reference-test-first1000-"))
         let r1 = try FeatureMoments.read(npz: dir + "/one/" + npz), r3 = try FeatureMoments.read(npz: dir + "/three/" + npz)
-        #expect(r1.count == 1000 && zip(r1.mean, r3.mean).allSatisfy { abs($0 - $1) <= 1e-12 * (1 + abs($0)) })
+        #expect(r1.count == 1000 && close(r1.mean, r3.mean) && close(r1.covariance, r3.covariance))
 
         // A second run finds the cache; statistics in, FID out (no KID without rows).
         let again = try fid(["--samples", samples, "--cache-dir", dir + "/one"], ranks: 2)
@@ -75,12 +80,12 @@ struct FIDCommandTests {
         #expect(fromStatistics.stdout.contains("KID: not available"))
     }
 
-    @Test func fewerImagesThanFeaturesWarns() throws {
+    @Test func fewerImagesThanFeaturesWarnsRealImagesAsSamples() throws {
         let dir = NSTemporaryDirectory() + "fid-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Self.writeSamples(dir + "/few.npy", count: 100, start: 0)
-        let run = try fid(["--samples", dir + "/few.npy", "--cache-dir", dir], ranks: 2)
+        let run = try fid(["--samples", "real:train", "--samples-limit", "100", "--cache-dir", dir], ranks: 2)
+        #expect(run.lines.contains("samples: the first 100 real Fashion-MNIST train images"), "\(run.stdout)")
         #expect(run.lines.contains { $0.hasPrefix("warning: n = 100 generated images is smaller than the feature width 128") },
                 "\(run.stdout)")
         #expect(Self.value(run, "FID: ") != nil)

@@ -21,7 +21,8 @@ public enum FIDEvaluation {
         /// Where the reference statistics are cached (default: the classifier's folder).
         public var cacheDirectory: String?
         public var kidSubsets = 100
-        /// Rows per KID subset; capped by the rows available on either side.
+        /// Rows per KID subset; capped by the rows available on either side (the report
+        /// gives the size used).
         public var kidSubsetSize = 1000
         public var kidSeed: UInt64 = 0
         public var batchSize = 256
@@ -84,7 +85,7 @@ public enum FIDEvaluation {
                                                       subsetSize: m, seed: settings.kidSeed)
         return Report(fid: try samples.frechetDistance(to: reference.moments), kid: kid,
                       kidSubsets: settings.kidSubsets, kidSubsetSize: m, samples: samples, reference: reference,
-                      warnings: warnings(samples: samples, requestedSubsetSize: settings.kidSubsetSize, subsetSize: m))
+                      warnings: warnings(samples: samples))
     }
 
     /// Statistics computed elsewhere (a pytorch-fid style .npz, read by rank 0; nil on the
@@ -99,7 +100,7 @@ public enum FIDEvaluation {
         }
         return Report(fid: try moments.frechetDistance(to: reference.moments), kid: nil, kidSubsets: 0, kidSubsetSize: 0,
                       samples: moments, reference: reference,
-                      warnings: warnings(samples: moments, requestedSubsetSize: nil, subsetSize: nil))
+                      warnings: warnings(samples: moments))
     }
 
     /// The classifier (every rank) and the reference statistics (rank 0).
@@ -116,7 +117,7 @@ public enum FIDEvaluation {
         return (classifier, reference)
     }
 
-    static func warnings(samples: FeatureMoments, requestedSubsetSize: Int?, subsetSize: Int?) -> [String] {
+    static func warnings(samples: FeatureMoments) -> [String] {
         var out: [String] = []
         let d = samples.dimension
         if let n = samples.count, n < d {
@@ -125,9 +126,6 @@ public enum FIDEvaluation {
                        + "(preferably thousands)")
         } else if samples.count == nil {
             out.append("the statistics file has no n: cannot tell whether its covariance is rank-deficient")
-        }
-        if let requestedSubsetSize, let subsetSize, subsetSize < requestedSubsetSize {
-            out.append("KID subsets of \(subsetSize) rows (fewer images than the \(requestedSubsetSize) asked for)")
         }
         return out
     }
