@@ -10,6 +10,9 @@ struct Launcher: ParsableCommand {
             DataPreviewCommand.self,
             TrainCommand.self,
             SampleCommand.self,
+            CompareSamplersCommand.self,
+            TrainClassifierCommand.self,
+            FIDCommand.self,
             Bench.self,
             CheckCommunicatorCommand.self,
         ])

@@ -35,6 +35,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Start from this x_T (.npy, [n,1,32,32]) instead of drawing it.") var noise: String?
     @Flag(help: "Also write samples.gif: the predicted x0 of the first images over the steps.") var animate = false
     @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
+    var fid = false
+    @OptionGroup(title: "FID and KID (with --fid)") var fidOptions: FIDOptions
 
     func validate() throws {
         guard n >= 1 else { throw ValidationError("--n must be at least 1, got \(n)") }
@@ -75,6 +78,10 @@ struct SampleCommand: ParsableCommand {
                 print(String(format: "%d images in %.1f s (%.2f img/s, %d model evaluations, %.2f evaluations/s)",
                              n, seconds, Double(n) / seconds, result.modelEvaluations, Double(result.modelEvaluations) / seconds))
                 print("wrote \(directory)/samples.png, samples.npy" + (animate ? ", samples.gif" : ""))
+            }
+            if fid {  // every rank: features of its own images, statistics reduced to rank 0
+                try fidOptions.report(comm, localImages: result.local, localRange: result.localRange,
+                                      statisticsPath: directory + "/samples_statistics.npz")
             }
         }
     }

@@ -10,8 +10,7 @@ public enum DiffusersFolder {
     /// Writes both files, each atomically (temporary file + rename).
     public static func save(_ model: UNet2DModel, to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let tensors = model.store.entries.map { (name: $0.name, tensor: model.store.exportTensor($0)) }
-        try Safetensors.write(tensors, metadata: ["format": "pt"], to: directory + "/" + weightsName)
+        try Safetensors.write(model.store.exportedTensors(), metadata: ["format": "pt"], to: directory + "/" + weightsName)
         try model.config.write(to: directory + "/" + configName)
     }
 
@@ -30,25 +29,6 @@ public enum DiffusersFolder {
 
     /// Loads parameters from a safetensors file into a built model.
     public static func loadParameters(into model: UNet2DModel, from path: String) throws {
-        let file = try Safetensors(contentsOf: path)
-        let expected = Set(model.store.entries.map(\.name))
-        let missing = model.store.entries.map(\.name).filter { !file.contains($0) }
-        let unexpected = file.names.filter { !expected.contains($0) }
-        if !missing.isEmpty || !unexpected.isEmpty {
-            var parts: [String] = []
-            if !missing.isEmpty { parts.append("missing \(missing.count) tensor(s) the config needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", ..." : "")") }
-            if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected tensor(s): \(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", ..." : "")") }
-            throw FileError(path: path, parts.joined(separator: "; ") + " (does config.json match these weights?)")
-        }
-        for e in model.store.entries {
-            let t = try file.tensor(named: e.name)
-            guard t.shape == e.shape else {
-                throw FileError(path: path, "tensor \(e.name) has shape \(t.shape), the config needs \(e.shape)")
-            }
-            for i in 0..<t.count where !t[i].isFinite {
-                throw FileError(path: path, "tensor \(e.name) holds a non-finite value (\(t[i])) at flat index \(i)")
-            }
-            model.store.importTensor(e, from: t)
-        }
+        try model.store.load(safetensors: path)
     }
 }

@@ -33,6 +33,12 @@ public enum SamplerComparison {
         public let fid: Double
         public let kidMean: Double?, kidStd: Double?
         public let images: Int
+
+        public init(label: String, sampler: String, modelEvaluations: Int, seconds: Double, fid: Double,
+                    kidMean: Double?, kidStd: Double?, images: Int) {
+            self.label = label; self.sampler = sampler; self.modelEvaluations = modelEvaluations
+            self.seconds = seconds; self.fid = fid; self.kidMean = kidMean; self.kidStd = kidStd; self.images = images
+        }
     }
 
     public static func markdown(_ rows: [Row], title: String) -> String {

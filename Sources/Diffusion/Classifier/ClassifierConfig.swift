@@ -1,0 +1,116 @@
+/// The shape of a `FashionClassifier`, saved as config.json beside its weights.
+///
+/// Stage s works at (imageSize / 2^s)² with `channels[s]` channels and has
+/// `blocksPerStage[s]` blocks of conv3x3 + GroupNorm + SiLU; the first block of every stage
+/// after the first has stride 2. The features are the global average of the last stage
+/// (width `channels.last`), followed by one Linear layer to the class logits.
+public struct ClassifierConfig: Equatable, Sendable {
+    public static let className = "FashionClassifier"
+
+    public var inChannels = 1
+    public var imageSize = 32
+    public var channels = [32, 64, 128]
+    public var blocksPerStage = [1, 2, 2]
+    public var normNumGroups = 8
+    public var normEps = 1e-5
+    public var numClasses = 10
+
+    public init() {}
+
+    /// Width of the feature vector (FID/KID statistics are over these).
+    public var featureDimension: Int { channels.last ?? 0 }
+
+    /// Checks the values against each other; `path` names the source in errors.
+    public func validate(path: String) throws {
+        func fail(_ message: String) -> FileError { FileError(path: path, message) }
+        guard inChannels >= 1, numClasses >= 2 else {
+            throw fail("in_channels \(inChannels) and num_classes \(numClasses): expected >= 1 and >= 2")
+        }
+        guard !channels.isEmpty, channels.count == blocksPerStage.count else {
+            throw fail("channels \(channels) and blocks_per_stage \(blocksPerStage) must be non-empty lists of the same length")
+        }
+        guard blocksPerStage.allSatisfy({ $0 >= 1 }) else {
+            throw fail("blocks_per_stage \(blocksPerStage): every stage needs at least one block")
+        }
+        for c in channels where c < 1 || c % normNumGroups != 0 {
+            throw fail("channels \(channels) must all be positive multiples of norm_num_groups \(normNumGroups)")
+        }
+        let downsampling = 1 << (channels.count - 1)
+        guard imageSize >= downsampling, imageSize % downsampling == 0 else {
+            throw fail("image_size \(imageSize) is not divisible by 2^\(channels.count - 1) (one halving per stage after the first)")
+        }
+        guard normEps > 0 else { throw fail("norm_eps \(normEps) must be positive") }
+    }
+
+    // MARK: config.json
+
+    /// config.json text: keys sorted, two-space indent (as diffusers writes its configs).
+    public func toJSON() -> String {
+        func ints(_ v: [Int]) -> JSONValue { .array(v.map { .number(String($0)) }) }
+        var members = [
+            JSONMember(key: "_class_name", value: .string(Self.className)),
+            JSONMember(key: "blocks_per_stage", value: ints(blocksPerStage)),
+            JSONMember(key: "channels", value: ints(channels)),
+            JSONMember(key: "image_size", value: .number(String(imageSize))),
+            JSONMember(key: "in_channels", value: .number(String(inChannels))),
+            JSONMember(key: "norm_eps", value: .number("\(normEps)")),
+            JSONMember(key: "norm_num_groups", value: .number(String(normNumGroups))),
+            JSONMember(key: "num_classes", value: .number(String(numClasses))),
+        ]
+        members.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return JSONValue.object(members).pythonIndentedText() + "\n"
+    }
+
+    /// Parses config.json; a missing key keeps its default, an unknown key is an error.
+    public init(json bytes: [UInt8], path: String) throws {
+        func fail(_ message: String) -> FileError { FileError(path: path, message) }
+        let value: JSONValue
+        do { value = try JSONParser.parse(bytes) } catch let error as JSONSyntaxError {
+            throw fail("not JSON: \(error.description)")
+        }
+        guard case .object(let members) = value else { throw fail("expected a JSON object, found \(value.snippet)") }
+        var seen = Set<String>()
+        for m in members {
+            guard seen.insert(m.key).inserted else { throw fail("key \"\(m.key)\" appears more than once") }
+            func int() throws -> Int {
+                guard let v = m.value.intValue else { throw fail("\"\(m.key)\" is \(m.value.snippet); expected an integer") }
+                return v
+            }
+            func intList() throws -> [Int] {
+                let items: [JSONValue]
+                if case .array(let a) = m.value { items = a } else { items = [.null] }
+                let v = items.compactMap(\.intValue)
+                guard v.count == items.count else { throw fail("\"\(m.key)\" is \(m.value.snippet); expected a list of integers") }
+                return v
+            }
+            switch m.key {
+            case "_class_name":
+                guard m.value == .string(Self.className) else {
+                    throw fail("\"_class_name\" is \(m.value.snippet); expected \"\(Self.className)\"")
+                }
+            case "in_channels": inChannels = try int()
+            case "image_size": imageSize = try int()
+            case "num_classes": numClasses = try int()
+            case "norm_num_groups": normNumGroups = try int()
+            case "channels": channels = try intList()
+            case "blocks_per_stage": blocksPerStage = try intList()
+            case "norm_eps":
+                guard let v = m.value.doubleValue else { throw fail("\"norm_eps\" is \(m.value.snippet); expected a number") }
+                normEps = v
+            default:
+                throw fail("unknown key \"\(m.key)\"; expected blocks_per_stage, channels, image_size, in_channels, "
+                           + "norm_eps, norm_num_groups, num_classes")
+            }
+        }
+        try validate(path: path)
+    }
+
+    public static func load(contentsOf path: String) throws -> ClassifierConfig {
+        try ClassifierConfig(json: FileBytes.read(path), path: path)
+    }
+
+    /// Writes config.json atomically.
+    public func write(to path: String) throws {
+        try FileBytes.writeAtomically(Array(toJSON().utf8), to: path)
+    }
+}

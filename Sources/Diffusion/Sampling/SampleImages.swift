@@ -1,0 +1,20 @@
+extension SampleFiles {
+    /// Reads images from a .npy as `launcher sample` writes them ([n, H, W]) or in PyTorch's
+    /// [n, 1, H, W] or NHWC [n, H, W, 1]; returns NHWC [n, size, size, 1]. Values should be
+    /// in [-0.5, 0.5] (the training data's range); they are not rescaled.
+    public static func readImages(_ path: String, size: Int) throws -> Tensor {
+        let array = try NPY.read(path)
+        let s = array.shape
+        let n = s.first ?? 0
+        let ok = s == [n, size, size] || s == [n, 1, size, size] || s == [n, size, size, 1]
+        guard ok, n >= 1 else {
+            throw FileError(path: path, "images have shape \(s), expected [n, \(size), \(size)], [n, 1, \(size), \(size)] "
+                            + "or [n, \(size), \(size), 1] with n >= 1")
+        }
+        let values = array.floats
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw FileError(path: path, "image \(bad / (size * size)) holds a non-finite value (\(values[bad]))")
+        }
+        return Tensor(shape: [n, size, size, 1], values: values)
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Diffusion
+import Distributed
+import Foundation
+
+struct FIDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fid",
+        abstract: "FID and KID of images against real Fashion-MNIST, with a classifier's pooled features.",
+        discussion: """
+        --samples is a .npy of images in [-0.5, 0.5] (samples.npy from `launcher sample`: [n,32,32]; \
+        [n,1,32,32] and [n,32,32,1] work too), a pytorch-fid statistics .npz (mu, sigma; FID only), \
+        or real:train / real:test for real Fashion-MNIST images (the floor a generator can reach). \
+        Each rank featurizes its share of the images; the Float64 feature sums are reduced to rank 0, \
+        which compares them with the reference statistics (the 10,000 test images by default). Those \
+        are computed once, in parallel, and cached beside the classifier, named by a hash of its \
+        weights. KID uses the cubic kernel on random subsets of feature rows.
+
+        Example: mpirun -np 2 --bind-to none launcher fid --samples runs/sample-x/samples.npy
+        """)
+
+    @Option(help: "Images (.npy), statistics (.npz with mu and sigma), or real:train / real:test.") var samples: String
+    @Option(help: "With real:<split>: only the first N images.") var samplesLimit: Int?
+    @OptionGroup var options: FIDOptions
+    @Option(help: "Also write the samples' statistics (mu, sigma, n) to this .npz.") var writeStatistics: String?
+    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+
+    func validate() throws {
+        if writeStatistics != nil && samples.hasSuffix(".npz") {
+            throw ValidationError("--write-statistics needs images (.npy), not statistics")
+        }
+        if samples.hasPrefix("real:") {
+            guard FashionMNIST.Split(rawValue: String(samples.dropFirst(5))) != nil else {
+                throw ValidationError("--samples \(samples): expected real:train or real:test")
+            }
+        } else if samplesLimit != nil {
+            throw ValidationError("--samples-limit applies to real:train or real:test only")
+        }
+        if let samplesLimit, samplesLimit < 2 { throw ValidationError("--samples-limit must be at least 2") }
+    }
+
+    func run() throws {
+        try runOnWorld { comm in
+            _ = try comm.configureThreads(requested: threads)
+            if samples.hasSuffix(".npz") {
+                let moments = try rootLoads(comm) { try FeatureMoments.read(npz: samples) }
+                let report = try FIDEvaluation.evaluate(moments: moments, settings: options.settings, group: comm,
+                                                        progress: FIDOptions.progressBars(comm))
+                report?.lines.forEach { print($0) }
+                return
+            }
+            let (images, range) = samples.hasPrefix("real:") ? try realShare(comm) : try fileShare(comm)
+            try options.report(comm, localImages: images, localRange: range, statisticsPath: writeStatistics)
+        }
+    }
+
+    /// This rank's share of the real images of a split (each rank preprocesses only its own).
+    func realShare(_ comm: Communicator) throws -> (Tensor, Range<Int>) {
+        let split = FashionMNIST.Split(rawValue: String(samples.dropFirst(5)))!  // checked in validate()
+        let data = try FashionMNIST.load(split: split, directory: options.dataDir)
+        let n = min(samplesLimit ?? data.count, data.count)
+        let mine = EpochPlan.share(count: n, rank: comm.rank, size: comm.size)
+        if comm.isRoot { print("samples: the first \(n) real Fashion-MNIST \(split.rawValue) images") }
+        return (Preprocess.images(data, indices: Array(mine)), mine)
+    }
+
+    /// This rank's share of the images in the .npy (every rank reads the file, as every rank
+    /// reads the model in `launcher sample`).
+    func fileShare(_ comm: Communicator) throws -> (Tensor, Range<Int>) {
+        let images = try SampleFiles.readImages(samples, size: Preprocess.imageSize)
+        let n = images.shape[0]
+        let mine = EpochPlan.share(count: n, rank: comm.rank, size: comm.size)
+        if comm.isRoot {
+            let (lo, hi) = images.buffer.reduce((Float.infinity, -Float.infinity)) { (min($0.0, $1), max($0.1, $1)) }
+            print("\(samples): \(n) images, values in [\(lo), \(hi)]")
+            if lo < -1 || hi > 1 {
+                print("warning: values outside [-1, 1]: the classifier expects the training range [-0.5, 0.5]")
+            }
+        }
+        return (images.gather(Array(mine)), mine)
+    }
+}
