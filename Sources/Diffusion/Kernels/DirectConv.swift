@@ -21,8 +21,9 @@ enum DirectConv {
 
     /// The weight gradient needs Cin % 4 == 0 and Cout % 16 == 0. It reads 4 channels of each
     /// input pixel per pass, a quarter of a cache line, so it only beats im2col + sgemm where
-    /// that path is weakest (measured, single thread: 16 output channels at 32x32 93 against 60
-    /// GFLOPS; from 64 channels or at 4x4 it lost, 67-84 against 88-95).
+    /// that path is weakest (measured, single thread, blocked by rows: 16-32 output channels at
+    /// 16x16 and 32x32 92-102 against 60-80 GFLOPS; from 64 channels or below 16x16 it lost,
+    /// 40-80 against 85-97).
     static func prefersWeightGradient(_ g: ConvGeometry) -> Bool {
         g.k == 3 && g.stride == 1 && g.pad == 1 && g.cin % 4 == 0 && g.cout % 16 == 0
             && g.cout <= 32 && g.ho * g.wo >= 256
@@ -32,9 +33,12 @@ enum DirectConv {
     static func packWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let K = 9 * g.cin, panels = g.cout / 16
         let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
-        for p in 0..<panels {
-            for kk in 0..<K {
-                Vectorized.copy(weight + kk * g.cout + p * 16, to: out + (p * K + kk) * 16, count: 16)
+        // Up to 4.7 MB per layer (seed): split over the workers like everything else.
+        Parallel.forRanges(K, minChunk: 256) { r in
+            for p in 0..<panels {
+                for kk in r {
+                    Vectorized.copy(weight + kk * g.cout + p * 16, to: out + (p * K + kk) * 16, count: 16)
+                }
             }
         }
         return out
@@ -47,13 +51,12 @@ enum DirectConv {
         let (cin, cout) = (g.cin, g.cout)
         let panels = cin / 16, K = 9 * cout
         let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
-        for p in 0..<panels {
-            for t in 0..<9 {
-                let dst = out + (p * K + t * cout) * 16
-                for l in 0..<16 {
-                    let src = weight + ((8 - t) * cin + p * 16 + l) * cout
-                    for co in 0..<cout { dst[co * 16 + l] = src[co] }
-                }
+        Parallel.forEach(panels * 9) { task in
+            let p = task / 9, t = task % 9
+            let dst = out + (p * K + t * cout) * 16
+            for l in 0..<16 {
+                let src = weight + ((8 - t) * cin + p * 16 + l) * cout
+                for co in 0..<cout { dst[co * 16 + l] = src[co] }
             }
         }
         return out
@@ -157,15 +160,24 @@ enum DirectConv {
             let part = partials[wk]
             if partials.beta(wk) == 0 { Vectorized.zero(part, count: size) }
             let dyn = dy + n * h * w * cout
-            for t in 0..<9 {
-                let (ky, kx) = (t / 3, t % 3)
-                for ci in stride(from: 0, to: cin, by: 4) {
-                    for p in 0..<(cout / 16) {
-                        weightTile4x16(xp + ky * rowStride + kx * cin + ci, rowStride: rowStride, cin: cin,
-                                       h: h, w: w, dy: dyn + p * 16, ldy: cout,
-                                       out: part + (t * cin + ci) * cout + p * 16, ldo: cout)
+            // Blocks of output rows whose inputs (R + 2 padded rows) and dy rows fit in ~24 KB,
+            // so the 9 Cin/4 x Cout/16 passes over a block hit L1 instead of streaming from L2.
+            let perRow = (w + 2) * cin + w * cout
+            let R = max(1, min(h, (6144 - 2 * (w + 2) * cin) / perRow))
+            var y0 = 0
+            while y0 < h {
+                let rows = min(R, h - y0)
+                for t in 0..<9 {
+                    let (ky, kx) = (t / 3, t % 3)
+                    for ci in stride(from: 0, to: cin, by: 4) {
+                        for p in 0..<(cout / 16) {
+                            weightTile4x16(xp + (y0 + ky) * rowStride + kx * cin + ci, rowStride: rowStride, cin: cin,
+                                           h: rows, w: w, dy: dyn + y0 * w * cout + p * 16, ldy: cout,
+                                           out: part + (t * cin + ci) * cout + p * 16, ldo: cout)
+                        }
                     }
                 }
+                y0 += rows
             }
         }
         partials.addAll(into: dweight)
