@@ -73,7 +73,10 @@ struct KernelBenchmarks {
     }
 
     @Test func attention() {
-        for (n, L, heads) in [(32, 256, 4), (32, 64, 8), (32, 16, 16), (32, 256, 8), (32, 64, 16), (32, 16, 32)] {
+        let shapes = ProcessInfo.processInfo.environment["ATTN_QUICK"] != nil
+            ? [(8, 256, 4), (32, 64, 8)]
+            : [(32, 256, 4), (32, 64, 8), (32, 16, 16), (32, 256, 8), (32, 64, 16), (32, 16, 32)]
+        for (n, L, heads) in shapes {
             let C = heads * 8
             let q = Self.random(n * L * C, seed: 1), k = Self.random(n * L * C, seed: 2), v = Self.random(n * L * C, seed: 3)
             let o = Self.random(n * L * C, seed: 4), lse = Self.random(n * heads * L, seed: 5)
@@ -106,6 +109,47 @@ struct KernelBenchmarks {
         let tr = Self.time { for _ in 0..<reps { for j in 0..<L { row[j] = -abs(row[j]) * 4 } } }
         print(String(format: "expShifted: %.3f ns/element (refill loop %.3f ns/element subtracted)",
                      (t - tr) / Double(reps * L) * 1e9, tr / Double(reps * L) * 1e9))
+    }
+
+    /// Attention forward pieces on one head at L = 256 (diagnostics).
+    @Test func attentionPieces() {
+        let L = 256
+        let q = Self.random(L * 8, seed: 1), k = Self.random(L * 8, seed: 2), v = Self.random(L * 8, seed: 3)
+        let o = Self.random(L * 8, seed: 4), lse = Self.random(L, seed: 5)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ScaledDotProductAttention.forwardScratch(L))
+        defer { for p in [q, k, v, o, lse, scratch] { p.deallocate() } }
+        let reps = 200
+        let scores = Self.time(repeats: 20) {
+            for _ in 0..<reps {
+                ScaledDotProductAttention.transpose8(k, ld: 8, L: L, into: scratch)
+                for i in 0..<L {
+                    _ = ScaledDotProductAttention.scores(ScaledDotProductAttention.broadcast8(q + i * 8, 0.35),
+                                                         kT: scratch, L: L, into: scratch + 16 * L)
+                }
+            }
+        }
+        let exps = Self.time(repeats: 20) {
+            for _ in 0..<reps { for _ in 0..<L { _ = ScaledDotProductAttention.expShifted(scratch + 16 * L, L: L, by: 3) } }
+        }
+        let pv = Self.time(repeats: 20) {
+            for _ in 0..<reps {
+                var i0 = 0
+                while i0 < L {
+                    let r = ScaledDotProductAttention.weightedRows8(scratch + 16 * L, L: L, m: v)
+                    store8(r.0 + r.1 + r.2 + r.3 + r.4 + r.5 + r.6 + r.7, o + i0)
+                    i0 += 8
+                }
+            }
+        }
+        let all = Self.time(repeats: 20) {
+            for _ in 0..<reps {
+                ScaledDotProductAttention.head8Forward(L: L, scale: 0.35, q: q, k: k, v: v, ld: 8, o: o, ldo: 8,
+                                                       lse: lse, scratch: scratch)
+            }
+        }
+        let per = Double(reps * L * L) / 1e9
+        print(String(format: "attention pieces ns/score: scores %.3f  exp %.3f  PV %.3f  (sum %.3f)  whole head %.3f",
+                     scores / per, exps / per, pv / per, (scores + exps + pv) / per, all / per))
     }
 
     @Test func groupNorm() {
