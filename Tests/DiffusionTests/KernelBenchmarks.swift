@@ -48,7 +48,7 @@ struct KernelBenchmarks {
         (32, 8, 64, 64, 3, 1), (32, 8, 192, 64, 3, 1),
         (32, 4, 128, 128, 3, 1), (32, 4, 256, 128, 3, 1),
         (32, 32, 32, 32, 3, 1), (32, 32, 96, 32, 3, 1), (32, 16, 64, 64, 3, 1), (32, 8, 128, 128, 3, 1),
-        (32, 4, 512, 256, 3, 1),
+        (32, 4, 512, 256, 3, 1), (32, 32, 1, 32, 3, 1), (32, 32, 32, 1, 3, 1), (32, 32, 32, 32, 3, 2),
     ]
 
     @Test func convolutions() {
@@ -150,6 +150,25 @@ struct KernelBenchmarks {
         let per = Double(reps * L * L) / 1e9
         print(String(format: "attention pieces ns/score: scores %.3f  exp %.3f  PV %.3f  (sum %.3f)  whole head %.3f",
                      scores / per, exps / per, pv / per, (scores + exps + pv) / per, all / per))
+    }
+
+    /// Cost of one parallel region with trivial work (wall time, 2 threads).
+    @Test func parallelOverhead() {
+        let saved = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = saved }
+        var ts = timespec()
+        func now() -> Double { clock_gettime(CLOCK_MONOTONIC, &ts); return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 }
+        let reps = 2000
+        let sink = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { sink.deallocate() }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t0 = now()
+            for _ in 0..<reps { Parallel.forEach(8) { i in sink[i * 8] &+= 1 } }
+            best = min(best, (now() - t0) / Double(reps))
+        }
+        print(String(format: "parallel region (8 trivial items, 2 threads): %.1f us", best * 1e6))
     }
 
     @Test func groupNorm() {

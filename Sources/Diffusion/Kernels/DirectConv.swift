@@ -78,29 +78,37 @@ enum DirectConv {
 
     static func paddedCount(_ g: ConvGeometry) -> Int { (g.h + 2) * (g.w + 2) * g.cin }
 
-    /// y (already holding bias etc. when `accumulate`, else overwritten) += conv(x).
-    /// `prologue(rows)` runs on each image's output rows first (when accumulate).
+    /// y = conv(x) + bias + imageBias[n] + residual (each optional). The bias terms start
+    /// the accumulators and the residual is added at the store, so y is written once.
     /// `packed`: the weights as `packWeights` (or, for dx, `packFlipped`) lays them out.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                        y: UnsafeMutablePointer<Float>, accumulate: Bool, prologue: (Range<Int>) -> Void) {
+                        bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
+                        residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let workers = Parallel.workerCount(g.n)
         let padSize = paddedCount(g)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * padSize)
-        defer { scratch.deallocate() }
         let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * (padSize + cout))
+        defer { scratch.deallocate() }
         let K = 9 * cin, rowStride = (w + 2) * cin
         Parallel.forEachWithWorker(g.n) { n, wk in
-            let xp = scratch + wk * padSize
+            let xp = scratch + wk * (padSize + cout), start = xp + padSize
             pad(g, x, image: n, into: xp)
+            // The accumulators' start for every pixel of image n.
+            switch (bias, imageBias) {
+            case let (b?, e?): Vectorized.sum(b, e + n * cout, into: start, count: cout)
+            case let (b?, nil): Vectorized.copy(b, to: start, count: cout)
+            case let (nil, e?): Vectorized.copy(e + n * cout, to: start, count: cout)
+            case (nil, nil): Vectorized.zero(start, count: cout)
+            }
             let first = n * h * w
-            if accumulate { prologue(first..<(first + h * w)) }
             for p in 0..<(cout / 16) {
                 let wp = packed + p * K * 16
                 for oy in 0..<h {
                     var ox = 0
                     while ox < w {
+                        let o = (first + oy * w + ox) * cout + p * 16
                         tile4x16(xp + oy * rowStride + ox * cin, rowStride: rowStride, cin: cin, weights: wp,
-                                 out: y + (first + oy * w + ox) * cout + p * 16, ldo: cout, accumulate: accumulate)
+                                 start: start + p * 16, residual: residual.map { $0 + o }, out: y + o, ldo: cout)
                         ox += 4
                     }
                 }
@@ -108,19 +116,14 @@ enum DirectConv {
         }
     }
 
-    /// out[r, 0..<16] (+)= sum over ky, j < 3 Cin of src[ky * rowStride + r * Cin + j] * w[ky * 3 Cin + j, :]
-    /// for the 4 pixels r of one output row.
+    /// out[r, 0..<16] = start + sum over ky, j < 3 Cin of src[ky * rowStride + r * Cin + j] * w[ky * 3 Cin + j, :]
+    /// (+ residual[r, 0..<16]) for the 4 pixels r of one output row (rows ldo apart).
     @inline(never)
     static func tile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, weights: UnsafePointer<Float>,
-                         out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
-        var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()
-        if accumulate {
-            a0 = load8(out); b0 = load8(out + 8)
-            a1 = load8(out + ldo); b1 = load8(out + ldo + 8)
-            a2 = load8(out + 2 * ldo); b2 = load8(out + 2 * ldo + 8)
-            a3 = load8(out + 3 * ldo); b3 = load8(out + 3 * ldo + 8)
-        }
+                         start: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                         out: UnsafeMutablePointer<Float>, ldo: Int) {
+        var a0 = load8(start), b0 = load8(start + 8)
+        var a1 = a0, b1 = b0, a2 = a0, b2 = b0, a3 = a0, b3 = b0
         let run = 3 * cin
         for ky in 0..<3 {
             let s0 = src + ky * rowStride, s1 = s0 + cin, s2 = s1 + cin, s3 = s2 + cin
@@ -135,6 +138,12 @@ enum DirectConv {
                 a3 = a3.addingProduct(x3, lo); b3 = b3.addingProduct(x3, hi)
                 wv += 16
             }
+        }
+        if let r = residual {
+            a0 += load8(r); b0 += load8(r + 8)
+            a1 += load8(r + ldo); b1 += load8(r + ldo + 8)
+            a2 += load8(r + 2 * ldo); b2 += load8(r + 2 * ldo + 8)
+            a3 += load8(r + 3 * ldo); b3 += load8(r + 3 * ldo + 8)
         }
         store8(a0, out); store8(b0, out + 8)
         store8(a1, out + ldo); store8(b1, out + ldo + 8)

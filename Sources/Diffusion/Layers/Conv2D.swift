@@ -121,7 +121,7 @@ public enum Conv2D {
         if DirectConv.supportsForward(g) {
             let packed = DirectConv.packWeights(g, weight)
             defer { packed.deallocate() }
-            DirectConv.forward(g, x: x, packed: packed, y: y, accumulate: hasInit, prologue: prologue)
+            DirectConv.forward(g, x: x, packed: packed, bias: bias, imageBias: imageBias, residual: residual, y: y)
             return
         }
         let chunk = chunkRows(g)
@@ -161,7 +161,7 @@ public enum Conv2D {
             if DirectConv.supportsForward(gt) {
                 let packed = DirectConv.packFlipped(g, weight)
                 defer { packed.deallocate() }
-                DirectConv.forward(gt, x: dy, packed: packed, y: dx, accumulate: false, prologue: { _ in })
+                DirectConv.forward(gt, x: dy, packed: packed, bias: nil, imageBias: nil, residual: nil, y: dx)
             } else {
                 let flipped = flippedTransposed(g, weight: weight)
                 defer { flipped.deallocate() }
