@@ -171,6 +171,22 @@ struct KernelBenchmarks {
         print(String(format: "parallel region (8 trivial items, 2 threads): %.1f us", best * 1e6))
     }
 
+    /// The attention projections and 1x1 shortcuts as GEMMs: (rows, in, out).
+    @Test func linears() {
+        for (m, k, n) in [(8192, 32, 96), (8192, 32, 32), (2048, 64, 192), (512, 128, 384), (32768, 48, 16),
+                          (8192, 96, 32), (2048, 192, 64), (16384, 64, 192)] {
+            let x = Self.random(m * k, seed: 1), w = Self.random(n * k, seed: 2), y = Self.random(m * n, seed: 3)
+            let dw = Self.random(n * k, seed: 4), dx = Self.random(m * k, seed: 5)
+            defer { for p in [x, w, y, dw, dx] { p.deallocate() } }
+            let flop = 2.0 * Double(m * n * k)
+            let tf = Self.time { GEMM.rows(m: m, n: n, k: k, a: x, lda: k, b: w, ldb: k, transB: true, c: y, ldc: n) }
+            let tw = Self.time { GEMM.accumulateATB(m: m, k: n, n: k, a: y, lda: n, b: x, ldb: k, c: dw) }
+            let td = Self.time { GEMM.rows(m: m, n: k, k: n, a: y, lda: n, b: w, ldb: k, c: dx, ldc: k) }
+            print(String(format: "linear %5d x %3d -> %3d: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
+                         m, k, n, flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9))
+        }
+    }
+
     @Test func groupNorm() {
         for (n, h, c, silu) in [(32, 32, 16, true), (32, 32, 48, true), (32, 16, 32, true), (32, 8, 64, false), (32, 4, 256, true)] {
             let store = ParameterStore(), context = ForwardContext()

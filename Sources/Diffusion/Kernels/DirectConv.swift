@@ -152,12 +152,12 @@ enum DirectConv {
     }
 
     /// dweight [3, 3, Cin, Cout] += sum over pixels of xpad(tap) dy^T, one image per task,
-    /// per-worker partials.
+    /// per-worker partials (with a row for dbias += column sums of dy, when asked).
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                               dweight: UnsafeMutablePointer<Float>) {
+                               dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         let workers = Parallel.workerCount(g.n)
         let size = 9 * g.cin * g.cout
-        let partials = WorkerPartials(workers: workers, size: size)
+        let partials = WorkerPartials(workers: workers, size: size + g.cout)
         let padSize = paddedCount(g)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * padSize)
         defer { scratch.deallocate() }
@@ -167,8 +167,9 @@ enum DirectConv {
             let xp = scratch + wk * padSize
             pad(g, x, image: n, into: xp)
             let part = partials[wk]
-            if partials.beta(wk) == 0 { Vectorized.zero(part, count: size) }
+            if partials.beta(wk) == 0 { Vectorized.zero(part, count: size + cout) }
             let dyn = dy + n * h * w * cout
+            GEMM.addColumnSums(rows: h * w, cols: cout, x: dyn, into: part + size)
             // Blocks of output rows whose inputs (R + 2 padded rows) and dy rows fit in ~24 KB,
             // so the 9 Cin/4 x Cout/16 passes over a block hit L1 instead of streaming from L2.
             let perRow = (w + 2) * cin + w * cout
@@ -189,7 +190,8 @@ enum DirectConv {
                 y0 += rows
             }
         }
-        partials.addAll(into: dweight)
+        partials.addAll(range: 0..<size, into: dweight)
+        if let dbias { partials.addAll(range: size..<(size + cout), into: dbias) }
     }
 
     /// out[c, 0..<16] += sum over pixels (oy, ox) of src[oy * rowStride + ox * Cin + c] * dy[pixel, 0..<16]
