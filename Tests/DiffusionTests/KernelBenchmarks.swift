@@ -48,7 +48,7 @@ struct KernelBenchmarks {
         (32, 8, 64, 64, 3, 1), (32, 8, 192, 64, 3, 1),
         (32, 4, 128, 128, 3, 1), (32, 4, 256, 128, 3, 1),
         (32, 32, 32, 32, 3, 1), (32, 32, 96, 32, 3, 1), (32, 16, 64, 64, 3, 1), (32, 8, 128, 128, 3, 1),
-        (32, 4, 512, 256, 3, 1),
+        (32, 4, 512, 256, 3, 1), (32, 32, 1, 32, 3, 1), (32, 32, 32, 1, 3, 1), (32, 32, 32, 32, 3, 2),
     ]
 
     @Test func convolutions() {
@@ -73,7 +73,10 @@ struct KernelBenchmarks {
     }
 
     @Test func attention() {
-        for (n, L, heads) in [(32, 256, 4), (32, 64, 8), (32, 16, 16), (32, 256, 8), (32, 64, 16), (32, 16, 32)] {
+        let shapes = ProcessInfo.processInfo.environment["ATTN_QUICK"] != nil
+            ? [(8, 256, 4), (32, 64, 8)]
+            : [(32, 256, 4), (32, 64, 8), (32, 16, 16), (32, 256, 8), (32, 64, 16), (32, 16, 32)]
+        for (n, L, heads) in shapes {
             let C = heads * 8
             let q = Self.random(n * L * C, seed: 1), k = Self.random(n * L * C, seed: 2), v = Self.random(n * L * C, seed: 3)
             let o = Self.random(n * L * C, seed: 4), lse = Self.random(n * heads * L, seed: 5)
@@ -106,6 +109,82 @@ struct KernelBenchmarks {
         let tr = Self.time { for _ in 0..<reps { for j in 0..<L { row[j] = -abs(row[j]) * 4 } } }
         print(String(format: "expShifted: %.3f ns/element (refill loop %.3f ns/element subtracted)",
                      (t - tr) / Double(reps * L) * 1e9, tr / Double(reps * L) * 1e9))
+    }
+
+    /// Attention forward pieces on one head at L = 256 (diagnostics).
+    @Test func attentionPieces() {
+        let L = 256
+        let q = Self.random(L * 8, seed: 1), k = Self.random(L * 8, seed: 2), v = Self.random(L * 8, seed: 3)
+        let o = Self.random(L * 8, seed: 4), lse = Self.random(L, seed: 5)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: ScaledDotProductAttention.forwardScratch(L))
+        defer { for p in [q, k, v, o, lse, scratch] { p.deallocate() } }
+        let reps = 200
+        let scores = Self.time(repeats: 20) {
+            for _ in 0..<reps {
+                ScaledDotProductAttention.transpose8(k, ld: 8, L: L, into: scratch)
+                for i in 0..<L {
+                    _ = ScaledDotProductAttention.scores(ScaledDotProductAttention.broadcast8(q + i * 8, 0.35),
+                                                         kT: scratch, L: L, into: scratch + 16 * L)
+                }
+            }
+        }
+        let exps = Self.time(repeats: 20) {
+            for _ in 0..<reps { for _ in 0..<L { _ = ScaledDotProductAttention.expShifted(scratch + 16 * L, L: L, by: 3) } }
+        }
+        let pv = Self.time(repeats: 20) {
+            for _ in 0..<reps {
+                var i0 = 0
+                while i0 < L {
+                    let r = ScaledDotProductAttention.weightedRows8(scratch + 16 * L, L: L, m: v)
+                    store8(r.0 + r.1 + r.2 + r.3 + r.4 + r.5 + r.6 + r.7, o + i0)
+                    i0 += 8
+                }
+            }
+        }
+        let all = Self.time(repeats: 20) {
+            for _ in 0..<reps {
+                ScaledDotProductAttention.head8Forward(L: L, scale: 0.35, q: q, k: k, v: v, ld: 8, o: o, ldo: 8,
+                                                       lse: lse, scratch: scratch)
+            }
+        }
+        let per = Double(reps * L * L) / 1e9
+        print(String(format: "attention pieces ns/score: scores %.3f  exp %.3f  PV %.3f  (sum %.3f)  whole head %.3f",
+                     scores / per, exps / per, pv / per, (scores + exps + pv) / per, all / per))
+    }
+
+    /// Cost of one parallel region with trivial work (wall time, 2 threads).
+    @Test func parallelOverhead() {
+        let saved = Parallel.threads
+        Parallel.threads = 2
+        defer { Parallel.threads = saved }
+        var ts = timespec()
+        func now() -> Double { clock_gettime(CLOCK_MONOTONIC, &ts); return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 }
+        let reps = 2000
+        let sink = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { sink.deallocate() }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t0 = now()
+            for _ in 0..<reps { Parallel.forEach(8) { i in sink[i * 8] &+= 1 } }
+            best = min(best, (now() - t0) / Double(reps))
+        }
+        print(String(format: "parallel region (8 trivial items, 2 threads): %.1f us", best * 1e6))
+    }
+
+    /// The attention projections and 1x1 shortcuts as GEMMs: (rows, in, out).
+    @Test func linears() {
+        for (m, k, n) in [(8192, 32, 96), (8192, 32, 32), (2048, 64, 192), (512, 128, 384), (32768, 48, 16),
+                          (8192, 96, 32), (2048, 192, 64), (16384, 64, 192)] {
+            let x = Self.random(m * k, seed: 1), w = Self.random(n * k, seed: 2), y = Self.random(m * n, seed: 3)
+            let dw = Self.random(n * k, seed: 4), dx = Self.random(m * k, seed: 5)
+            defer { for p in [x, w, y, dw, dx] { p.deallocate() } }
+            let flop = 2.0 * Double(m * n * k)
+            let tf = Self.time { GEMM.rows(m: m, n: n, k: k, a: x, lda: k, b: w, ldb: k, transB: true, c: y, ldc: n) }
+            let tw = Self.time { GEMM.accumulateATB(m: m, k: n, n: k, a: y, lda: n, b: x, ldb: k, c: dw) }
+            let td = Self.time { GEMM.rows(m: m, n: k, k: n, a: y, lda: n, b: w, ldb: k, c: dx, ldc: k) }
+            print(String(format: "linear %5d x %3d -> %3d: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
+                         m, k, n, flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9))
+        }
     }
 
     @Test func groupNorm() {

@@ -155,6 +155,28 @@ import Testing
                  params: (store.values, store.grads, store.count), weights: wts) { layer.forward(x) }
     }
 
+    /// One-pass statistics against a Float64 two-pass reference on data whose mean is 500
+    /// times its standard deviation (a shifted-sum variance must not cancel here).
+    @Test func groupNormLargeMean() {
+        let hs = Harness(seed: 41)
+        let store = ParameterStore(), context = ForwardContext()
+        let gn = GroupNorm(store, context, name: "gn", channels: 16, groups: 4, eps: 1e-5, fusedSiLU: false)
+        store.allocate(); gn.initialize()
+        let x = hs.tensor([2, 8, 8, 16], scale: 0.1)
+        for i in 0..<x.count { x[i] += 50 }
+        let y = gn.forward(x)
+        var worst = 0.0
+        for b in 0..<2 { for g in 0..<4 {
+            var idx: [Int] = []
+            for p in 0..<64 { for c in (g * 4)..<(g * 4 + 4) { idx.append((b * 64 + p) * 16 + c) } }
+            let mean = idx.reduce(0.0) { $0 + Double(x[$1]) } / Double(idx.count)
+            let v = idx.reduce(0.0) { $0 + (Double(x[$1]) - mean) * (Double(x[$1]) - mean) } / Double(idx.count)
+            for i in idx { worst = max(worst, abs(Double(y[i]) - (Double(x[i]) - mean) / (v + 1e-5).squareRoot())) }
+        } }
+        print("group norm, mean/std = 500: max |y - reference| =", worst)
+        #expect(worst < 2e-3)
+    }
+
     @Test func silu() {
         let hs = Harness(seed: 13)
         let context = ForwardContext()
@@ -221,14 +243,16 @@ import Testing
     }
 
     /// The whole resnet block: time embedding folded into conv1's bias, shortcut into conv2's.
-    @Test(arguments: [(8, 16), (16, 16)])
-    func resnetBlock(_ cin: Int, _ cout: Int) {
+    /// Width 5 takes the im2col path, width 8 the direct kernel (time embedding as the start
+    /// of its accumulators, the residual added at its store).
+    @Test(arguments: [(8, 16, 5), (16, 16, 8), (8, 32, 8)])
+    func resnetBlock(_ cin: Int, _ cout: Int, _ width: Int) {
         let hs = Harness(seed: UInt64(29 + cin))
         var block: ResnetBlock!
         let (store, context) = makeStore({
             block = ResnetBlock($0, $1, name: "r", cin: cin, cout: cout, temb: 12, groups: 4, eps: 1e-5)
         }, harness: hs, gammaLike: ["norm1.weight", "norm2.weight"])
-        let x = hs.tensor([2, 4, 5, cin]), temb = hs.tensor([2, 12])
+        let x = hs.tensor([2, 4, width, cin]), temb = hs.tensor([2, 12])
         context.recordsForBackward = true
         let y = block.forward(x, tembAct: temb)
         let wts = hs.tensor(y.shape)
@@ -236,7 +260,7 @@ import Testing
         let dTemb = Tensor(shape: temb.shape)
         let dx = block.backward(wts, dTembAct: dTemb)
         context.recordsForBackward = false
-        hs.check("resnet \(cin)->\(cout)", inputs: [x, temb], inputGrads: [dx, dTemb],
+        hs.check("resnet \(cin)->\(cout) w\(width)", inputs: [x, temb], inputGrads: [dx, dTemb],
                  params: (store.values, store.grads, store.count), weights: wts) { block.forward(x, tembAct: temb) }
     }
 

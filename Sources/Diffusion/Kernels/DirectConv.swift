@@ -21,8 +21,9 @@ enum DirectConv {
 
     /// The weight gradient needs Cin % 4 == 0 and Cout % 16 == 0. It reads 4 channels of each
     /// input pixel per pass, a quarter of a cache line, so it only beats im2col + sgemm where
-    /// that path is weakest (measured, single thread: 16 output channels at 32x32 93 against 60
-    /// GFLOPS; from 64 channels or at 4x4 it lost, 67-84 against 88-95).
+    /// that path is weakest (measured, single thread, blocked by rows: 16-32 output channels at
+    /// 16x16 and 32x32 92-102 against 60-80 GFLOPS; from 64 channels or below 16x16 it lost,
+    /// 40-80 against 85-97).
     static func prefersWeightGradient(_ g: ConvGeometry) -> Bool {
         g.k == 3 && g.stride == 1 && g.pad == 1 && g.cin % 4 == 0 && g.cout % 16 == 0
             && g.cout <= 32 && g.ho * g.wo >= 256
@@ -32,9 +33,12 @@ enum DirectConv {
     static func packWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let K = 9 * g.cin, panels = g.cout / 16
         let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
-        for p in 0..<panels {
-            for kk in 0..<K {
-                Vectorized.copy(weight + kk * g.cout + p * 16, to: out + (p * K + kk) * 16, count: 16)
+        // Up to 4.7 MB per layer (seed): split over the workers like everything else.
+        Parallel.forRanges(K, minChunk: 256) { r in
+            for p in 0..<panels {
+                for kk in r {
+                    Vectorized.copy(weight + kk * g.cout + p * 16, to: out + (p * K + kk) * 16, count: 16)
+                }
             }
         }
         return out
@@ -47,13 +51,12 @@ enum DirectConv {
         let (cin, cout) = (g.cin, g.cout)
         let panels = cin / 16, K = 9 * cout
         let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
-        for p in 0..<panels {
-            for t in 0..<9 {
-                let dst = out + (p * K + t * cout) * 16
-                for l in 0..<16 {
-                    let src = weight + ((8 - t) * cin + p * 16 + l) * cout
-                    for co in 0..<cout { dst[co * 16 + l] = src[co] }
-                }
+        Parallel.forEach(panels * 9) { task in
+            let p = task / 9, t = task % 9
+            let dst = out + (p * K + t * cout) * 16
+            for l in 0..<16 {
+                let src = weight + ((8 - t) * cin + p * 16 + l) * cout
+                for co in 0..<cout { dst[co * 16 + l] = src[co] }
             }
         }
         return out
@@ -75,29 +78,37 @@ enum DirectConv {
 
     static func paddedCount(_ g: ConvGeometry) -> Int { (g.h + 2) * (g.w + 2) * g.cin }
 
-    /// y (already holding bias etc. when `accumulate`, else overwritten) += conv(x).
-    /// `prologue(rows)` runs on each image's output rows first (when accumulate).
+    /// y = conv(x) + bias + imageBias[n] + residual (each optional). The bias terms start
+    /// the accumulators and the residual is added at the store, so y is written once.
     /// `packed`: the weights as `packWeights` (or, for dx, `packFlipped`) lays them out.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                        y: UnsafeMutablePointer<Float>, accumulate: Bool, prologue: (Range<Int>) -> Void) {
+                        bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
+                        residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let workers = Parallel.workerCount(g.n)
         let padSize = paddedCount(g)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * padSize)
-        defer { scratch.deallocate() }
         let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * (padSize + cout))
+        defer { scratch.deallocate() }
         let K = 9 * cin, rowStride = (w + 2) * cin
         Parallel.forEachWithWorker(g.n) { n, wk in
-            let xp = scratch + wk * padSize
+            let xp = scratch + wk * (padSize + cout), start = xp + padSize
             pad(g, x, image: n, into: xp)
+            // The accumulators' start for every pixel of image n.
+            switch (bias, imageBias) {
+            case let (b?, e?): Vectorized.sum(b, e + n * cout, into: start, count: cout)
+            case let (b?, nil): Vectorized.copy(b, to: start, count: cout)
+            case let (nil, e?): Vectorized.copy(e + n * cout, to: start, count: cout)
+            case (nil, nil): Vectorized.zero(start, count: cout)
+            }
             let first = n * h * w
-            if accumulate { prologue(first..<(first + h * w)) }
             for p in 0..<(cout / 16) {
                 let wp = packed + p * K * 16
                 for oy in 0..<h {
                     var ox = 0
                     while ox < w {
+                        let o = (first + oy * w + ox) * cout + p * 16
                         tile4x16(xp + oy * rowStride + ox * cin, rowStride: rowStride, cin: cin, weights: wp,
-                                 out: y + (first + oy * w + ox) * cout + p * 16, ldo: cout, accumulate: accumulate)
+                                 start: start + p * 16, residual: residual.map { $0 + o }, out: y + o, ldo: cout)
                         ox += 4
                     }
                 }
@@ -105,19 +116,14 @@ enum DirectConv {
         }
     }
 
-    /// out[r, 0..<16] (+)= sum over ky, j < 3 Cin of src[ky * rowStride + r * Cin + j] * w[ky * 3 Cin + j, :]
-    /// for the 4 pixels r of one output row.
+    /// out[r, 0..<16] = start + sum over ky, j < 3 Cin of src[ky * rowStride + r * Cin + j] * w[ky * 3 Cin + j, :]
+    /// (+ residual[r, 0..<16]) for the 4 pixels r of one output row (rows ldo apart).
     @inline(never)
     static func tile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, weights: UnsafePointer<Float>,
-                         out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool) {
-        var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
-        var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()
-        if accumulate {
-            a0 = load8(out); b0 = load8(out + 8)
-            a1 = load8(out + ldo); b1 = load8(out + ldo + 8)
-            a2 = load8(out + 2 * ldo); b2 = load8(out + 2 * ldo + 8)
-            a3 = load8(out + 3 * ldo); b3 = load8(out + 3 * ldo + 8)
-        }
+                         start: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                         out: UnsafeMutablePointer<Float>, ldo: Int) {
+        var a0 = load8(start), b0 = load8(start + 8)
+        var a1 = a0, b1 = b0, a2 = a0, b2 = b0, a3 = a0, b3 = b0
         let run = 3 * cin
         for ky in 0..<3 {
             let s0 = src + ky * rowStride, s1 = s0 + cin, s2 = s1 + cin, s3 = s2 + cin
@@ -133,6 +139,12 @@ enum DirectConv {
                 wv += 16
             }
         }
+        if let r = residual {
+            a0 += load8(r); b0 += load8(r + 8)
+            a1 += load8(r + ldo); b1 += load8(r + ldo + 8)
+            a2 += load8(r + 2 * ldo); b2 += load8(r + 2 * ldo + 8)
+            a3 += load8(r + 3 * ldo); b3 += load8(r + 3 * ldo + 8)
+        }
         store8(a0, out); store8(b0, out + 8)
         store8(a1, out + ldo); store8(b1, out + ldo + 8)
         store8(a2, out + 2 * ldo); store8(b2, out + 2 * ldo + 8)
@@ -140,12 +152,12 @@ enum DirectConv {
     }
 
     /// dweight [3, 3, Cin, Cout] += sum over pixels of xpad(tap) dy^T, one image per task,
-    /// per-worker partials.
+    /// per-worker partials (with a row for dbias += column sums of dy, when asked).
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                               dweight: UnsafeMutablePointer<Float>) {
+                               dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         let workers = Parallel.workerCount(g.n)
         let size = 9 * g.cin * g.cout
-        let partials = WorkerPartials(workers: workers, size: size)
+        let partials = WorkerPartials(workers: workers, size: size + g.cout)
         let padSize = paddedCount(g)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * padSize)
         defer { scratch.deallocate() }
@@ -155,20 +167,31 @@ enum DirectConv {
             let xp = scratch + wk * padSize
             pad(g, x, image: n, into: xp)
             let part = partials[wk]
-            if partials.beta(wk) == 0 { Vectorized.zero(part, count: size) }
+            if partials.beta(wk) == 0 { Vectorized.zero(part, count: size + cout) }
             let dyn = dy + n * h * w * cout
-            for t in 0..<9 {
-                let (ky, kx) = (t / 3, t % 3)
-                for ci in stride(from: 0, to: cin, by: 4) {
-                    for p in 0..<(cout / 16) {
-                        weightTile4x16(xp + ky * rowStride + kx * cin + ci, rowStride: rowStride, cin: cin,
-                                       h: h, w: w, dy: dyn + p * 16, ldy: cout,
-                                       out: part + (t * cin + ci) * cout + p * 16, ldo: cout)
+            GEMM.addColumnSums(rows: h * w, cols: cout, x: dyn, into: part + size)
+            // Blocks of output rows whose inputs (R + 2 padded rows) and dy rows fit in ~24 KB,
+            // so the 9 Cin/4 x Cout/16 passes over a block hit L1 instead of streaming from L2.
+            let perRow = (w + 2) * cin + w * cout
+            let R = max(1, min(h, (6144 - 2 * (w + 2) * cin) / perRow))
+            var y0 = 0
+            while y0 < h {
+                let rows = min(R, h - y0)
+                for t in 0..<9 {
+                    let (ky, kx) = (t / 3, t % 3)
+                    for ci in stride(from: 0, to: cin, by: 4) {
+                        for p in 0..<(cout / 16) {
+                            weightTile4x16(xp + (y0 + ky) * rowStride + kx * cin + ci, rowStride: rowStride, cin: cin,
+                                           h: rows, w: w, dy: dyn + y0 * w * cout + p * 16, ldy: cout,
+                                           out: part + (t * cin + ci) * cout + p * 16, ldo: cout)
+                        }
                     }
                 }
+                y0 += rows
             }
         }
-        partials.addAll(into: dweight)
+        partials.addAll(range: 0..<size, into: dweight)
+        if let dbias { partials.addAll(range: size..<(size + cout), into: dbias) }
     }
 
     /// out[c, 0..<16] += sum over pixels (oy, ox) of src[oy * rowStride + ox * Cin + c] * dy[pixel, 0..<16]

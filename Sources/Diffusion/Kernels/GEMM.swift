@@ -66,6 +66,26 @@ public enum GEMM {
         accumulateColumnSums(rows: rows, cols: cols, x: x, ld: cols, into: out)
     }
 
+    /// out[j] += sum over rows of x[rows, cols] in Float (a task's share: <= a few thousand
+    /// rows, 8 columns a vector, two interleaved accumulators).
+    static func addColumnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        var c = 0
+        while c + 8 <= cols {
+            var s0 = Float8(), s1 = Float8()
+            var r = 0
+            while r + 2 <= rows { s0 += load8(x + r * cols + c); s1 += load8(x + (r + 1) * cols + c); r += 2 }
+            if r < rows { s0 += load8(x + r * cols + c) }
+            store8(load8(out + c) + s0 + s1, out + c)
+            c += 8
+        }
+        while c < cols {
+            var s: Float = 0
+            for r in 0..<rows { s += x[r * cols + c] }
+            out[c] += s
+            c += 1
+        }
+    }
+
     /// out[j] += sum over rows of x[rows, cols], single-threaded (for callers that already
     /// run one task per image): Float over blocks of 256 rows, Double across blocks.
     static func columnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
@@ -160,9 +180,16 @@ final class WorkerPartials {
 
     /// out += sum of the used buffers.
     func addAll(into out: UnsafeMutablePointer<Float>) {
+        addAll(range: 0..<size, into: out)
+    }
+
+    /// out[i - range.lowerBound] += sum of the used buffers' elements i in `range`.
+    func addAll(range: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let live = (0..<workers).filter { used[$0] }
-        Parallel.forRanges(size, minChunk: 1 << 14) { r in
-            for w in live { Vectorized.add(self[w] + r.lowerBound, into: out + r.lowerBound, count: r.count) }
+        Parallel.forRanges(range.count, minChunk: 1 << 14) { r in
+            for w in live {
+                Vectorized.add(self[w] + range.lowerBound + r.lowerBound, into: out + r.lowerBound, count: r.count)
+            }
         }
     }
 }

@@ -121,7 +121,7 @@ public enum Conv2D {
         if DirectConv.supportsForward(g) {
             let packed = DirectConv.packWeights(g, weight)
             defer { packed.deallocate() }
-            DirectConv.forward(g, x: x, packed: packed, y: y, accumulate: hasInit, prologue: prologue)
+            DirectConv.forward(g, x: x, packed: packed, bias: bias, imageBias: imageBias, residual: residual, y: y)
             return
         }
         let chunk = chunkRows(g)
@@ -143,8 +143,8 @@ public enum Conv2D {
     public static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                 dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
-        if let dbias { GEMM.accumulateColumnSums(rows: g.outRows, cols: g.cout, x: dy, into: dbias) }
         if g.isPointwise {
+            if let dbias { GEMM.accumulateColumnSums(rows: g.outRows, cols: g.cout, x: dy, into: dbias) }
             GEMM.accumulateATB(m: g.outRows, k: g.cin, n: g.cout, a: x, lda: g.cin, b: dy, ldb: g.cout, c: dweight)
             if let dx {
                 GEMM.rows(m: g.outRows, n: g.cin, k: g.cout, a: dy, lda: g.cout, b: weight, ldb: g.cout,
@@ -152,7 +152,7 @@ public enum Conv2D {
             }
             return
         }
-        weightGradient(g, x: x, dy: dy, dweight: dweight)
+        weightGradient(g, x: x, dy: dy, dweight: dweight, dbias: dbias)
         guard let dx else { return }
         if g.stride == 1 && g.pad == (g.k - 1) / 2 {
             // dx of a "same" stride-1 conv is a forward conv of dy with the kernel flipped
@@ -161,7 +161,7 @@ public enum Conv2D {
             if DirectConv.supportsForward(gt) {
                 let packed = DirectConv.packFlipped(g, weight)
                 defer { packed.deallocate() }
-                DirectConv.forward(gt, x: dy, packed: packed, y: dx, accumulate: false, prologue: { _ in })
+                DirectConv.forward(gt, x: dy, packed: packed, bias: nil, imageBias: nil, residual: nil, y: dx)
             } else {
                 let flipped = flippedTransposed(g, weight: weight)
                 defer { flipped.deallocate() }
@@ -174,27 +174,34 @@ public enum Conv2D {
 
     /// dW += col(x)^T dy: chunks handed out dynamically, each worker accumulating into its
     /// own partial (beta 1 after its first chunk), partials added at the end.
+    /// dbias (when given) comes from the same tasks: each adds its rows' column sums of dy
+    /// (still in cache) to a bias row after its dW partial.
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                               dweight: UnsafeMutablePointer<Float>) {
+                               dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         if DirectConv.prefersWeightGradient(g) {
-            DirectConv.weightGradient(g, x: x, dy: dy, dweight: dweight)
+            DirectConv.weightGradient(g, x: x, dy: dy, dweight: dweight, dbias: dbias)
             return
         }
         let chunk = chunkRows(g)
         let chunks = (g.outRows + chunk - 1) / chunk
         let workers = Parallel.workerCount(chunks)
-        let partials = WorkerPartials(workers: workers, size: g.colWidth * g.cout)
+        let size = g.colWidth * g.cout
+        let partials = WorkerPartials(workers: workers, size: size + g.cout)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * chunk * g.colWidth)
         defer { scratch.deallocate() }
         Parallel.forEachWithWorker(chunks) { ci, w in
             let rows = (ci * chunk)..<min(g.outRows, (ci + 1) * chunk)
             let col = scratch + w * chunk * g.colWidth
             im2col(g, x: x, rows: rows, col: col)
+            let beta = partials.beta(w)
+            if beta == 0 { Vectorized.zero(partials[w] + size, count: g.cout) }
             BLAS.sgemm(transA: true, m: g.colWidth, n: g.cout, k: rows.count, a: col, lda: g.colWidth,
-                       b: dy + rows.lowerBound * g.cout, ldb: g.cout, beta: partials.beta(w),
+                       b: dy + rows.lowerBound * g.cout, ldb: g.cout, beta: beta,
                        c: partials[w], ldc: g.cout)
+            GEMM.addColumnSums(rows: rows.count, cols: g.cout, x: dy + rows.lowerBound * g.cout, into: partials[w] + size)
         }
-        partials.addAll(into: dweight)
+        partials.addAll(range: 0..<size, into: dweight)
+        if let dbias { partials.addAll(range: size..<(size + g.cout), into: dbias) }
     }
 
     /// weight [k,k,Cin,Cout] -> [k,k,Cout,Cin] with the kernel rotated by 180 degrees.

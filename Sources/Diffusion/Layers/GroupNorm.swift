@@ -8,10 +8,11 @@
 /// Parameters `NAME.weight` (gamma) and `NAME.bias` (beta), [C].
 ///
 /// One image per task; an image's activations (<= ~400 KB here) stay in L2 across the
-/// passes. Sums run per channel in Float, 8 channels a lane-vector and 4 pixel-interleaved
-/// accumulators each (<= 256 terms per accumulator at 32x32); only the per-group combine of
-/// the channel sums is in Double. Every pass then becomes a per-channel affine map (one FMA
-/// per element) with the group statistics folded into per-channel coefficients.
+/// passes. Statistics take one pass (shifted sums, see `GroupNormKernel.statistics`), per
+/// channel in Float, 8 channels a lane-vector and 2 pixel-interleaved accumulators each
+/// (<= 512 terms per accumulator at 32x32); only the per-group combine of the channel sums
+/// is in Double. Every other pass is a per-channel affine map (one FMA per element) with
+/// the group statistics folded into per-channel coefficients.
 public final class GroupNorm {
     let store: ParameterStore
     let context: ForwardContext
@@ -48,9 +49,9 @@ public final class GroupNorm {
             let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
             Parallel.forEach(n) { b in
                 let xb = x.data + b * pixels * C, yb = y.data + b * pixels * C
-                let work = UnsafeMutablePointer<Float>.allocate(capacity: 3 * C)
+                let work = UnsafeMutablePointer<Float>.allocate(capacity: 4 * C)
                 defer { work.deallocate() }
-                let (sums, scale, shift) = (work, work + C, work + 2 * C)
+                let (sums, scale, shift) = (work + 2 * C, work, work + C)
                 GroupNormKernel.statistics(xb, pixels: pixels, channels: C, groups: G, eps: eps, sums: sums,
                                            channelMean: shift, mean: meanP + b * G, rstd: rstdP + b * G)
                 // y = x * scale + shift per channel
@@ -131,63 +132,50 @@ public final class GroupNorm {
 /// Channels go 8 at a time in the outer loop so the per-channel vectors and accumulators
 /// live in registers while the inner loop walks the pixels; a scalar loop takes C % 8.
 enum GroupNormKernel {
-    /// Group mean and 1/sqrt(var + eps) of one image, two-pass (mean, then centred squares).
-    /// `sums` and `channelMean` are C-float scratch.
+    /// Group mean and 1/sqrt(var + eps) of one image in one pass over x: per channel, sums of
+    /// d = x - s and d^2 with s the group's first value (pixel 0, first channel), so the
+    /// variance E[d^2] - E[d]^2 does not cancel catastrophically when |mean| >> std (s is a
+    /// sample of the group, typically within a few std of its mean). `sums` is 2C floats of
+    /// scratch, `channelMean` C floats (left holding the shift).
     static func statistics(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, groups G: Int, eps: Float,
                            sums: UnsafeMutablePointer<Float>, channelMean: UnsafeMutablePointer<Float>,
                            mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
         let cg = C / G
         let inv = 1 / Double(pixels * cg)
-        channelSums(x, pixels: pixels, channels: C, center: nil, into: sums)
+        for c in 0..<C { channelMean[c] = x[(c / cg) * cg] }
+        channelMoments(x, pixels: pixels, channels: C, shift: channelMean, sum: sums, sumSquares: sums + C)
         for g in 0..<G {
-            var s = 0.0
-            for c in (g * cg)..<((g + 1) * cg) { s += Double(sums[c]) }
-            mean[g] = Float(s * inv)
-            for c in (g * cg)..<((g + 1) * cg) { channelMean[c] = mean[g] }
-        }
-        channelSums(x, pixels: pixels, channels: C, center: channelMean, into: sums)
-        for g in 0..<G {
-            var s = 0.0
-            for c in (g * cg)..<((g + 1) * cg) { s += Double(sums[c]) }
-            rstd[g] = Float(1 / (s * inv + Double(eps)).squareRoot())
+            var s1 = 0.0, s2 = 0.0
+            for c in (g * cg)..<((g + 1) * cg) { s1 += Double(sums[c]); s2 += Double(sums[C + c]) }
+            let m = s1 * inv
+            mean[g] = Float(Double(channelMean[g * cg]) + m)
+            rstd[g] = Float(1 / (max(s2 * inv - m * m, 0) + Double(eps)).squareRoot())
         }
     }
 
-    /// out[c] = sum over pixels of x[p, c], or of (x[p, c] - center[c])^2.
-    static func channelSums(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int,
-                            center: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+    /// sum[c] = sum over pixels of (x[p, c] - shift[c]), sumSquares[c] of its square.
+    static func channelMoments(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, shift: UnsafePointer<Float>,
+                               sum: UnsafeMutablePointer<Float>, sumSquares: UnsafeMutablePointer<Float>) {
         var c = 0
         while c + 8 <= C {
-            var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+            var a0 = Float8(), a1 = Float8(), q0 = Float8(), q1 = Float8()
             var p = x + c, i = 0
-            if let center {
-                let m = load8(center + c)
-                while i + 4 <= pixels {
-                    let d0 = load8(p) - m, d1 = load8(p + C) - m, d2 = load8(p + 2 * C) - m, d3 = load8(p + 3 * C) - m
-                    a0 = a0.addingProduct(d0, d0); a1 = a1.addingProduct(d1, d1)
-                    a2 = a2.addingProduct(d2, d2); a3 = a3.addingProduct(d3, d3)
-                    p += 4 * C; i += 4
-                }
-                while i < pixels { let d = load8(p) - m; a0 = a0.addingProduct(d, d); p += C; i += 1 }
-            } else {
-                while i + 4 <= pixels {
-                    a0 += load8(p); a1 += load8(p + C); a2 += load8(p + 2 * C); a3 += load8(p + 3 * C)
-                    p += 4 * C; i += 4
-                }
-                while i < pixels { a0 += load8(p); p += C; i += 1 }
+            let m = load8(shift + c)
+            while i + 2 <= pixels {
+                let d0 = load8(p) - m, d1 = load8(p + C) - m
+                a0 += d0; a1 += d1
+                q0 = q0.addingProduct(d0, d0); q1 = q1.addingProduct(d1, d1)
+                p += 2 * C; i += 2
             }
-            store8((a0 + a1) + (a2 + a3), out + c)
+            if i < pixels { let d = load8(p) - m; a0 += d; q0 = q0.addingProduct(d, d) }
+            store8(a0 + a1, sum + c); store8(q0 + q1, sumSquares + c)
             c += 8
         }
         while c < C {
-            var s: Float = 0
-            if let center {
-                let m = center[c]
-                for p in 0..<pixels { let d = x[p * C + c] - m; s += d * d }
-            } else {
-                for p in 0..<pixels { s += x[p * C + c] }
-            }
-            out[c] = s
+            var s: Float = 0, q: Float = 0
+            let m = shift[c]
+            for p in 0..<pixels { let d = x[p * C + c] - m; s += d; q += d * d }
+            sum[c] = s; sumSquares[c] = q
             c += 1
         }
     }

@@ -13,8 +13,9 @@ import Foundation
 /// multiplying, and the L^2 softmax dominates. For d = 8 (and L % 8 == 0) a fused kernel does
 /// the whole head in registers and L1: one head row of q/k/v is exactly one 8-lane vector,
 /// K and V are copied once per head into contiguous (and transposed, for scores) scratch,
-/// scores go 8 columns per step, P V goes 4 query rows per pass over V. Other shapes take
-/// the general path (sgemm per head).
+/// scores go 8 columns per step, P V, dV, dK and dQ go 8 query rows per pass over the keys
+/// (one FMA per (row, key) and 9 loads per 8 FMAs). Other shapes take the general path
+/// (sgemm per head).
 public enum ScaledDotProductAttention {
     /// Writes o and the per-row log-sum-exp lse [N, heads, L] of the scaled scores.
     public static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
@@ -166,12 +167,69 @@ public enum ScaledDotProductAttention {
     }
 
     /// Scratch floats per task for the d = 8 kernels.
-    static func forwardScratch(_ L: Int) -> Int { 20 * L }
-    static func backwardScratch(_ L: Int) -> Int { 56 * L }
+    static func forwardScratch(_ L: Int) -> Int { 24 * L }
+    static func backwardScratch(_ L: Int) -> Int { 64 * L }
+
+    /// Eight Float8 values, one per row of a block (held in registers by the loops below).
+    typealias Rows8 = (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8)
+
+    @inline(__always)
+    static func loadRows8(_ p: UnsafePointer<Float>, stride: Int, scale: Float = 1) -> Rows8 {
+        let s = Float8(repeating: scale)
+        return (load8(p) * s, load8(p + stride) * s, load8(p + 2 * stride) * s, load8(p + 3 * stride) * s,
+                load8(p + 4 * stride) * s, load8(p + 5 * stride) * s, load8(p + 6 * stride) * s,
+                load8(p + 7 * stride) * s)
+    }
+
+    /// out_r = sum over j < L of w[r * L + j] * m[j] (m: L packed rows of 8), r < 8: one pass
+    /// over m for 8 weight rows, 8 independent accumulators.
+    @inline(never)
+    static func weightedRows8(_ w: UnsafePointer<Float>, L: Int, m: UnsafePointer<Float>) -> Rows8 {
+        var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
+        var a4 = Float8(), a5 = Float8(), a6 = Float8(), a7 = Float8()
+        for j in 0..<L {
+            let mj = load8(m + j * 8)
+            a0 = a0.addingProduct(Float8(repeating: w[j]), mj)
+            a1 = a1.addingProduct(Float8(repeating: w[L + j]), mj)
+            a2 = a2.addingProduct(Float8(repeating: w[2 * L + j]), mj)
+            a3 = a3.addingProduct(Float8(repeating: w[3 * L + j]), mj)
+            a4 = a4.addingProduct(Float8(repeating: w[4 * L + j]), mj)
+            a5 = a5.addingProduct(Float8(repeating: w[5 * L + j]), mj)
+            a6 = a6.addingProduct(Float8(repeating: w[6 * L + j]), mj)
+            a7 = a7.addingProduct(Float8(repeating: w[7 * L + j]), mj)
+        }
+        return (a0, a1, a2, a3, a4, a5, a6, a7)
+    }
+
+    /// acc[j] += sum over r < 8 of w[r * L + j] * x_r (acc: L packed rows of 8): the
+    /// transposed product, rank-8 update of dV or dK from one block of query rows.
+    @inline(never)
+    static func accumulateRows8(into acc: UnsafeMutablePointer<Float>, L: Int, w: UnsafePointer<Float>, _ x: Rows8) {
+        for j in 0..<L {
+            var a = load8(acc + j * 8)
+            a = a.addingProduct(Float8(repeating: w[j]), x.0)
+            a = a.addingProduct(Float8(repeating: w[L + j]), x.1)
+            a = a.addingProduct(Float8(repeating: w[2 * L + j]), x.2)
+            a = a.addingProduct(Float8(repeating: w[3 * L + j]), x.3)
+            a = a.addingProduct(Float8(repeating: w[4 * L + j]), x.4)
+            a = a.addingProduct(Float8(repeating: w[5 * L + j]), x.5)
+            a = a.addingProduct(Float8(repeating: w[6 * L + j]), x.6)
+            a = a.addingProduct(Float8(repeating: w[7 * L + j]), x.7)
+            store8(a, acc + j * 8)
+        }
+    }
+
+    @inline(__always)
+    static func storeRows8(_ x: Rows8, _ p: UnsafeMutablePointer<Float>, stride: Int, scale: Float8) {
+        store8(x.0 * scale[0], p); store8(x.1 * scale[1], p + stride)
+        store8(x.2 * scale[2], p + 2 * stride); store8(x.3 * scale[3], p + 3 * stride)
+        store8(x.4 * scale[4], p + 4 * stride); store8(x.5 * scale[5], p + 5 * stride)
+        store8(x.6 * scale[6], p + 6 * stride); store8(x.7 * scale[7], p + 7 * stride)
+    }
 
     /// One head, d = 8: q/k/v rows at stride ld, o rows at stride ldo.
-    /// Query rows go 4 at a time: their probabilities sit in `s` (4 rows of L) and one pass
-    /// over V serves all four (8 independent accumulators: 4 rows x even/odd j).
+    /// Query rows go 8 at a time: their probabilities sit in `s` (8 rows of L) and one pass
+    /// over V serves all eight.
     static func head8Forward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                              v: UnsafePointer<Float>, ld: Int, o: UnsafeMutablePointer<Float>, ldo: Int,
                              lse: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
@@ -180,44 +238,29 @@ public enum ScaledDotProductAttention {
         for j in 0..<L { store8(load8(v + j * ld), vP + j * 8) }
         var i0 = 0
         while i0 < L {
-            var inv = SIMD4<Float>()
-            for r in 0..<4 {
+            var inv = Float8()
+            for r in 0..<8 {
                 let i = i0 + r, row = s + r * L
                 let m = hmax(scores(broadcast8(q + i * ld, scale), kT: kT, L: L, into: row))
                 let total = expShifted(row, L: L, by: m)
                 inv[r] = 1 / total
                 lse[i] = m + logf(total)
             }
-            let s0 = s, s1 = s + L, s2 = s + 2 * L, s3 = s + 3 * L
-            var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
-            var b0 = Float8(), b1 = Float8(), b2 = Float8(), b3 = Float8()
-            var j = 0
-            while j < L {
-                let v0 = load8(vP + j * 8), v1 = load8(vP + j * 8 + 8)
-                a0 = a0.addingProduct(Float8(repeating: s0[j]), v0); b0 = b0.addingProduct(Float8(repeating: s0[j + 1]), v1)
-                a1 = a1.addingProduct(Float8(repeating: s1[j]), v0); b1 = b1.addingProduct(Float8(repeating: s1[j + 1]), v1)
-                a2 = a2.addingProduct(Float8(repeating: s2[j]), v0); b2 = b2.addingProduct(Float8(repeating: s2[j + 1]), v1)
-                a3 = a3.addingProduct(Float8(repeating: s3[j]), v0); b3 = b3.addingProduct(Float8(repeating: s3[j + 1]), v1)
-                j += 2
-            }
-            store8((a0 + b0) * inv[0], o + i0 * ldo)
-            store8((a1 + b1) * inv[1], o + (i0 + 1) * ldo)
-            store8((a2 + b2) * inv[2], o + (i0 + 2) * ldo)
-            store8((a3 + b3) * inv[3], o + (i0 + 3) * ldo)
-            i0 += 4
+            storeRows8(weightedRows8(s, L: L, m: vP), o + i0 * ldo, stride: ldo, scale: inv)
+            i0 += 8
         }
     }
 
-    /// One head's backward, d = 8. Per block of 4 query rows: P (recomputed from lse) and
-    /// dS = P (dP - D) for the 4 rows, then one pass over the keys accumulates dV and dK
-    /// (in packed scratch, written out at the end) and one more gives the 4 rows of dQ.
+    /// One head's backward, d = 8. Per block of 8 query rows: P (recomputed from lse) and
+    /// dS = P (dP - D) for the 8 rows, then rank-8 updates of dV (P^T dO) and dK (dS^T Q s)
+    /// held in packed scratch (written out at the end), and the 8 rows of dQ = dS K s.
     static func head8Backward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                               v: UnsafePointer<Float>, ld: Int, o: UnsafePointer<Float>, dout: UnsafePointer<Float>,
                               ldo: Int, lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
                               dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldd: Int,
                               scratch: UnsafeMutablePointer<Float>) {
         let kT = scratch, vT = scratch + 8 * L, kP = scratch + 16 * L, qS = scratch + 24 * L
-        let dvA = scratch + 32 * L, dkA = scratch + 40 * L, P = scratch + 48 * L, dS = scratch + 52 * L
+        let dvA = scratch + 32 * L, dkA = scratch + 40 * L, P = scratch + 48 * L, dS = scratch + 56 * L
         transpose8(k, ld: ld, L: L, into: kT)
         transpose8(v, ld: ld, L: L, into: vT)
         let sv = Float8(repeating: scale)
@@ -229,7 +272,7 @@ public enum ScaledDotProductAttention {
         }
         var i0 = 0
         while i0 < L {
-            for r in 0..<4 {
+            for r in 0..<8 {
                 let i = i0 + r, prow = P + r * L, dsrow = dS + r * L
                 _ = scores(broadcast8(qS + i * 8, 1), kT: kT, L: L, into: prow)
                 _ = expShifted(prow, L: L, by: lse[i])
@@ -239,38 +282,10 @@ public enum ScaledDotProductAttention {
                 var j = 0
                 while j < L { store8(load8(prow + j) * (load8(dsrow + j) - D), dsrow + j); j += 8 }
             }
-            let p0 = P, p1 = P + L, p2 = P + 2 * L, p3 = P + 3 * L
-            let e0 = dS, e1 = dS + L, e2 = dS + 2 * L, e3 = dS + 3 * L
-            do {
-                let d0 = load8(dout + i0 * ldo), d1 = load8(dout + (i0 + 1) * ldo)
-                let d2 = load8(dout + (i0 + 2) * ldo), d3 = load8(dout + (i0 + 3) * ldo)
-                let q0 = load8(qS + i0 * 8), q1 = load8(qS + i0 * 8 + 8)
-                let q2 = load8(qS + i0 * 8 + 16), q3 = load8(qS + i0 * 8 + 24)
-                for j in 0..<L {
-                    let tv = (Float8(repeating: p0[j]) * d0).addingProduct(Float8(repeating: p1[j]), d1)
-                    let uv = (Float8(repeating: p2[j]) * d2).addingProduct(Float8(repeating: p3[j]), d3)
-                    store8(load8(dvA + j * 8) + (tv + uv), dvA + j * 8)
-                    let tk = (Float8(repeating: e0[j]) * q0).addingProduct(Float8(repeating: e1[j]), q1)
-                    let uk = (Float8(repeating: e2[j]) * q2).addingProduct(Float8(repeating: e3[j]), q3)
-                    store8(load8(dkA + j * 8) + (tk + uk), dkA + j * 8)
-                }
-            }
-            var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
-            var b0 = Float8(), b1 = Float8(), b2 = Float8(), b3 = Float8()
-            var j = 0
-            while j < L {
-                let k0 = load8(kP + j * 8), k1 = load8(kP + j * 8 + 8)
-                a0 = a0.addingProduct(Float8(repeating: e0[j]), k0); b0 = b0.addingProduct(Float8(repeating: e0[j + 1]), k1)
-                a1 = a1.addingProduct(Float8(repeating: e1[j]), k0); b1 = b1.addingProduct(Float8(repeating: e1[j + 1]), k1)
-                a2 = a2.addingProduct(Float8(repeating: e2[j]), k0); b2 = b2.addingProduct(Float8(repeating: e2[j + 1]), k1)
-                a3 = a3.addingProduct(Float8(repeating: e3[j]), k0); b3 = b3.addingProduct(Float8(repeating: e3[j + 1]), k1)
-                j += 2
-            }
-            store8((a0 + b0) * sv, dq + i0 * ldd)
-            store8((a1 + b1) * sv, dq + (i0 + 1) * ldd)
-            store8((a2 + b2) * sv, dq + (i0 + 2) * ldd)
-            store8((a3 + b3) * sv, dq + (i0 + 3) * ldd)
-            i0 += 4
+            accumulateRows8(into: dvA, L: L, w: P, loadRows8(dout + i0 * ldo, stride: ldo))
+            accumulateRows8(into: dkA, L: L, w: dS, loadRows8(qS + i0 * 8, stride: 8))
+            storeRows8(weightedRows8(dS, L: L, m: kP), dq + i0 * ldd, stride: ldd, scale: sv)
+            i0 += 8
         }
         for j in 0..<L {
             store8(load8(dvA + j * 8), dv + j * ldd)
