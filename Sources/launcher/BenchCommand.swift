@@ -4,8 +4,9 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: the model alone, training, or sampling.",
-        subcommands: [BenchModel.self, BenchTrain.self, BenchSample.self])
+        abstract: "Measure speed: the model alone, training, sampling, allreduce; predict scaling.",
+        subcommands: [BenchModel.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self,
+                      BenchModelScaling.self, BenchScalingReport.self])
 }
 
 /// FLOPs per 32x32 image, as counted in shared/reference/pytorch-cpu.md (convolutions,

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+
+struct BenchScalingReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scaling-report",
+        abstract: "Summarize a scripts/bench-scaling folder: the scaling table, allreduce α and β, the cluster prediction.",
+        discussion: """
+        Reads train-np<P>-<transport>-r<K>.json, sample-np<P>-<transport>-r<K>.json, \
+        allreduce-np<P>-<transport>.json and meta.json from the folder (as scripts/bench-scaling \
+        writes them), prints the table with medians over the repeats, and writes results.json there.
+        """)
+
+    @Argument(help: "Folder written by scripts/bench-scaling.") var directory: String
+    @Option(help: "Preset to predict cluster efficiency for.") var predictPreset = "seed"
+    @Option(help: "Transport whose measured α the prediction uses.") var alphaFrom = "tcp"
+
+    func run() throws {
+        let folder = try ScalingFolder(directory: directory)
+        let report = try folder.report(predictPreset: predictPreset, alphaFrom: alphaFrom)
+        print(report.formatted())
+        try writeJSON(report, to: directory + "/results.json")
+        print("\nwritten: \(directory)/results.json")
+    }
+}
+
+/// Written by scripts/bench-scaling: how the measurements were made.
+struct ScalingRunMeta: Codable {
+    let command: String, date: String, commit: String, host: String, cores: Int
+    let preset: String, batch: Int, steps: Int, sampleImages: Int, sampleSteps: Int, repeats: Int
+}
+
+/// The JSON files of one bench-scaling run, grouped by (kind, ranks, transport).
+struct ScalingFolder {
+    let meta: ScalingRunMeta?
+    var train: [String: [TrainBenchResult]] = [:]
+    var sample: [String: [SampleBenchResult]] = [:]
+    var allreduce: [String: AllreduceBenchResult] = [:]
+
+    static func key(_ ranks: Int, _ transport: String) -> String { "np\(ranks)-\(transport)" }
+
+    init(directory: String) throws {
+        let decoder = JSONDecoder()
+        func load<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+            let path = directory + "/" + name
+            do { return try decoder.decode(type, from: Data(contentsOf: URL(fileURLWithPath: path))) }
+            catch { throw ValidationError("\(path): \(error)") }
+        }
+        meta = FileManager.default.fileExists(atPath: directory + "/meta.json") ? try load(ScalingRunMeta.self, "meta.json") : nil
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        for name in names where name.hasSuffix(".json") {
+            // kind-np<P>-<transport>[-r<K>].json
+            let parts = name.dropLast(5).split(separator: "-").map(String.init)
+            guard parts.count >= 3, parts[1].hasPrefix("np") else { continue }
+            let key = Self.key(Int(parts[1].dropFirst(2)) ?? 0, parts[2])
+            switch parts[0] {
+            case "train": train[key, default: []].append(try load(TrainBenchResult.self, name))
+            case "sample": sample[key, default: []].append(try load(SampleBenchResult.self, name))
+            case "allreduce": allreduce[parts[2]] = try load(AllreduceBenchResult.self, name)
+            default: continue
+            }
+        }
+        guard !train.isEmpty else { throw ValidationError("\(directory): no train-np<P>-<transport>-r<K>.json files") }
+    }
+
+    func report(predictPreset: String, alphaFrom: String) throws -> ScalingReport {
+        let median = ModelBenchmark.median
+        // Rows: every (ranks, transport) measured, by ranks then transport.
+        let keys = Set(train.keys).union(sample.keys).sorted { a, b in
+            let (ra, rb) = (Int(a.dropFirst(2).prefix { $0 != "-" }) ?? 0, Int(b.dropFirst(2).prefix { $0 != "-" }) ?? 0)
+            return ra != rb ? ra < rb : a < b
+        }
+        var rows: [ScalingReport.Row] = []
+        for key in keys {
+            let t = train[key] ?? [], s = sample[key] ?? []
+            let ranks = t.first?.ranks ?? s.first?.ranks ?? 0
+            rows.append(.init(
+                ranks: ranks, transport: String(key.split(separator: "-", maxSplits: 1)[1]), repeats: max(t.count, s.count),
+                trainImagesPerSecond: t.isEmpty ? nil : median(t.map(\.imagesPerSecond)),
+                trainEfficiency: nil,
+                allreduceSeconds: t.isEmpty ? nil : median(t.map(\.allreduceSeconds)),
+                allreduceShare: t.isEmpty ? nil : median(t.map(\.allreduceShare)),
+                imbalanceWaitSeconds: t.isEmpty ? nil : median(t.map(\.imbalanceWaitSeconds)),
+                sampleImagesPerSecond: s.isEmpty ? nil : median(s.map(\.imagesPerSecond)),
+                sampleEfficiency: nil))
+        }
+        // Efficiency vs the 1-rank run (the same two cores): throughput(P) / throughput(1).
+        let one = rows.first { $0.ranks == 1 }
+        rows = rows.map { r in
+            var r = r
+            if let a = r.trainImagesPerSecond, let b = one?.trainImagesPerSecond { r.trainEfficiency = a / b }
+            if let a = r.sampleImagesPerSecond, let b = one?.sampleImagesPerSecond { r.sampleEfficiency = a / b }
+            return r
+        }
+
+        // The model against this machine: the gradient allreduce predicted from α and β vs the
+        // time bench train measured.
+        let measuredPreset = train.values.first?.first?.preset ?? "small"
+        let gradientBytes = (train.values.first?.first?.gradientMegabytes ?? 0) * 1e6
+        var checks: [ScalingReport.ModelCheck] = []
+        for (transport, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
+            guard let cost = bench.cost else { continue }
+            for r in rows where r.transport == transport && r.ranks > 1 {
+                let model = DataParallelStepModel(secondsPerImage: 0, forwardFraction: 0, gradientBytes: gradientBytes,
+                                                  bucketBytes: 4 * Double(1 << 22), allreduce: cost)
+                checks.append(.init(transport: transport, ranks: r.ranks,
+                                    predictedSeconds: model.predict(ranks: r.ranks, batchPerRank: 0).allreduceSeconds,
+                                    measuredSeconds: r.allreduceSeconds))
+            }
+        }
+
+        var prediction: ScalingPrediction?
+        if let one = one?.trainImagesPerSecond, ReferenceCost.byPreset[measuredPreset] != nil {
+            let measuredAlpha = allreduce[alphaFrom]?.cost?.alpha
+            let inputs = try ScalingPredictionInputs(
+                preset: predictPreset, measuredPreset: measuredPreset, measuredImagesPerSecond: one,
+                alpha: measuredAlpha ?? 25e-6,
+                alphaSource: measuredAlpha != nil ? "measured, \(alphaFrom), \(allreduce[alphaFrom]!.ranks) ranks" : "typical TCP value",
+                linkGbit: [10, 100], ranks: [8, 16, 32, 64, 128, 256], batches: [16, 32, 64, 128],
+                bucketBytes: 4 * Double(1 << 22))
+            prediction = inputs.predict()
+        }
+        return ScalingReport(meta: meta, rows: rows, allreduce: allreduce, modelChecks: checks, prediction: prediction)
+    }
+}
+
+struct ScalingReport: Codable {
+    struct Row: Codable {
+        let ranks: Int, transport: String, repeats: Int
+        let trainImagesPerSecond: Double?
+        var trainEfficiency: Double?
+        let allreduceSeconds: Double?, allreduceShare: Double?, imbalanceWaitSeconds: Double?
+        let sampleImagesPerSecond: Double?
+        var sampleEfficiency: Double?
+    }
+    struct ModelCheck: Codable {
+        let transport: String, ranks: Int
+        let predictedSeconds: Double, measuredSeconds: Double?
+    }
+    let meta: ScalingRunMeta?
+    let rows: [Row]
+    let allreduce: [String: AllreduceBenchResult]
+    let modelChecks: [ModelCheck]
+    let prediction: ScalingPrediction?
+
+    func formatted() -> String {
+        var lines: [String] = []
+        if let m = meta {
+            lines.append("\(m.command)")
+            lines.append("\(m.date), commit \(m.commit), \(m.host) (\(m.cores) cores); preset \(m.preset), "
+                         + "train: global batch \(m.batch), \(m.steps) timed steps; sample: \(m.sampleImages) images x \(m.sampleSteps) DDIM steps; "
+                         + "median of \(m.repeats) run(s)")
+        }
+        func cell(_ v: Double?, _ format: String, _ scale: Double = 1) -> String {
+            v.map { String(format: format, $0 * scale) } ?? "-"
+        }
+        lines.append("efficiency = images/s at P ranks / images/s at 1 rank (the same cores: ideal is 100%)")
+        lines.append("")
+        lines.append("| ranks | transport | train img/s | train eff. | allreduce ms | share of step | wait ms | sample img/s | sample eff. |")
+        lines.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows {
+            lines.append("| \(r.ranks) | \(r.ranks == 1 ? "-" : r.transport) | \(cell(r.trainImagesPerSecond, "%.2f")) | "
+                         + "\(cell(r.trainEfficiency, "%.0f%%", 100)) | \(cell(r.allreduceSeconds, "%.1f", 1e3)) | "
+                         + "\(cell(r.allreduceShare, "%.1f%%", 100)) | \(cell(r.imbalanceWaitSeconds, "%.1f", 1e3)) | "
+                         + "\(cell(r.sampleImagesPerSecond, "%.2f")) | \(cell(r.sampleEfficiency, "%.0f%%", 100)) |")
+        }
+        for (transport, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
+            lines.append("")
+            lines.append("allreduce micro-benchmark, \(transport):")
+            lines.append(bench.formatted())
+        }
+        if !modelChecks.isEmpty {
+            lines.append("")
+            lines.append("ring model vs bench train (gradient allreduce per step):")
+            for c in modelChecks {
+                lines.append("  \(c.transport), \(c.ranks) ranks: predicted \(formatSeconds(c.predictedSeconds)), measured "
+                             + (c.measuredSeconds.map(formatSeconds) ?? "-"))
+            }
+        }
+        if let prediction {
+            lines.append("")
+            lines.append(prediction.formatted())
+        }
+        return lines.joined(separator: "\n")
+    }
+}
