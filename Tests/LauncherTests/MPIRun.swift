@@ -1,7 +1,14 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `launcher` under mpirun, as a user would, and keeps its exit status and
 /// output. End-to-end tests share this; copy it if another test target needs it.
+///
+/// The child is started with posix_spawn and reaped with waitpid, not with Foundation's
+/// Process: once this test process has made a singleton MPI_Init, Open MPI owns SIGCHLD and
+/// Process never learns that its child exited (waitUntilExit hangs on a zombie).
 struct MPIRun {
     let status: Int32
     let stdout: String
@@ -15,37 +22,27 @@ struct MPIRun {
 
     /// `mpirun -np ranks --oversubscribe <launcher> arguments...`, ended after `timeout` seconds.
     static func launcher(_ arguments: [String], ranks: Int, timeout: TimeInterval = 120) throws -> MPIRun {
-        let output = FileManager.default.temporaryDirectory
-            .appendingPathComponent("mpirun-\(UUID().uuidString)")
+        try run(["mpirun", "-np", "\(ranks)", "--oversubscribe", try launcherURL().path] + arguments, timeout: timeout)
+    }
+
+    /// Any command line (the first word looked up on PATH) with `childEnvironment()`, ended
+    /// after `timeout` seconds: mpirun with options of its own, or inside a network namespace.
+    static func run(_ command: [String], timeout: TimeInterval = 120) throws -> MPIRun {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("mpirun-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: output) }
-        let stdoutURL = output.appendingPathComponent("stdout")
-        let stderrURL = output.appendingPathComponent("stderr")
-        for url in [stdoutURL, stderrURL] where !FileManager.default.createFile(atPath: url.path, contents: nil) {
-            throw Failure(description: "cannot create \(url.path)")
-        }
+        let stdoutPath = output.appendingPathComponent("stdout").path
+        let stderrPath = output.appendingPathComponent("stderr").path
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["mpirun", "-np", "\(ranks)", "--oversubscribe", try launcherURL().path] + arguments
-        process.environment = childEnvironment()
-        // Files, not pipes: a chatty child can never block on a full pipe while we wait.
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
-
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        let timedOut = process.isRunning
-        if timedOut { process.terminate() }  // mpirun passes SIGTERM on to its ranks
-        process.waitUntilExit()
-
-        let run = MPIRun(status: process.terminationStatus,
-                         stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "")
+        let (status, timedOut) = try spawnAndWait(command, environment: childEnvironment(),
+                                                  stdoutPath: stdoutPath, stderrPath: stderrPath,
+                                                  timeout: timeout)
+        let run = MPIRun(status: status,
+                         stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+                         stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
         if timedOut {
-            throw Failure(description: "mpirun -np \(ranks) launcher \(arguments.joined(separator: " ")) "
-                          + "still running after \(timeout) s\nstdout:\n\(run.stdout)\nstderr:\n\(run.stderr)")
+            throw Failure(description: "\(command.joined(separator: " ")) still running after \(timeout) s"
+                          + "\nstdout:\n\(run.stdout)\nstderr:\n\(run.stderr)")
         }
         return run
     }
@@ -73,5 +70,46 @@ struct MPIRun {
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         return environment
+    }
+
+    /// Runs `command` (looked up on PATH) with stdout and stderr into files and stdin from
+    /// /dev/null. On timeout: SIGTERM (mpirun passes it on to its ranks), SIGKILL 10 s later.
+    /// Returns the exit status (128 + signal when killed by a signal).
+    private static func spawnAndWait(_ command: [String], environment: [String: String],
+                                     stdoutPath: String, stderrPath: String,
+                                     timeout: TimeInterval) throws -> (status: Int32, timedOut: Bool) {
+        var files = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&files)
+        defer { posix_spawn_file_actions_destroy(&files) }
+        posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&files, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&files, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        let argv = command.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, command[0], &files, nil, argv, envp)
+        guard spawned == 0 else {
+            throw Failure(description: "cannot start \(command[0]): \(String(cString: strerror(spawned)))")
+        }
+
+        let start = Date()
+        var signalled: Int32 = 0
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            if reaped == -1 && errno != EINTR {
+                throw Failure(description: "waitpid(\(command[0])): \(String(cString: strerror(errno)))")
+            }
+            let elapsed = Date().timeIntervalSince(start)
+            if signalled == 0 && elapsed > timeout { signalled = SIGTERM; kill(pid, SIGTERM) }
+            if signalled == SIGTERM && elapsed > timeout + 10 { signalled = SIGKILL; kill(pid, SIGKILL) }
+            usleep(20_000)
+        }
+        // The wait status: low 7 bits are the signal (0 for a normal exit), the next byte the code.
+        let exitStatus = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exitStatus, signalled != 0)
     }
 }
