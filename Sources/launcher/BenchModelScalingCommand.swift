@@ -127,10 +127,10 @@ struct ScalingPrediction: Codable {
         for net in networks {
             lines.append("")
             let perRanks = i.ranks.map { p in
-                String(format: "%d: %.0f ms", p, (net.predictions.first { $0.ranks == p }?.allreduceSeconds ?? 0) * 1e3)
+                String(format: "%.0f ms (%d)", (net.predictions.first { $0.ranks == p }?.allreduceSeconds ?? 0) * 1e3, p)
             }
-            lines.append(String(format: "%.0f Gbit/s (b = %.2f GB/s); allreduce per step at ", net.linkGbit, net.beta / 1e9)
-                         + perRanks.joined(separator: ", ") + " ranks")
+            lines.append(String(format: "%.0f Gbit/s (b = %.2f GB/s); allreduce per step (ranks): ", net.linkGbit, net.beta / 1e9)
+                         + perRanks.joined(separator: ", "))
             lines.append("  batch/rank  " + i.ranks.map { padLeft("\($0) ranks", 13) }.joined() + "   (serial / overlapped)")
             for b in i.batches {
                 let cells = i.ranks.map { p -> String in
