@@ -20,6 +20,8 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Message sizes in bytes, comma-separated; K and M suffixes are 1024 and 1024².")
     var sizes = "4,64,1K,16K,256K,1M,4M,16M,64M"
     @Option(help: "Timed samples per size (the median is reported).") var repeats = 9
+    @Option(help: "Before each sample, write this many MB of scratch memory on every rank, so the message starts out of cache as gradients do after backward (0: warm, back-to-back).")
+    var evictMb = 0
     @Option(help: "Also write the result as JSON to this file.") var json: String?
 
     func validate() throws {
@@ -47,6 +49,7 @@ struct BenchAllreduce: ParsableCommand {
         let sizes = try parsedSizes()
         try runOnWorld { comm in
             var buffer = [Float](repeating: 0, count: (sizes.max() ?? 4) / 4)  // zeros: sums stay finite
+            var scratch = [Float](repeating: 0, count: evictMb * 250_000)
             var rows: [AllreduceBenchResult.Row] = []
             for bytes in sizes {
                 let count = bytes / 4
@@ -56,13 +59,15 @@ struct BenchAllreduce: ParsableCommand {
                 try buffer.withUnsafeMutableBufferPointer { all in
                     let message = UnsafeMutableBufferPointer(rebasing: all[0..<count])
                     try comm.allreduce(message)  // warm-up: connections, buffers
-                    for _ in 0..<repeats {
+                    for sample in 0..<repeats {
+                        for i in stride(from: 0, to: scratch.count, by: 16) { scratch[i] = Float(sample) }
                         try comm.barrier()
                         let t0 = Communicator.wtime()
                         for _ in 0..<calls { try comm.allreduce(message) }
                         samples.append((Communicator.wtime() - t0) / Double(calls))
                     }
                 }
+                keep(scratch.last ?? 0)
                 try comm.allreduce(&samples, op: .max)
                 let t = ModelBenchmark.median(samples)
                 rows.append(.init(bytes: bytes, callsPerSample: calls, seconds: t,
@@ -71,7 +76,7 @@ struct BenchAllreduce: ParsableCommand {
             }
             guard comm.isRoot else { return }
             let fit = RingAllreduceCost.fit(ranks: comm.size, bytes: rows.map { Double($0.bytes) }, seconds: rows.map(\.seconds))
-            let result = AllreduceBenchResult(ranks: comm.size, repeats: repeats, rows: rows,
+            let result = AllreduceBenchResult(ranks: comm.size, repeats: repeats, evictedMegabytes: evictMb, rows: rows,
                                               alphaSeconds: fit?.alpha, betaBytesPerSecond: fit?.beta)
             print(result.formatted())
             if let json { try writeJSON(result, to: json) }
@@ -90,6 +95,8 @@ struct AllreduceBenchResult: Codable {
         let busBandwidth: Double
     }
     let ranks: Int, repeats: Int
+    /// Scratch memory written before each sample (0: caches warm from the previous call).
+    let evictedMegabytes: Int?
     let rows: [Row]
     /// The ring model's α and β (nil with one rank or a single size).
     let alphaSeconds: Double?, betaBytesPerSecond: Double?
@@ -100,7 +107,8 @@ struct AllreduceBenchResult: Codable {
     }
 
     func formatted() -> String {
-        var lines = ["allreduce (sum, Float, in place) over \(ranks) rank(s), median of \(repeats):",
+        let cache = (evictedMegabytes ?? 0) > 0 ? ", caches flushed (\(evictedMegabytes!) MB written) before each sample" : ""
+        var lines = ["allreduce (sum, Float, in place) over \(ranks) rank(s), median of \(repeats)\(cache):",
                      "       bytes        time     algbw GB/s   busbw GB/s"]
         for r in rows {
             lines.append(String(format: "%12d  ", r.bytes) + padLeft(formatSeconds(r.seconds), 10)
@@ -113,6 +121,9 @@ struct AllreduceBenchResult: Codable {
         return lines.joined(separator: "\n")
     }
 }
+
+/// Keeps the optimizer from dropping stores it sees no reader for.
+@inline(never) func keep(_ value: Float) {}
 
 func padLeft(_ s: String, _ width: Int) -> String {
     String(repeating: " ", count: max(0, width - s.count)) + s

@@ -8,13 +8,14 @@ struct BenchScalingReport: ParsableCommand {
         abstract: "Summarize a scripts/bench-scaling folder: the scaling table, allreduce α and β, the cluster prediction.",
         discussion: """
         Reads train-np<P>-<transport>-r<K>.json, sample-np<P>-<transport>-r<K>.json, \
-        allreduce-np<P>-<transport>.json and meta.json from the folder (as scripts/bench-scaling \
-        writes them), prints the table with medians over the repeats, and writes results.json there.
+        allreduce-np<P>-<transport>.json and meta.json from the folder (as \
+        scripts/bench-scaling writes them), prints the table with medians over the repeats, and \
+        writes results.json there.
         """)
 
     @Argument(help: "Folder written by scripts/bench-scaling.") var directory: String
     @Option(help: "Preset to predict cluster efficiency for.") var predictPreset = "seed"
-    @Option(help: "Transport whose measured α the prediction uses.") var alphaFrom = "tcp"
+    @Option(help: "Transport whose measured α the prediction uses (the name in allreduce-np<P>-<name>.json).") var alphaFrom = "tcp"
 
     func run() throws {
         let folder = try ScalingFolder(directory: directory)
@@ -29,6 +30,8 @@ struct BenchScalingReport: ParsableCommand {
 struct ScalingRunMeta: Codable {
     let command: String, date: String, commit: String, host: String, cores: Int
     let preset: String, batch: Int, steps: Int, sampleImages: Int, sampleSteps: Int, repeats: Int
+    /// /proc/loadavg before and after: other work on the machine skews every number.
+    let loadAverage: String?
 }
 
 /// The JSON files of one bench-scaling run, grouped by (kind, ranks, transport).
@@ -57,7 +60,7 @@ struct ScalingFolder {
             switch parts[0] {
             case "train": train[key, default: []].append(try load(TrainBenchResult.self, name))
             case "sample": sample[key, default: []].append(try load(SampleBenchResult.self, name))
-            case "allreduce": allreduce[parts[2]] = try load(AllreduceBenchResult.self, name)
+            case "allreduce": allreduce[parts[2...].joined(separator: "-")] = try load(AllreduceBenchResult.self, name)
             default: continue
             }
         }
@@ -99,12 +102,13 @@ struct ScalingFolder {
         let measuredPreset = train.values.first?.first?.preset ?? "small"
         let gradientBytes = (train.values.first?.first?.gradientMegabytes ?? 0) * 1e6
         var checks: [ScalingReport.ModelCheck] = []
-        for (transport, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
+        for (name, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
             guard let cost = bench.cost else { continue }
+            let transport = name.split(separator: "-").first.map(String.init) ?? name
             for r in rows where r.transport == transport && r.ranks > 1 {
                 let model = DataParallelStepModel(secondsPerImage: 0, forwardFraction: 0, gradientBytes: gradientBytes,
                                                   bucketBytes: 4 * Double(1 << 22), allreduce: cost)
-                checks.append(.init(transport: transport, ranks: r.ranks,
+                checks.append(.init(allreduce: name, ranks: r.ranks,
                                     predictedSeconds: model.predict(ranks: r.ranks, batchPerRank: 0).allreduceSeconds,
                                     measuredSeconds: r.allreduceSeconds))
             }
@@ -135,7 +139,8 @@ struct ScalingReport: Codable {
         var sampleEfficiency: Double?
     }
     struct ModelCheck: Codable {
-        let transport: String, ranks: Int
+        /// The allreduce measurement whose α and β made the prediction.
+        let allreduce: String, ranks: Int
         let predictedSeconds: Double, measuredSeconds: Double?
     }
     let meta: ScalingRunMeta?
@@ -150,7 +155,7 @@ struct ScalingReport: Codable {
             lines.append("\(m.command)")
             lines.append("\(m.date), commit \(m.commit), \(m.host) (\(m.cores) cores); preset \(m.preset), "
                          + "train: global batch \(m.batch), \(m.steps) timed steps; sample: \(m.sampleImages) images x \(m.sampleSteps) DDIM steps; "
-                         + "median of \(m.repeats) run(s)")
+                         + "median of \(m.repeats) run(s)" + (m.loadAverage.map { "; load average \($0)" } ?? ""))
         }
         func cell(_ v: Double?, _ format: String, _ scale: Double = 1) -> String {
             v.map { String(format: format, $0 * scale) } ?? "-"
@@ -165,16 +170,16 @@ struct ScalingReport: Codable {
                          + "\(cell(r.allreduceShare, "%.1f%%", 100)) | \(cell(r.imbalanceWaitSeconds, "%.1f", 1e3)) | "
                          + "\(cell(r.sampleImagesPerSecond, "%.2f")) | \(cell(r.sampleEfficiency, "%.0f%%", 100)) |")
         }
-        for (transport, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
+        for (name, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
             lines.append("")
-            lines.append("allreduce micro-benchmark, \(transport):")
+            lines.append("allreduce micro-benchmark, \(name):")
             lines.append(bench.formatted())
         }
         if !modelChecks.isEmpty {
             lines.append("")
             lines.append("ring model vs bench train (gradient allreduce per step):")
             for c in modelChecks {
-                lines.append("  \(c.transport), \(c.ranks) ranks: predicted \(formatSeconds(c.predictedSeconds)), measured "
+                lines.append("  \(c.ranks) ranks, α and β from \(c.allreduce): predicted \(formatSeconds(c.predictedSeconds)), measured "
                              + (c.measuredSeconds.map(formatSeconds) ?? "-"))
             }
         }
