@@ -11,8 +11,8 @@ struct BenchAllreduce: ParsableCommand {
         Each size is timed `--repeats` times after a warm-up; one sample is a barrier, then the \
         allreduce run k times back to back (k large for small messages, so the clock resolves \
         them), divided by k; the slowest rank's time counts. Also prints the ring model's α \
-        (latency, from the smallest size) and β (link bandwidth, from the largest), which \
-        `launcher bench model-scaling` takes.
+        (latency: the fastest size up to 1 KB) and β (link bandwidth: the largest size, \
+        latency taken off), which `launcher bench model-scaling` takes.
 
         Example: mpirun -np 2 --bind-to none --mca btl self,tcp launcher bench allreduce
         """)
@@ -101,9 +101,9 @@ struct AllreduceBenchResult: Codable {
     /// The ring model's α and β (nil with one rank or a single size).
     let alphaSeconds: Double?, betaBytesPerSecond: Double?
 
+    /// The ring model fitted to the rows (not the stored fields: files of older fits read alike).
     var cost: RingAllreduceCost? {
-        guard let alphaSeconds, let betaBytesPerSecond else { return nil }
-        return RingAllreduceCost(alpha: alphaSeconds, beta: betaBytesPerSecond)
+        RingAllreduceCost.fit(ranks: ranks, bytes: rows.map { Double($0.bytes) }, seconds: rows.map(\.seconds))
     }
 
     func formatted() -> String {

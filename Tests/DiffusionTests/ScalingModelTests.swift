@@ -25,6 +25,11 @@ import Testing
             #expect(abs(fit.beta - cost.beta) / cost.beta < 1e-3)
         }
         #expect(RingAllreduceCost.fit(ranks: 1, bytes: bytes, seconds: [1, 1, 1, 1]) == nil)
+        // A disturbed smallest size does not set α: the fastest latency-bound size does.
+        var seconds = bytes.map { cost.seconds(ranks: 2, bytes: $0) }
+        seconds[0] *= 10
+        let fit = try #require(RingAllreduceCost.fit(ranks: 2, bytes: bytes, seconds: seconds))
+        #expect(abs(fit.alpha - cost.alpha) / cost.alpha < 1e-3)
     }
 
     func model(secondsPerImage: Double = 0.01, forwardFraction: Double = 1.0 / 3, bucketBytes: Double = 16.777216e6) -> DataParallelStepModel {

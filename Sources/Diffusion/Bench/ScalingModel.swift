@@ -25,15 +25,19 @@ public struct RingAllreduceCost: Codable, Sendable, Equatable {
         return steps * alpha + steps / Double(p) * n / beta
     }
 
-    /// α and β from allreduce timings at `ranks` ranks: α from the smallest message (where the
-    /// bandwidth term is negligible), β from the largest with that latency taken off.
-    public static func fit(ranks p: Int, bytes: [Double], seconds: [Double]) -> RingAllreduceCost? {
+    /// α and β from allreduce timings at `ranks` ranks: α from the messages of at most
+    /// `latencyBytes` (the bandwidth term is negligible there; the fastest of them, since
+    /// interference only adds time), or the smallest message if none is that small; β from
+    /// the largest message with that latency taken off.
+    public static func fit(ranks p: Int, bytes: [Double], seconds: [Double],
+                           latencyBytes: Double = 1024) -> RingAllreduceCost? {
         guard p > 1, bytes.count == seconds.count,
               let small = bytes.indices.min(by: { bytes[$0] < bytes[$1] }),
               let large = bytes.indices.max(by: { bytes[$0] < bytes[$1] }),
               bytes[large] > bytes[small] else { return nil }
         let steps = 2 * Double(p - 1)
-        let alpha = seconds[small] / steps
+        let latencyBound = bytes.indices.filter { bytes[$0] <= latencyBytes && $0 != large }.map { seconds[$0] }
+        let alpha = (latencyBound.min() ?? seconds[small]) / steps
         let transfer = seconds[large] - steps * alpha
         guard transfer > 0 else { return nil }
         return RingAllreduceCost(alpha: alpha, beta: steps / Double(p) * bytes[large] / transfer)
