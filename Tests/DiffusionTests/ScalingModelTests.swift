@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func fitRecoversAlphaAndBeta() throws {
-        let bytes: [Double] = [4, 1024, 1_048_576, 67_108_864]
+        let bytes: [Double] = [4, 64, 1024, 1_048_576, 67_108_864]
         for p in [2, 4] {
             let seconds = bytes.map { cost.seconds(ranks: p, bytes: $0) }
             let fit = try #require(RingAllreduceCost.fit(ranks: p, bytes: bytes, seconds: seconds))
@@ -24,12 +24,13 @@ import Testing
             #expect(abs(fit.alpha - cost.alpha) / cost.alpha < 1e-3)
             #expect(abs(fit.beta - cost.beta) / cost.beta < 1e-3)
         }
-        #expect(RingAllreduceCost.fit(ranks: 1, bytes: bytes, seconds: [1, 1, 1, 1]) == nil)
-        // A disturbed smallest size does not set α: the fastest latency-bound size does.
+        #expect(RingAllreduceCost.fit(ranks: 1, bytes: bytes, seconds: [1, 1, 1, 1, 1]) == nil)
+        // A disturbed smallest size does not set α: the fastest latency-bound size (64 B,
+        // whose bandwidth term adds 0.1%) does.
         var seconds = bytes.map { cost.seconds(ranks: 2, bytes: $0) }
         seconds[0] *= 10
         let fit = try #require(RingAllreduceCost.fit(ranks: 2, bytes: bytes, seconds: seconds))
-        #expect(abs(fit.alpha - cost.alpha) / cost.alpha < 1e-3)
+        #expect(abs(fit.alpha - cost.alpha) / cost.alpha < 1e-2)
     }
 
     func model(secondsPerImage: Double = 0.01, forwardFraction: Double = 1.0 / 3, bucketBytes: Double = 16.777216e6) -> DataParallelStepModel {
