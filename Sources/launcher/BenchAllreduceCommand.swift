@@ -95,6 +95,8 @@ struct AllreduceBenchResult: Codable {
         let busBandwidth: Double
     }
     let ranks: Int, repeats: Int
+    /// Runs combined by `bench scaling-report` (each size's fastest median); nil for one run.
+    var runs: Int? = nil
     /// Scratch memory written before each sample (0: caches warm from the previous call).
     let evictedMegabytes: Int?
     let rows: [Row]
@@ -108,7 +110,8 @@ struct AllreduceBenchResult: Codable {
 
     func formatted() -> String {
         let cache = (evictedMegabytes ?? 0) > 0 ? ", caches flushed (\(evictedMegabytes!) MB written) before each sample" : ""
-        var lines = ["allreduce (sum, Float, in place) over \(ranks) rank(s), median of \(repeats)\(cache):",
+        var lines = ["allreduce (sum, Float, in place) over \(ranks) rank(s), median of \(repeats) samples"
+                     + ((runs ?? 1) > 1 ? ", fastest of \(runs!) runs" : "") + "\(cache):",
                      "       bytes        time     algbw GB/s   busbw GB/s"]
         for r in rows {
             lines.append(String(format: "%12d  ", r.bytes) + padLeft(formatSeconds(r.seconds), 10)

@@ -8,14 +8,15 @@ struct BenchScalingReport: ParsableCommand {
         abstract: "Summarize a scripts/bench-scaling folder: the scaling table, allreduce α and β, the cluster prediction.",
         discussion: """
         Reads train-np<P>-<transport>-r<K>.json, sample-np<P>-<transport>-r<K>.json, \
-        allreduce-np<P>-<transport>.json and meta.json from the folder (as \
-        scripts/bench-scaling writes them), prints the table with medians over the repeats, and \
-        writes results.json there.
+        allreduce-np<P>-<transport>-r<K>.json and meta.json from the folder (as \
+        scripts/bench-scaling writes them), prints the table with medians over the repeats (for \
+        the allreduce, each size's fastest median: interference only adds time), and writes \
+        results.json there.
         """)
 
     @Argument(help: "Folder written by scripts/bench-scaling.") var directory: String
     @Option(help: "Preset to predict cluster efficiency for.") var predictPreset = "seed"
-    @Option(help: "Transport whose measured α the prediction uses (the name in allreduce-np<P>-<name>.json).") var alphaFrom = "tcp"
+    @Option(help: "Transport whose measured α the prediction uses (the name in allreduce-np<P>-<name>-r<K>.json).") var alphaFrom = "tcp"
 
     func run() throws {
         let folder = try ScalingFolder(directory: directory)
@@ -39,7 +40,21 @@ struct ScalingFolder {
     let meta: ScalingRunMeta?
     var train: [String: [TrainBenchResult]] = [:]
     var sample: [String: [SampleBenchResult]] = [:]
-    var allreduce: [String: AllreduceBenchResult] = [:]
+    var allreduceRuns: [String: [AllreduceBenchResult]] = [:]
+
+    /// Per transport, the runs combined: each size's fastest median.
+    var allreduce: [String: AllreduceBenchResult] {
+        allreduceRuns.compactMapValues { runs in
+            guard let first = runs.first else { return nil }
+            let rows = first.rows.indices.map { i in
+                runs.map { $0.rows[i] }.min { $0.seconds < $1.seconds }!
+            }
+            let fit = RingAllreduceCost.fit(ranks: first.ranks, bytes: rows.map { Double($0.bytes) }, seconds: rows.map(\.seconds))
+            return AllreduceBenchResult(ranks: first.ranks, repeats: first.repeats, runs: runs.count,
+                                        evictedMegabytes: first.evictedMegabytes, rows: rows,
+                                        alphaSeconds: fit?.alpha, betaBytesPerSecond: fit?.beta)
+        }
+    }
 
     static func key(_ ranks: Int, _ transport: String) -> String { "np\(ranks)-\(transport)" }
 
@@ -60,7 +75,12 @@ struct ScalingFolder {
             switch parts[0] {
             case "train": train[key, default: []].append(try load(TrainBenchResult.self, name))
             case "sample": sample[key, default: []].append(try load(SampleBenchResult.self, name))
-            case "allreduce": allreduce[parts[2...].joined(separator: "-")] = try load(AllreduceBenchResult.self, name)
+            case "allreduce":
+                let run = try load(AllreduceBenchResult.self, name)
+                if let other = allreduceRuns[parts[2]]?.first, other.rows.map(\.bytes) != run.rows.map(\.bytes) {
+                    throw ValidationError("\(directory)/\(name): other message sizes than the other allreduce runs")
+                }
+                allreduceRuns[parts[2], default: []].append(run)
             default: continue
             }
         }
@@ -69,6 +89,7 @@ struct ScalingFolder {
 
     func report(predictPreset: String, alphaFrom: String) throws -> ScalingReport {
         let median = ModelBenchmark.median
+        let allreduce = self.allreduce
         // Rows: every (ranks, transport) measured, by ranks then transport.
         let keys = Set(train.keys).union(sample.keys).sorted { a, b in
             let (ra, rb) = (Int(a.dropFirst(2).prefix { $0 != "-" }) ?? 0, Int(b.dropFirst(2).prefix { $0 != "-" }) ?? 0)
