@@ -10,6 +10,7 @@ struct Launcher: ParsableCommand {
             DataPreviewCommand.self,
             TrainCommand.self,
             SampleCommand.self,
+            PredictCommand.self,
             CompareSamplersCommand.self,
             TrainClassifierCommand.self,
             FIDCommand.self,

@@ -19,9 +19,9 @@ import Testing
         BLAS.configure(threads: 2)
         let model = try tinyModel()
         let io = try Safetensors(contentsOf: PackageFixtures.tinyIO)
-        let x = PackageFixtures.nhwc(try io.tensor(named: "sample"))
-        let expected = PackageFixtures.nhwc(try io.tensor(named: "output"))
-        let target = PackageFixtures.nhwc(try io.tensor(named: "target"))
+        let x = Layout.nchwToNHWC(try io.tensor(named: "sample"))
+        let expected = Layout.nchwToNHWC(try io.tensor(named: "output"))
+        let target = Layout.nchwToNHWC(try io.tensor(named: "target"))
         let t = try io.int64Values(named: "timestep").map { Float($0) }
         let out = model.forward(x, timesteps: t, recordForBackward: true)
         var maxDiff: Float = 0
@@ -41,7 +41,7 @@ import Testing
         #expect(abs(loss - refLoss) < 1e-5 * refLoss)
 
         let dx = model.backward(dOut)
-        let gradSample = PackageFixtures.nhwc(try io.tensor(named: "grad_sample"))
+        let gradSample = Layout.nchwToNHWC(try io.tensor(named: "grad_sample"))
         #expect(relativeError(dx.array, gradSample.array) < 1e-3)
 
         let grads = try Safetensors(contentsOf: PackageFixtures.tinyGrads)

@@ -80,3 +80,31 @@ import Testing
         #expect(run.stderr.contains("/nonexistent/model"), "\(run.stderr)")
     }
 }
+
+/// `launcher predict` on the diffusers fixture reproduces diffusers' output.
+@Suite struct PredictEndToEndTests {
+    @Test func matchesDiffusersOnTheFixture() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let io = SampleEndToEndTests.fixtureModel + "/io.safetensors"
+        let run = try MPIRun.run([try MPIRun.launcherURL().path, "predict", "--model", SampleEndToEndTests.fixtureModel,
+                                  "--input", io, "--output", dir + "/out.safetensors"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let mine = try Safetensors(contentsOf: dir + "/out.safetensors").tensor(named: "output")
+        let reference = try Safetensors(contentsOf: io).tensor(named: "output")
+        #expect(mine.shape == reference.shape)
+        let diff = zip(mine.array, reference.array).map { abs($0 - $1) }.max() ?? 1
+        print("predict vs diffusers: max difference \(diff)")
+        #expect(diff < 1e-4)
+    }
+
+    @Test func inputWithoutTimestepIsNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Safetensors.write([(name: "sample", tensor: Tensor(shape: [1, 1, 16, 16]))], to: dir + "/in.safetensors")
+        let run = try MPIRun.run([try MPIRun.launcherURL().path, "predict", "--model", SampleEndToEndTests.fixtureModel,
+                                  "--input", dir + "/in.safetensors", "--output", dir + "/out.safetensors"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("timestep") && run.stderr.contains("in.safetensors"), "\(run.stderr)")
+    }
+}
