@@ -33,13 +33,12 @@ struct BenchModel: ParsableCommand {
     @Flag(help: "Print every iteration.") var verbose = false
 
     func run() throws {
-        guard let config = UNetConfig.preset(preset), let ref = ReferenceCost.byPreset[preset] else {
-            throw ValidationError("unknown preset '\(preset)': expected seed or small")
+        guard let ref = ReferenceCost.byPreset[preset] else {
+            throw ValidationError("unknown preset '\(preset)': expected seed or small (PyTorch was measured on those)")
         }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLAS.configure(threads: threads)
-        let model = UNet2DModel(config: config)
-        model.initializeParameters(seed: 0)
+        let model = try benchmarkModel(preset: preset)
         print("preset \(preset): \(model.store.count) parameters, \(threads) threads")
         let r = ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
                                    log: { if verbose { print($0) } })
