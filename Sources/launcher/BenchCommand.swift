@@ -47,6 +47,13 @@ struct BenchModel: ParsableCommand {
                      forwardBatch, f, f * ref.forwardGFLOP, ref.torchForwardImagesPerSecond, f / ref.torchForwardImagesPerSecond))
         print(String(format: "train    batch %4d: %7.1f img/s  %6.1f GFLOPS  (PyTorch %.1f img/s, x%.2f)",
                      batch, t, t * ref.trainGFLOP, ref.torchTrainImagesPerSecond, t / ref.torchTrainImagesPerSecond))
+        // Work per image in CPU time, and the rate it gives when the threads have their cores
+        // to themselves: on a shared machine wall time also counts other processes' load.
+        let cf = r.forwardCPUMillisecondsPerImage, ct = r.trainCPUMillisecondsPerImage
+        let ideal = Double(threads) * 1000
+        print(String(format: "CPU time per image: forward %.2f ms, train %.2f ms -> %.1f / %.1f img/s on %d idle cores (x%.2f / x%.2f PyTorch)",
+                     cf, ct, ideal / cf, ideal / ct, threads,
+                     ideal / cf / ref.torchForwardImagesPerSecond, ideal / ct / ref.torchTrainImagesPerSecond))
         if let rss = ResourceUsage.peakRSSMiB() { print(String(format: "peak RSS: %.0f MiB", rss)) }
     }
 }

@@ -4,9 +4,14 @@ public struct ModelBenchmark {
     public struct Result: Sendable {
         public var forwardSeconds: [Double] = []
         public var trainSeconds: [Double] = []
+        /// Process CPU seconds of the same iterations.
+        public var forwardCPUSeconds: [Double] = []
+        public var trainCPUSeconds: [Double] = []
         public var forwardBatch = 0, trainBatch = 0
         public var forwardImagesPerSecond: Double { Double(forwardBatch) / median(forwardSeconds) }
         public var trainImagesPerSecond: Double { Double(trainBatch) / median(trainSeconds) }
+        public var forwardCPUMillisecondsPerImage: Double { 1000 * median(forwardCPUSeconds) / Double(forwardBatch) }
+        public var trainCPUMillisecondsPerImage: Double { 1000 * median(trainCPUSeconds) / Double(trainBatch) }
     }
 
     public static func median(_ xs: [Double]) -> Double {
@@ -28,10 +33,13 @@ public struct ModelBenchmark {
         if forwardBatch > 0 {
             let (x, t) = batch(forwardBatch)
             for i in 0...iterations {
-                let t0 = ResourceUsage.now()
+                let t0 = ResourceUsage.now(), c0 = ResourceUsage.processCPUSeconds()
                 _ = model.forward(x, timesteps: t)
                 let dt = ResourceUsage.now() - t0
-                if i > 0 { result.forwardSeconds.append(dt) }  // first run warms up
+                if i > 0 {  // the first run warms up
+                    result.forwardSeconds.append(dt)
+                    result.forwardCPUSeconds.append(ResourceUsage.processCPUSeconds() - c0)
+                }
                 log("forward \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
             }
         }
@@ -39,7 +47,7 @@ public struct ModelBenchmark {
             let adam = Adam(count: model.store.count)
             let (x, t) = batch(trainBatch)
             for i in 0...iterations {
-                let t0 = ResourceUsage.now()
+                let t0 = ResourceUsage.now(), c0 = ResourceUsage.processCPUSeconds()
                 model.store.zeroGrads()
                 let out = model.forward(x, timesteps: t, recordForBackward: true)
                 let dOut = Tensor(uninitialized: out.shape)
@@ -48,7 +56,10 @@ public struct ModelBenchmark {
                 model.backward(dOut)
                 adam.update(params: model.store.values, grads: model.store.grads, lr: 1e-4, beta1: 0.9, beta2: 0.999)
                 let dt = ResourceUsage.now() - t0
-                if i > 0 { result.trainSeconds.append(dt) }
+                if i > 0 {
+                    result.trainSeconds.append(dt)
+                    result.trainCPUSeconds.append(ResourceUsage.processCPUSeconds() - c0)
+                }
                 log("train step \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
             }
         }

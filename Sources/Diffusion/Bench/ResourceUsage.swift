@@ -11,6 +11,14 @@ public enum ResourceUsage {
         return nil
     }
 
+    /// CPU seconds used by all threads of this process: on a shared machine, work per image
+    /// measured this way does not grow with other processes' load the way wall time does.
+    public static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
     /// Monotonic seconds.
     public static func now() -> Double {
         var ts = timespec()
