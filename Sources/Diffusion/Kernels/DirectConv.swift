@@ -31,8 +31,8 @@ enum DirectConv {
 
     /// 8x8 and 16x16 images (with more than 32 output channels at 16x16): the packed form.
     /// Measured single-thread against im2col + sgemm: 8x8 64-192 channels 97-103 vs 88-92,
-    /// 16x16 64-96 channels 96 vs 87-88 GFLOPS; at 4x4 with 256-512 input channels it lost
-    /// (69-76 vs 90-92), so 4x4 stays on sgemm.
+    /// 16x16 64-96 channels 96 vs 87-88 GFLOPS; at 4x4 with 256-512 input channels it swung
+    /// between 68 and 100 from run to run (sgemm: 83-95), so 4x4 stays on sgemm.
     static func usesPackedWeightGradient(_ g: ConvGeometry) -> Bool {
         let pixels = g.ho * g.wo
         return pixels >= 64 && pixels <= 256 && !(g.cout <= 32 && pixels >= 256)
@@ -211,10 +211,10 @@ enum DirectConv {
     /// form runs out of rows to block: several images per task (>= 256 pixels), each task
     /// packing (1) its padded images by groups of 4 channels, [Cin/4][image][(H+2)(W+2)][4],
     /// so a tile's four input channels are 16 contiguous bytes per pixel and a tap is just an
-    /// offset, and (2) one 16-channel panel of dy at a time, [pixels][16] contiguous: read in
-    /// place, a panel's rows are Cout floats apart (1 KB at 256 channels), which maps every row
-    /// into the same few L1 sets and thrashes. For each dy panel, every 4-channel group and
-    /// tap then sweeps the task's pixels once, all from L1.
+    /// offset, and (2) dy by 16-channel panels, [Cout/16][pixels][16]: read in place, a panel's
+    /// rows are Cout floats apart (1 KB at 256 channels), which maps every row into the same
+    /// few L1 sets and thrashes. Each (channel group, dy panel, tap) then sweeps the task's
+    /// pixels once.
     static func weightGradientPacked(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                      dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
@@ -224,7 +224,7 @@ enum DirectConv {
         let workers = Parallel.workerCount(tasks)
         let size = 9 * cin * cout
         let partials = WorkerPartials(workers: workers, size: size + cout)
-        let packSize = cin * perTask * plane + perTask * h * w * 16
+        let packSize = cin * perTask * plane + perTask * h * w * cout
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * packSize)
         defer { scratch.deallocate() }
         Parallel.forEachWithWorker(tasks) { task, wk in
@@ -251,12 +251,16 @@ enum DirectConv {
             let dyn = dy + n0 * h * w * cout
             GEMM.addColumnSums(rows: pixels, cols: cout, x: dyn, into: part + size)
             for p in 0..<(cout / 16) {
-                for r in 0..<pixels { Vectorized.copy(dyn + r * cout + p * 16, to: dq + r * 16, count: 16) }
-                for cb in 0..<(cin / 4) {
+                for r in 0..<pixels { Vectorized.copy(dyn + r * cout + p * 16, to: dq + (p * pixels + r) * 16, count: 16) }
+            }
+            // Channel groups outermost: a group's input panel stays in L1 across all dy panels
+            // and taps, and the dW rows it feeds (9 x 4 x Cout) stay close too.
+            for cb in 0..<(cin / 4) {
+                for p in 0..<(cout / 16) {
                     for t in 0..<9 {
                         let (ky, kx) = (t / 3, t % 3)
                         weightTilePacked(xq + cb * groupStride + (ky * (w + 2) + kx) * 4, plane: plane,
-                                         images: images, h: h, w: w, dy: dq,
+                                         images: images, h: h, w: w, dy: dq + p * pixels * 16,
                                          out: part + (t * cin + cb * 4) * cout + p * 16, ldo: cout)
                     }
                 }
