@@ -100,10 +100,11 @@ import Testing
     init() { BLAS.configure(threads: 2) }
 
     /// Shapes cover the im2col path (cout 12, odd widths), the direct kernel (cout % 16 == 0,
-    /// width % 4 == 0; with cin 16 its dx runs through the direct kernel too; at 16x16 its
-    /// weight gradient too), stride 2 and 1x1.
+    /// width % 4 == 0; with cin 16 its dx runs through the direct kernel too; its weight
+    /// gradient row-blocked at 16x16, packed at 8x8 and 4x16), stride 2 and 1x1.
     @Test(arguments: [(3, 1, 8, 12, 7, 6), (3, 2, 8, 12, 8, 8), (1, 1, 8, 12, 5, 6), (3, 1, 3, 16, 6, 5),
-                      (3, 1, 8, 16, 3, 8), (3, 1, 16, 32, 4, 4), (3, 1, 8, 16, 16, 16)])
+                      (3, 1, 8, 16, 3, 8), (3, 1, 16, 32, 4, 4), (3, 1, 8, 16, 16, 16),
+                      (3, 1, 8, 32, 8, 8), (3, 1, 16, 64, 4, 16)])
     func conv2D(_ k: Int, _ stride: Int, _ cin: Int, _ cout: Int, _ h: Int, _ w: Int) {
         let hs = Harness(seed: UInt64(k * 100 + stride * 10 + cin))
         var layer: Conv2DLayer!

@@ -26,7 +26,16 @@ enum DirectConv {
     /// 40-80 against 85-97).
     static func prefersWeightGradient(_ g: ConvGeometry) -> Bool {
         g.k == 3 && g.stride == 1 && g.pad == 1 && g.cin % 4 == 0 && g.cout % 16 == 0
-            && g.cout <= 32 && g.ho * g.wo >= 256
+            && ((g.cout <= 32 && g.ho * g.wo >= 256) || usesPackedWeightGradient(g))
+    }
+
+    /// 8x8 and 16x16 images (with more than 32 output channels at 16x16): the packed form.
+    /// Measured single-thread against im2col + sgemm: 8x8 64-192 channels 97-103 vs 88-92,
+    /// 16x16 64-96 channels 96 vs 87-88 GFLOPS; at 4x4 with 256-512 input channels it swung
+    /// between 68 and 100 from run to run (sgemm: 83-95), so 4x4 stays on sgemm.
+    static func usesPackedWeightGradient(_ g: ConvGeometry) -> Bool {
+        let pixels = g.ho * g.wo
+        return pixels >= 64 && pixels <= 256 && !(g.cout <= 32 && pixels >= 256)
     }
 
     /// weight [3, 3, Cin, Cout] -> panels [Cout/16][9 Cin][16].
@@ -155,6 +164,10 @@ enum DirectConv {
     /// per-worker partials (with a row for dbias += column sums of dy, when asked).
     static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
+        if usesPackedWeightGradient(g) {
+            weightGradientPacked(g, x: x, dy: dy, dweight: dweight, dbias: dbias)
+            return
+        }
         let workers = Parallel.workerCount(g.n)
         let size = 9 * g.cin * g.cout
         let partials = WorkerPartials(workers: workers, size: size + g.cout)
@@ -192,6 +205,99 @@ enum DirectConv {
         }
         partials.addAll(range: 0..<size, into: dweight)
         if let dbias { partials.addAll(range: size..<(size + cout), into: dbias) }
+    }
+
+    /// The weight gradient for images of <= 256 pixels (16x16 and below), where the row-blocked
+    /// form runs out of rows to block: several images per task (>= 256 pixels), each task
+    /// packing (1) its padded images by groups of 4 channels, [Cin/4][image][(H+2)(W+2)][4],
+    /// so a tile's four input channels are 16 contiguous bytes per pixel and a tap is just an
+    /// offset, and (2) dy by 16-channel panels, [Cout/16][pixels][16]: read in place, a panel's
+    /// rows are Cout floats apart (1 KB at 256 channels), which maps every row into the same
+    /// few L1 sets and thrashes. Each (channel group, dy panel, tap) then sweeps the task's
+    /// pixels once.
+    static func weightGradientPacked(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                                     dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
+        let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
+        let plane = (h + 2) * (w + 2)
+        let perTask = max(1, 256 / (h * w))
+        let tasks = (g.n + perTask - 1) / perTask
+        let workers = Parallel.workerCount(tasks)
+        let size = 9 * cin * cout
+        let partials = WorkerPartials(workers: workers, size: size + cout)
+        let packSize = cin * perTask * plane + perTask * h * w * cout
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * packSize)
+        defer { scratch.deallocate() }
+        Parallel.forEachWithWorker(tasks) { task, wk in
+            let n0 = task * perTask, images = min(perTask, g.n - n0)
+            let xq = scratch + wk * packSize, dq = xq + cin * perTask * plane
+            let groupStride = images * plane * 4
+            Vectorized.zero(xq, count: cin / 4 * groupStride)
+            for i in 0..<images {
+                for y in 0..<h {
+                    for xx in 0..<w {
+                        let src = x + (((n0 + i) * h + y) * w + xx) * cin
+                        let dst = xq + (i * plane + (y + 1) * (w + 2) + xx + 1) * 4
+                        for cb in 0..<(cin / 4) {
+                            UnsafeMutableRawPointer(dst + cb * groupStride)
+                                .storeBytes(of: UnsafeRawPointer(src + cb * 4).loadUnaligned(as: SIMD4<Float>.self),
+                                            as: SIMD4<Float>.self)
+                        }
+                    }
+                }
+            }
+            let part = partials[wk]
+            if partials.beta(wk) == 0 { Vectorized.zero(part, count: size + cout) }
+            let pixels = images * h * w
+            let dyn = dy + n0 * h * w * cout
+            GEMM.addColumnSums(rows: pixels, cols: cout, x: dyn, into: part + size)
+            for p in 0..<(cout / 16) {
+                for r in 0..<pixels { Vectorized.copy(dyn + r * cout + p * 16, to: dq + (p * pixels + r) * 16, count: 16) }
+            }
+            // Channel groups outermost: a group's input panel stays in L1 across all dy panels
+            // and taps, and the dW rows it feeds (9 x 4 x Cout) stay close too.
+            for cb in 0..<(cin / 4) {
+                for p in 0..<(cout / 16) {
+                    for t in 0..<9 {
+                        let (ky, kx) = (t / 3, t % 3)
+                        weightTilePacked(xq + cb * groupStride + (ky * (w + 2) + kx) * 4, plane: plane,
+                                         images: images, h: h, w: w, dy: dq + p * pixels * 16,
+                                         out: part + (t * cin + cb * 4) * cout + p * 16, ldo: cout)
+                    }
+                }
+            }
+        }
+        partials.addAll(range: 0..<size, into: dweight)
+        if let dbias { partials.addAll(range: size..<(size + cout), into: dbias) }
+    }
+
+    /// out[c, 0..<16] += sum over images, rows, columns of src[(i plane + oy (W+2) + ox) 4 + c]
+    /// * dy[pixel, 0..<16] (dy packed 16 floats per pixel), c < 4.
+    @inline(never)
+    static func weightTilePacked(_ src: UnsafePointer<Float>, plane: Int, images: Int, h: Int, w: Int,
+                                 dy: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldo: Int) {
+        var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
+        var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()
+        var d = dy
+        for i in 0..<images {
+            for oy in 0..<h {
+                var s = src + (i * plane + oy * (w + 2)) * 4
+                for _ in 0..<w {
+                    let lo = load8(d), hi = load8(d + 8)
+                    let x0 = Float8(repeating: s[0]), x1 = Float8(repeating: s[1])
+                    a0 = a0.addingProduct(x0, lo); b0 = b0.addingProduct(x0, hi)
+                    a1 = a1.addingProduct(x1, lo); b1 = b1.addingProduct(x1, hi)
+                    let x2 = Float8(repeating: s[2]), x3 = Float8(repeating: s[3])
+                    a2 = a2.addingProduct(x2, lo); b2 = b2.addingProduct(x2, hi)
+                    a3 = a3.addingProduct(x3, lo); b3 = b3.addingProduct(x3, hi)
+                    s += 4
+                    d += 16
+                }
+            }
+        }
+        store8(load8(out) + a0, out); store8(load8(out + 8) + b0, out + 8)
+        store8(load8(out + ldo) + a1, out + ldo); store8(load8(out + ldo + 8) + b1, out + ldo + 8)
+        store8(load8(out + 2 * ldo) + a2, out + 2 * ldo); store8(load8(out + 2 * ldo + 8) + b2, out + 2 * ldo + 8)
+        store8(load8(out + 3 * ldo) + a3, out + 3 * ldo); store8(load8(out + 3 * ldo + 8) + b3, out + 3 * ldo + 8)
     }
 
     /// out[c, 0..<16] += sum over pixels (oy, ox) of src[oy * rowStride + ox * Cin + c] * dy[pixel, 0..<16]
