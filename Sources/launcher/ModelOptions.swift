@@ -46,4 +46,11 @@ nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
 func installStopHandlers() {
     signal(SIGINT) { _ in stopRequested = 1 }
     signal(SIGTERM) { _ in stopRequested = 1 }
+    // A blocked signal mask survives exec: a parent that blocks SIGTERM (a test runner, a
+    // job wrapper) would leave the handlers above silent. Unblock both for this process.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
