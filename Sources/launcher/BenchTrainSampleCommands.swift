@@ -22,21 +22,27 @@ func benchmarkModel(preset: String) throws -> UNet2DModel {
     return model
 }
 
+/// What `bench train` and `bench sample` share: the model, the threads, a JSON copy.
+struct BenchRunOptions: ParsableArguments {
+    @Option(help: "Model preset: seed, small or tiny.") var preset = "small"
+    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @Option(help: "Also write the result as JSON to this file.") var json: String?
+}
+
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Data-parallel training throughput (images/s) and the share of each step spent in allreduce.",
         discussion: "Run under mpirun to compare rank counts, e.g. mpirun -np 2 --bind-to none launcher bench train --preset small")
 
-    @Option(help: "Model preset: seed, small or tiny.") var preset = "small"
+    @OptionGroup var common: BenchRunOptions
     @Option(help: "Global batch.") var batch = 128
     @Option(help: "Timed steps after one warm-up step.") var steps = 4
-    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
-    @Option(help: "Also write the result as JSON to this file.") var json: String?
 
     func run() throws {
         try runOnWorld { comm in
-            let threads = try comm.configureThreads(requested: threads)
+            let threads = try comm.configureThreads(requested: common.threads)
+            let preset = common.preset
             let model = try benchmarkModel(preset: preset)
             var options = TrainingOptions()
             options.batchSize = batch
@@ -62,7 +68,7 @@ struct BenchTrain: ParsableCommand {
                                           gradientMegabytes: Double(model.store.count * 4) / 1e6)
             print(String(format: "preset %@, %d rank(s) x %d thread(s), global batch %d: %.1f img/s (step %.3f s), allreduce %.1f ms = %.1f%% of the step (%.1f MB of gradients), waiting for the slowest rank %.1f ms",
                          preset, comm.size, threads, batch, result.imagesPerSecond, step, ar * 1000, 100 * result.allreduceShare, result.gradientMegabytes, waited * 1000))
-            if let json { try writeJSON(result, to: json) }
+            if let json = common.json { try writeJSON(result, to: json) }
         }
     }
 }
@@ -81,15 +87,14 @@ struct BenchSample: ParsableCommand {
         abstract: "Sampling throughput: model evaluations/s and images/s end to end (random weights).",
         discussion: "Run under mpirun to compare rank counts, e.g. mpirun -np 2 --bind-to none launcher bench sample --preset small")
 
-    @Option(help: "Model preset: seed, small or tiny.") var preset = "small"
+    @OptionGroup var common: BenchRunOptions
     @Option(help: "Images.") var n = 256
     @Option(help: "DDIM steps (one model evaluation each).") var steps = 10
-    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
-    @Option(help: "Also write the result as JSON to this file.") var json: String?
 
     func run() throws {
         try runOnWorld { comm in
-            let threads = try comm.configureThreads(requested: threads)
+            let threads = try comm.configureThreads(requested: common.threads)
+            let preset = common.preset
             let model = try benchmarkModel(preset: preset)
             let spec = try SamplerSpec.parse("ddim", steps: steps)
             try comm.barrier()
@@ -104,7 +109,7 @@ struct BenchSample: ParsableCommand {
                                       forwardImagesPerSecond: Double(n * result.modelEvaluations) / seconds)
             print(String(format: "preset %@, %d rank(s) x %d thread(s): %d images x %d evaluations in %.2f s: %.2f evaluations/s, %.2f img/s end to end, %.1f img/s through the model",
                          preset, comm.size, threads, n, r.modelEvaluations, seconds, r.evaluationsPerSecond, r.imagesPerSecond, r.forwardImagesPerSecond))
-            if let json { try writeJSON(r, to: json) }
+            if let json = common.json { try writeJSON(r, to: json) }
         }
     }
 }
