@@ -53,6 +53,9 @@ public struct LinePlot {
         }
         var x0 = pts.map(\.0).min()!, x1 = pts.map(\.0).max()!
         if x1 == x0 { x0 -= 1; x1 += 1 }
+        if series.contains(where: \.markers) {  // keep markers at the ends inside the frame
+            let m = (x1 - x0) * 0.03; x0 -= m; x1 += m
+        }
         func ty(_ v: Double) -> Double { logY ? log10(v) : v }
         var y0 = pts.map { ty($0.1) }.min()!, y1 = pts.map { ty($0.1) }.max()!
         if y1 == y0 { y0 -= 0.5; y1 += 0.5 }
