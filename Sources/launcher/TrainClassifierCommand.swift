@@ -10,7 +10,7 @@ struct TrainClassifierCommand: ParsableCommand {
         discussion: """
         Every rank holds the whole classifier and runs its share of each global batch; gradients \
         are summed by one allreduce before every Adam step (one-cycle learning rate). Training \
-        images get a random horizontal flip and shift of up to --max-shift pixels, keyed by \
+        images get a random shift of up to --max-shift pixels (and a horizontal flip with --flip), keyed by \
         (seed, step, position), so a run gives the same classifier at any rank count. After each \
         epoch the test accuracy is printed and --out gets config.json, model.safetensors (each \
         written atomically) and metrics.csv.
@@ -25,11 +25,12 @@ struct TrainClassifierCommand: ParsableCommand {
     @Option(help: "Channels per stage, comma-separated.") var channels = "32,64,128"
     @Option(help: "Conv blocks per stage, comma-separated.") var blocks = "1,2,2"
     @Option(help: "GroupNorm groups.") var groups = 8
-    @Option(help: "Epochs (the learning-rate schedule is planned for these).") var epochs = 10
+    @Option(help: "Epochs (the learning-rate schedule is planned for these).") var epochs = 12
     @Option(help: "Global batch size, split across ranks.") var batchSize = 128
     @Option(help: "One-cycle peak learning rate (Adam).") var maxLR = 3e-3
-    @Option(help: "Augmentation: largest random shift in pixels (0: none).") var maxShift = 2
-    @Flag(help: "Augmentation: no random horizontal flips.") var noFlip = false
+    @Option(help: "Augmentation: largest random shift in pixels (0: none).") var maxShift = 1
+    @Flag(help: "Augmentation: random horizontal flips too (off by default: Fashion-MNIST's shoes all face one way).")
+    var flip = false
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 0
     @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
 
@@ -52,7 +53,7 @@ struct TrainClassifierCommand: ParsableCommand {
     func options() -> ClassifierTrainingOptions {
         var o = ClassifierTrainingOptions()
         o.batchSize = batchSize; o.epochs = epochs; o.maxLR = maxLR; o.seed = seed
-        o.augmentation = Augmentation(flip: !noFlip, maxShift: maxShift)
+        o.augmentation = Augmentation(flip: flip, maxShift: maxShift)
         return o
     }
 
