@@ -21,6 +21,20 @@ public final class PendingRequest {
         try check(code, "MPI_Waitall (\(name))")
     }
 
+    /// Lets MPI advance the operation without blocking (Open MPI moves nonblocking collectives
+    /// on only inside MPI calls); true once it is complete.
+    @discardableResult
+    public func test() throws -> Bool {
+        guard !requests.isEmpty else { return true }
+        var done: Int32 = 0
+        let code = requests.withUnsafeMutableBufferPointer {
+            MPI_Testall(Int32($0.count), $0.baseAddress, &done, cmpi_statuses_ignore())
+        }
+        try check(code, "MPI_Testall (\(name))")
+        if done != 0 { requests = [] }
+        return done != 0
+    }
+
     /// A request dropped without `wait()` is completed here, so MPI never writes into the
     /// buffer later; errors can no longer be reported at this point.
     deinit {

@@ -38,6 +38,12 @@ struct BenchTrain: ParsableCommand {
     @OptionGroup var common: BenchRunOptions
     @Option(help: "Global batch.") var batch = 128
     @Option(help: "Timed steps after one warm-up step.") var steps = 4
+    @Flag(help: "Allreduce all gradients after backward instead of overlapping buckets with it.") var noOverlap = false
+    @Option(help: "Floats per gradient bucket (the trainer's default: 4 MiB).") var bucket = 1 << 20
+
+    func validate() throws {
+        guard bucket >= 1 else { throw ValidationError("--bucket must be at least 1, got \(bucket)") }
+    }
 
     func run() throws {
         try runOnWorld { comm in
@@ -50,6 +56,8 @@ struct BenchTrain: ParsableCommand {
             let trainer = Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
                                   options: options, group: comm)
             trainer.separateWaitFromAllreduce = true
+            trainer.overlapAllreduce = !noOverlap
+            trainer.bucketSize = bucket
             var reports: [Trainer.StepReport] = []
             for i in 0...steps {
                 let r = try trainer.trainStep()
@@ -65,9 +73,11 @@ struct BenchTrain: ParsableCommand {
             let result = TrainBenchResult(preset: preset, ranks: comm.size, threadsPerRank: threads, globalBatch: batch,
                                           stepSeconds: step, imagesPerSecond: Double(batch) / step,
                                           allreduceSeconds: ar, allreduceShare: ar / step, imbalanceWaitSeconds: waited,
-                                          gradientMegabytes: Double(model.store.count * 4) / 1e6)
-            print(String(format: "preset %@, %d rank(s) x %d thread(s), global batch %d: %.1f img/s (step %.3f s), allreduce %.1f ms = %.1f%% of the step (%.1f MB of gradients), waiting for the slowest rank %.1f ms",
-                         preset, comm.size, threads, batch, result.imagesPerSecond, step, ar * 1000, 100 * result.allreduceShare, result.gradientMegabytes, waited * 1000))
+                                          gradientMegabytes: Double(model.store.count * 4) / 1e6,
+                                          overlap: !noOverlap, bucketFloats: bucket)
+            print(String(format: "preset %@, %d rank(s) x %d thread(s), global batch %d: %.1f img/s (step %.3f s), allreduce left after backward %.1f ms = %.1f%% of the step (%.1f MB of gradients in %d-float buckets, %@), waiting for the slowest rank %.1f ms",
+                         preset, comm.size, threads, batch, result.imagesPerSecond, step, ar * 1000, 100 * result.allreduceShare,
+                         result.gradientMegabytes, bucket, noOverlap ? "not overlapped" : "overlapped with backward", waited * 1000))
             if let json = common.json { try writeJSON(result, to: json) }
         }
     }
@@ -79,6 +89,8 @@ struct TrainBenchResult: Codable {
     /// Time at the barrier before the allreduce: waiting for the slowest rank.
     let imbalanceWaitSeconds: Double
     let gradientMegabytes: Double
+    /// Buckets overlapped with backward (false: all summed after it), and floats per bucket.
+    let overlap: Bool, bucketFloats: Int
 }
 
 struct BenchSample: ParsableCommand {

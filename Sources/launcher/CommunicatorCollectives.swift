@@ -4,14 +4,19 @@ import Foundation
 
 /// Diffusion knows nothing of MPI; this adapts the world communicator to what training,
 /// sampling and statistics need from a process group.
-extension Communicator: @retroactive Collectives {
+extension Communicator: Collectives {
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try allreduce(buffer, op: .sum) }
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { try allreduce(buffer, op: .sum) }
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective {
+        try iallreduce(buffer, op: .sum)
+    }
     // broadcast(_:root:) is witnessed by Communicator's generic broadcast.
     public func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float] {
         try gatherv(local, counts: counts, root: root)
     }
 }
+
+extension PendingRequest: PendingCollective {}
 
 extension Communicator {
     /// Kernel threads per rank: `requested`, or this host's cores shared by the ranks on it.

@@ -15,7 +15,7 @@ struct CompareSamplersCommand: ParsableCommand {
         and a grid per sampler to --out.
         """)
 
-    @Option(help: "A diffusers UNet2DModel folder.") var model: String
+    @Option(help: "A diffusers UNet2DModel folder.") var model: String?
     @Option(help: "Images per sampler.") var n = 256
     @Option(help: "Seed of the per-image noise streams (the same for every sampler).") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with.") var betaMax = 0.01
@@ -23,6 +23,7 @@ struct CompareSamplersCommand: ParsableCommand {
     @Option(help: "Only these samplers (comma-separated indices into the table, 1-based).") var only: String?
     @Option(help: "A line describing the model's training, put above the table.") var modelNote: String?
     @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @Flag(help: "Sample nothing: redraw fid_vs_evaluations.png from the comparison.json in --out.") var replot = false
     @OptionGroup(title: "FID and KID") var fidOptions: FIDOptions
 
     func entries() throws -> [SamplerComparison.Entry] {
@@ -36,11 +37,29 @@ struct CompareSamplersCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if replot {
+            guard out != nil else { throw ValidationError("--replot needs --out: the folder with comparison.json") }
+            return
+        }
+        guard model != nil else { throw ValidationError("Missing expected argument '--model <model>'") }
         guard n >= 2 else { throw ValidationError("--n must be at least 2 for FID, got \(n)") }
         for e in try entries() { _ = try e.spec() }
     }
 
     func run() throws {
+        if replot, let out {
+            let path = out + "/comparison.json"
+            let rows: [SamplerComparison.Row]
+            do {
+                rows = try JSONDecoder().decode([SamplerComparison.Row].self, from: Data(FileBytes.read(path)))
+            } catch {
+                throw ValidationError("\(path): not a comparison.json written by compare-samplers (\(error))")
+            }
+            try writePlot(rows, to: out)
+            print("wrote \(out)/fid_vs_evaluations.png")
+            return
+        }
+        guard let model else { return }
         try runOnWorld { comm in
             let threads = try comm.configureThreads(requested: threads)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("compare-"))
@@ -83,10 +102,14 @@ struct CompareSamplersCommand: ParsableCommand {
             let md = SamplerComparison.markdown(rows, title: title)
             try FileBytes.writeAtomically(Array(md.utf8), to: directory + "/comparison.md")
             try writeJSON(rows, to: directory + "/comparison.json")
-            let canvas = SamplerComparison.plot(rows).render()
-            try PNG.write(rgb: canvas.pixels, width: canvas.width, height: canvas.height, to: directory + "/fid_vs_evaluations.png")
+            try writePlot(rows, to: directory)
             print(md)
             print("wrote \(directory)/comparison.md, comparison.json, fid_vs_evaluations.png")
         }
+    }
+
+    private func writePlot(_ rows: [SamplerComparison.Row], to directory: String) throws {
+        let canvas = SamplerComparison.plot(rows).render()
+        try PNG.write(rgb: canvas.pixels, width: canvas.width, height: canvas.height, to: directory + "/fid_vs_evaluations.png")
     }
 }

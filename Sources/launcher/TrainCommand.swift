@@ -36,8 +36,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "OneCycle: final lr = initial lr / final-div-factor.") var finalDivFactor = 1e4
     @Option(help: "Adam beta2.") var beta2 = 0.999
     @Option(help: "Adam epsilon.") var adamEps = 1e-5
+    @Option(help: ArgumentHelp("Clip the global gradient norm to this before each Adam step (default: no clipping, as the recipe).",
+                               valueName: "norm")) var maxGradNorm: Double?
     @Option(help: "Last beta of the linear noise schedule.") var betaMax = 0.01
     @Option(help: "Seed for initialisation, shuffling and noise.") var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Gradient allreduce bucket size in MiB (each bucket starts as soon as backward has finished it).",
+                               valueName: "MiB")) var bucketMib = 4.0
     @Option(help: "Write a checkpoint every N steps.") var checkpointEvery = 200
     @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
 
@@ -49,6 +53,7 @@ struct TrainCommand: ParsableCommand {
         o.batchSize = batchSize; o.epochs = epochs; o.maxSteps = maxSteps
         o.maxLR = maxLR; o.pctStart = pctStart; o.divFactor = divFactor; o.finalDivFactor = finalDivFactor
         o.beta2 = beta2; o.adamEps = adamEps; o.betaMax = betaMax; o.seed = seed
+        o.maxGradNorm = maxGradNorm
         return o
     }
 
@@ -57,10 +62,12 @@ struct TrainCommand: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if let maxSteps, maxSteps < 1 { throw ValidationError("--max-steps must be at least 1, got \(maxSteps)") }
         guard maxLR > 0 else { throw ValidationError("--max-lr must be positive, got \(maxLR)") }
+        if let maxGradNorm, !(maxGradNorm > 0) { throw ValidationError("--max-grad-norm must be positive, got \(maxGradNorm)") }
         guard betaMax > 1e-4 && betaMax < 1 else { throw ValidationError("--beta-max must be in (1e-4, 1), got \(betaMax)") }
         if resume && out == nil { throw ValidationError("--resume needs --out: the run folder to continue") }
         if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other") }
         if samples < 0 { throw ValidationError("--samples must be >= 0") }
+        guard bucketMib > 0 else { throw ValidationError("--bucket-mib must be positive, got \(bucketMib)") }
         _ = try SamplerSpec.parse(sampler)
     }
 
@@ -105,6 +112,7 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             let trainer = Trainer(model: unet, images: images, options: options, group: comm)
+            trainer.bucketSize = max(1, Int(bucketMib * 262_144))  // floats: MiB / 4 bytes
             try trainer.broadcastParameters()
             if resume {
                 // Rank 0 read the moments; every rank needs them.

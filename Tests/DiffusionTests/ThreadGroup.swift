@@ -76,6 +76,17 @@ final class ThreadGroup: @unchecked Sendable {
         func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { sum(buffer) }
         func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { sum(buffer) }
 
+        /// Sums only at wait(), as late as MPI may: a caller that reads the buffer earlier fails.
+        func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective {
+            Deferred { self.sum(buffer) }
+        }
+        final class Deferred: PendingCollective {
+            private var action: (() -> Void)?
+            init(_ action: @escaping () -> Void) { self.action = action }
+            func test() throws -> Bool { action == nil }
+            func wait() throws { action?(); action = nil }
+        }
+
         private func copy<T>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) {
             let all = group.exchange(rank: rank, Array(buffer)) { $0 } as! [Any]
             let rootValues = all[root] as! [T]

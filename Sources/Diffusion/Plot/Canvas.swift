@@ -10,7 +10,10 @@ public struct Canvas {
         public static let gray = Color(200, 200, 200), darkGray = Color(110, 110, 110)
         public static let blue = Color(31, 119, 180), orange = Color(255, 127, 14)
         public static let green = Color(44, 160, 44), red = Color(214, 39, 40), purple = Color(148, 103, 189)
-        public static let palette: [Color] = [.blue, .orange, .green, .red, .purple]
+        /// matplotlib's "tab10" colours, so up to ten series stay apart.
+        public static let palette: [Color] = [.blue, .orange, .green, .red, .purple, Color(140, 86, 75),
+                                              Color(227, 119, 194), Color(127, 127, 127), Color(188, 189, 34),
+                                              Color(23, 190, 207)]
     }
 
     public init(width: Int, height: Int, background: Color = .white) {

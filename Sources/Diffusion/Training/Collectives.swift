@@ -7,12 +7,23 @@ public protocol Collectives: AnyObject {
     /// In-place sum across ranks; every rank gets the result.
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws
     func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws
+    /// Starts an in-place sum and returns at once; the buffer is the caller's again after
+    /// `wait()`. Every rank must start the same sums in the same order.
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective
     /// Root's contents copied to every rank.
     func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws
     func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt8>, root: Int) throws
     /// Concatenation in rank order on root (others get []); counts[r] is rank r's length.
     func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float]
     func barrier() throws
+}
+
+/// A collective in flight.
+public protocol PendingCollective: AnyObject {
+    /// Lets the operation advance without blocking (MPI progresses inside MPI calls).
+    @discardableResult func test() throws -> Bool
+    /// Blocks until it is complete.
+    func wait() throws
 }
 
 extension Collectives {
@@ -41,8 +52,14 @@ public final class SingleProcess: Collectives {
     public var size: Int { 1 }
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {}
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {}
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective { Done() }
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {}
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<UInt8>, root: Int) throws {}
     public func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float] { Array(local) }
     public func barrier() throws {}
+
+    final class Done: PendingCollective {
+        func test() throws -> Bool { true }
+        func wait() throws {}
+    }
 }

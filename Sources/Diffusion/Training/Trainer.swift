@@ -19,12 +19,17 @@ public final class Trainer {
     /// Optimizer steps taken so far (the next step's index).
     public private(set) var step = 0
 
-    /// Benchmarks: a barrier before the allreduce, so `allreduceSeconds` counts only the
-    /// transfer and `waitSeconds` the time spent waiting for the slowest rank.
+    /// Benchmarks: a barrier once every rank has finished backward, so `waitSeconds` is the
+    /// time spent waiting for the slowest rank and `allreduceSeconds` the gradient sum left
+    /// after that (with overlap, what backward did not hide).
     public var separateWaitFromAllreduce = false
 
     /// Gradients are allreduced in buckets of this many floats (a few large calls).
-    public var bucketSize = 1 << 22
+    public var bucketSize = 1 << 20
+
+    /// Start each bucket's allreduce as soon as backward has finished its gradients, so the
+    /// transfer overlaps the rest of backward; false sums everything after backward.
+    public var overlapAllreduce = true
 
     public struct StepReport: Sendable {
         public let step: Int, epoch: Int, loss: Double, lr: Double, beta1: Double
@@ -89,8 +94,10 @@ public final class Trainer {
         }
         let xt = schedule.qSample(x0: images.gather(Array(indices[mine])), eps: eps, t: timesteps)
 
-        // 2. forward, MSE against eps, backward
+        // 2. forward, MSE against eps, backward; gradient buckets start their allreduce
+        //    (top of the store first) as soon as backward has finished them
         model.store.zeroGrads()
+        let buckets = GradientBuckets(gradients: model.store.gradBuffer, size: bucketSize)
         var localLoss = 0.0
         if !mine.isEmpty {
             let out = model.forward(xt, timesteps: timesteps.map(Float.init), recordForBackward: true)
@@ -101,7 +108,7 @@ public final class Trainer {
                 localLoss += Double(d * d)
                 dOut[i] = scale * d
             }
-            model.backward(dOut)
+            model.backward(dOut, gradientsReady: overlapAllreduce ? { buckets.gradientsReady(downTo: $0, group: self.group) } : nil)
         }
 
         // 3. sum gradients and the loss over ranks
@@ -113,20 +120,18 @@ public final class Trainer {
             waitSeconds = t - t1
             t1 = t
         }
-        let grads = model.store.gradBuffer
-        var start = 0
-        while start < grads.count {
-            let end = min(grads.count, start + bucketSize)
-            try group.allreduceSum(UnsafeMutableBufferPointer(rebasing: grads[start..<end]))
-            start = end
-        }
+        try buckets.startRest(group: group)
+        try buckets.wait()
         let loss = try group.allreduceSum([localLoss])[0] / Double(globalBatch * pixels)
         let allreduceSeconds = ResourceUsage.now() - t1
         guard loss.isFinite else {
             throw TrainingError.nonFiniteLoss(step: step, loss: loss)
         }
 
-        // 4. Adam with the one-cycle learning rate and beta1
+        // 4. optional clipping, then Adam with the one-cycle learning rate and beta1
+        if let maxNorm = options.maxGradNorm {
+            GradientClipping.clip(model.store.grads, count: model.store.count, maxNorm: maxNorm)
+        }
         let (lr, beta1) = lrSchedule.values(at: step)
         adam.update(params: model.store.values, grads: model.store.grads, lr: lr, beta1: beta1, beta2: options.beta2)
         let report = StepReport(step: step, epoch: step / stepsPerEpoch, loss: loss, lr: lr, beta1: beta1,

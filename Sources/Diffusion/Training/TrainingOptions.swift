@@ -16,6 +16,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var betaMax = 0.01
     public var timesteps = 1000
     public var seed: UInt64 = 0
+    /// Clip the global gradient norm to this before each Adam step (nil: no clipping, as the
+    /// recipe). Left out of the JSON when nil, so older runs keep their hash.
+    public var maxGradNorm: Double? = nil
     /// Keep the last, smaller batch of each epoch (PyTorch's DataLoader default).
     public var dropLast = false
 
