@@ -49,11 +49,10 @@ struct CompareSamplersCommand: ParsableCommand {
     func run() throws {
         if replot, let out {
             let path = out + "/comparison.json"
-            let rows: [SamplerComparison.Row]
-            do {
-                rows = try JSONDecoder().decode([SamplerComparison.Row].self, from: Data(FileBytes.read(path)))
-            } catch {
-                throw ValidationError("\(path): not a comparison.json written by compare-samplers (\(error))")
+            let bytes = try FileBytes.read(path)
+            guard let rows = try? JSONDecoder().decode([SamplerComparison.Row].self, from: Data(bytes)) else {
+                throw RootError(message: "\(path): expected the rows compare-samplers writes (label, sampler, "
+                                + "modelEvaluations, seconds, fid, images), found something else")
             }
             try writePlot(rows, to: out)
             print("wrote \(out)/fid_vs_evaluations.png")
