@@ -23,7 +23,7 @@ struct BenchModelScaling: ParsableCommand {
     @Option(help: "Link bandwidths in Gbit/s, comma-separated (β = link / 8 bytes per second).") var linkGbit = "10,100"
     @Option(help: "Rank counts, comma-separated.") var ranks = "8,16,32,64,128,256"
     @Option(help: "Images per rank per step, comma-separated.") var batches = "16,32,64,128"
-    @Option(help: "Allreduce bucket in MB (the trainer's: 4Mi floats = 16.78 MB).") var bucketMb = 16.777216
+    @Option(help: "Allreduce bucket in MB (16.78 MB = `train --bucket-mib 16`, for a cluster's larger latency; the trainer's default is 4 MiB).") var bucketMb = 16.777216
     @Option(help: "Also write the predictions as JSON to this file.") var json: String?
 
     func run() throws {

@@ -122,13 +122,16 @@ struct ScalingFolder {
         // time bench train measured.
         let measuredPreset = train.values.first?.first?.preset ?? "small"
         let gradientBytes = (train.values.first?.first?.gradientMegabytes ?? 0) * 1e6
+        let bucketBytes = 4 * Double(train.values.first?.first?.bucketFloats ?? 1 << 22)
         var checks: [ScalingReport.ModelCheck] = []
-        for (name, bench) in allreduce.sorted(by: { $0.key < $1.key }) {
+        // With overlap, bench train times only what backward left over: nothing to check.
+        let overlapped = train.values.first?.first?.overlap ?? false
+        for (name, bench) in allreduce.sorted(by: { $0.key < $1.key }) where !overlapped {
             guard let cost = bench.cost else { continue }
             let transport = name.split(separator: "-").first.map(String.init) ?? name
             for r in rows where r.transport == transport && r.ranks > 1 {
                 let model = DataParallelStepModel(secondsPerImage: 0, forwardFraction: 0, gradientBytes: gradientBytes,
-                                                  bucketBytes: 4 * Double(1 << 22), allreduce: cost)
+                                                  bucketBytes: bucketBytes, allreduce: cost)
                 checks.append(.init(allreduce: name, ranks: r.ranks,
                                     predictedSeconds: model.predict(ranks: r.ranks, batchPerRank: 0).allreduceSeconds,
                                     measuredSeconds: r.allreduceSeconds))
@@ -143,7 +146,7 @@ struct ScalingFolder {
                 alpha: measuredAlpha ?? 25e-6,
                 alphaSource: measuredAlpha != nil ? "measured, \(alphaFrom), \(allreduce[alphaFrom]!.ranks) ranks" : "typical TCP value",
                 linkGbit: [10, 100], ranks: [8, 16, 32, 64, 128, 256], batches: [16, 32, 64, 128],
-                bucketBytes: 4 * Double(1 << 22))
+                bucketBytes: bucketBytes)
             prediction = inputs.predict()
         }
         return ScalingReport(meta: meta, rows: rows, allreduce: allreduce, modelChecks: checks, prediction: prediction)

@@ -89,8 +89,9 @@ struct TrainBenchResult: Codable {
     /// Time at the barrier before the allreduce: waiting for the slowest rank.
     let imbalanceWaitSeconds: Double
     let gradientMegabytes: Double
-    /// Buckets overlapped with backward (false: all summed after it), and floats per bucket.
-    let overlap: Bool, bucketFloats: Int
+    /// Buckets overlapped with backward (false: all summed after it), and floats per bucket;
+    /// nil in files from before these were recorded (not overlapped, 4Mi floats).
+    let overlap: Bool?, bucketFloats: Int?
 }
 
 struct BenchSample: ParsableCommand {
