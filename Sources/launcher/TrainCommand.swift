@@ -135,7 +135,7 @@ struct TrainCommand: ParsableCommand {
             var smoothed: Double?
             var imagesPerSecond: Double?
             let outcome = try run.run(shouldStop: { stopRequested != 0 }) { r in
-                smoothed = smoothed.map { 0.98 * $0 + 0.02 * r.loss } ?? r.loss
+                smoothed = smoothed.map { 0.9 * $0 + 0.1 * r.loss } ?? r.loss
                 let ips = Double(r.images) / r.seconds
                 imagesPerSecond = imagesPerSecond.map { 0.9 * $0 + 0.1 * ips } ?? ips
                 bar?.update(done: r.step + 1, startedAt: firstStep,
