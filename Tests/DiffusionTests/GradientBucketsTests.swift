@@ -59,3 +59,28 @@ struct GradientBucketsTests {
         #expect(values == [Float](repeating: 2, count: 10))
     }
 }
+
+struct BackwardReadyOffsetsTests {
+    /// What backward reports is a true watermark: the offsets only fall, and no gradient at or
+    /// above a reported offset changes after the report (so starting its allreduce is safe).
+    @Test func unetReportsOnlyFinishedGradients() {
+        let model = UNet2DModel(config: .tiny)
+        model.initializeParameters(seed: 3)
+        var rng = RandomStream(seed: 4)
+        let x = Tensor(shape: [2, 16, 16, 1])
+        rng.fillNormal(x.data, count: x.count)
+        let out = model.forward(x, timesteps: [17, 650], recordForBackward: true)
+        let dOut = Tensor(shape: out.shape)
+        rng.fillNormal(dOut.data, count: dOut.count)
+        model.store.zeroGrads()
+        var reports: [(offset: Int, grads: [Float])] = []
+        model.backward(dOut) { offset in reports.append((offset, Array(model.store.gradBuffer[offset...]))) }
+        let final = Array(model.store.gradBuffer)
+        #expect(reports.count > 3)
+        #expect(reports.last?.offset == 0)
+        #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.offset >= $1.offset })
+        for r in reports {
+            #expect(r.grads == Array(final[r.offset...]), "gradients above offset \(r.offset) changed after it was reported")
+        }
+    }
+}

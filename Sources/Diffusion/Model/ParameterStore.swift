@@ -50,15 +50,6 @@ public final class ParameterStore: @unchecked Sendable {
         return e.offset
     }
 
-    /// Offset of the first tensor whose name starts with `prefix` + "." (the module's start).
-    public func firstOffset(prefix: String) -> Int {
-        let dotted = prefix + "."
-        guard let e = entries.first(where: { $0.name.hasPrefix(dotted) }) else {
-            preconditionFailure("no parameters under \(prefix)")
-        }
-        return e.offset
-    }
-
     /// Allocates the zeroed value and gradient buffers for everything registered.
     public func allocate() {
         precondition(!allocated)

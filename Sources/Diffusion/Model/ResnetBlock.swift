@@ -13,6 +13,9 @@ public final class ResnetBlock {
     let shortcut: Conv2DLayer?
     let cout: Int
 
+    /// Where this block's parameters start in the store (norm1 is registered first).
+    var firstParameterOffset: Int { norm1.weightOffset }
+
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 cin: Int, cout: Int, temb: Int, groups: Int, eps: Float) {
         self.cout = cout

@@ -162,26 +162,23 @@ public final class UNet2DModel {
     }
 
     /// Accumulates parameter gradients into `store.grads` for d(loss)/d(output) = `dOutput`;
-    /// returns d(loss)/d(sample).
+    /// returns d(loss)/d(sample). `gradientsReady(offset)` is called as backward goes: every
+    /// parameter gradient at or above `offset` in the store is then final (parameters are
+    /// registered in forward order, and backward finishes them from the end), so its
+    /// allreduce may start.
     @discardableResult
-    /// `gradientsReady(offset)` is called as backward goes: every parameter gradient at or
-    /// above `offset` in the store is then final (parameters are registered in forward order,
-    /// and backward finishes them from the end), so its allreduce may start.
     public func backward(_ dOutput: Tensor, gradientsReady: ((Int) -> Void)? = nil) -> Tensor {
         guard let tembAct else { preconditionFailure("UNet backward without a recorded forward") }
         self.tembAct = nil
         let dTembAct = Tensor(shape: tembAct.shape)
-        func finished(_ prefix: String) {
-            if let gradientsReady { gradientsReady(store.firstOffset(prefix: prefix)) }
-        }
 
         // 5. output
         var dh = normOut.backward(convOut.backward(dOutput)!)
-        finished("conv_norm_out")
+        gradientsReady?(normOut.weightOffset)
 
         // 4. up path in reverse; skip gradients collected in down-path order
         var dSkips: [Tensor] = []
-        for (i, b) in upBlocks.enumerated().reversed() {
+        for b in upBlocks.reversed() {
             if let u = b.upsampler { dh = Upsample2x.backward(u.backward(dh)!) }
             for j in stride(from: b.resnets.count - 1, through: 0, by: -1) {
                 if !b.attentions.isEmpty { dh = b.attentions[j].backward(dh) }
@@ -189,7 +186,7 @@ public final class UNet2DModel {
                 let (dMain, dSkip) = ChannelConcat.backward(dcat, split: b.mainChannels[j])
                 dSkips.append(dSkip)
                 dh = dMain
-                finished("up_blocks.\(i).resnets.\(j)")
+                gradientsReady?(b.resnets[j].firstParameterOffset)
             }
         }
         // dSkips is now ordered like the forward's `skips` list (first skip first).
@@ -198,16 +195,16 @@ public final class UNet2DModel {
         dh = midResnet2.backward(dh, dTembAct: dTembAct)
         if let a = midAttention { dh = a.backward(dh) }
         dh = midResnet1.backward(dh, dTembAct: dTembAct)
-        finished("mid_block")
+        gradientsReady?(midResnet1.firstParameterOffset)
 
         // 2. down path in reverse, adding each skip's gradient where it left
-        for (i, b) in downBlocks.enumerated().reversed() {
+        for b in downBlocks.reversed() {
             if let d = b.downsampler { dh.add(dSkips.removeLast()); dh = d.backward(dh)! }
             for j in stride(from: b.resnets.count - 1, through: 0, by: -1) {
                 dh.add(dSkips.removeLast())
                 if !b.attentions.isEmpty { dh = b.attentions[j].backward(dh) }
                 dh = b.resnets[j].backward(dh, dTembAct: dTembAct)
-                finished("down_blocks.\(i).resnets.\(j)")
+                gradientsReady?(b.resnets[j].firstParameterOffset)
             }
         }
         dh.add(dSkips.removeLast())
