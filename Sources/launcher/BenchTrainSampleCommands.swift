@@ -39,7 +39,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Global batch.") var batch = 128
     @Option(help: "Timed steps after one warm-up step.") var steps = 4
     @Flag(help: "Allreduce all gradients after backward instead of overlapping buckets with it.") var noOverlap = false
-    @Option(help: "Floats per gradient bucket (the trainer's default: 4 MiB).") var bucket = 1 << 20
+    @Option(help: "Floats per gradient bucket (the trainer's default: 4 MiB).") var bucket = Trainer.defaultBucketSize
 
     func validate() throws {
         guard bucket >= 1 else { throw ValidationError("--bucket must be at least 1, got \(bucket)") }

@@ -41,7 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Last beta of the linear noise schedule.") var betaMax = 0.01
     @Option(help: "Seed for initialisation, shuffling and noise.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Gradient allreduce bucket size in MiB (each bucket starts as soon as backward has finished it).",
-                               valueName: "MiB")) var bucketMib = 4.0
+                               valueName: "MiB")) var bucketMib = Double(Trainer.defaultBucketSize) / floatsPerMiB
     @Option(help: "Write a checkpoint every N steps.") var checkpointEvery = 200
     @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
 
@@ -112,7 +112,7 @@ struct TrainCommand: ParsableCommand {
                 }
             }
             let trainer = Trainer(model: unet, images: images, options: options, group: comm)
-            trainer.bucketSize = max(1, Int(bucketMib * 262_144))  // floats: MiB / 4 bytes
+            trainer.bucketSize = max(1, Int(bucketMib * floatsPerMiB))
             try trainer.broadcastParameters()
             if resume {
                 // Rank 0 read the moments; every rank needs them.
@@ -191,6 +191,9 @@ struct ResumeSummary: Codable {
     let step: Int
     let options: TrainingOptions
 }
+
+/// 4-byte floats in a MiB.
+let floatsPerMiB = 262_144.0
 
 struct RootError: Error, CustomStringConvertible {
     let message: String

@@ -24,8 +24,12 @@ public final class Trainer {
     /// after that (with overlap, what backward did not hide).
     public var separateWaitFromAllreduce = false
 
+    /// Floats per gradient bucket by default: 4 MiB, the fastest allreduce size over shared
+    /// memory here (README, "Allreduce latency and bandwidth").
+    public static let defaultBucketSize = 1 << 20
+
     /// Gradients are allreduced in buckets of this many floats (a few large calls).
-    public var bucketSize = 1 << 20
+    public var bucketSize = Trainer.defaultBucketSize
 
     /// Start each bucket's allreduce as soon as backward has finished its gradients, so the
     /// transfer overlaps the rest of backward; false sums everything after backward.
