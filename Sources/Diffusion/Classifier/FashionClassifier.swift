@@ -84,12 +84,10 @@ public final class FashionClassifier {
         precondition(batchSize >= 1, "batch size must be positive")
         let n = images.shape[0], d = featureDimension, k = config.numClasses
         let features = Tensor(uninitialized: [n, d]), logits = Tensor(uninitialized: [n, k])
-        let perImage = images.count / max(n, 1)
         var start = 0
         while start < n {
             let count = min(batchSize, n - start)
-            let batch = Tensor(uninitialized: [count] + images.shape.dropFirst())
-            batch.data.update(from: images.data + start * perImage, count: count * perImage)
+            let batch = images.gather(Array(start..<(start + count)))
             let out = forward(batch)
             (features.data + start * d).update(from: out.features.data, count: count * d)
             (logits.data + start * k).update(from: out.logits.data, count: count * k)

@@ -26,12 +26,10 @@ public enum ShardedFeatures {
         let m = localRange.count
         var statistics = FeatureStatistics(dimension: d)
         var kept: [Float] = []
-        let perImage = localImages.count / max(m, 1)
         var start = 0
         while start < m {
             let count = min(batchSize, m - start)
-            let batch = Tensor(uninitialized: [count] + localImages.shape.dropFirst())
-            batch.data.update(from: localImages.data + start * perImage, count: count * perImage)
+            let batch = localImages.gather(Array(start..<(start + count)))
             let features = classifier.forward(batch).features
             try statistics.accumulate(features)
             for r in 0..<count where keepRows?(localRange.lowerBound + start + r) ?? true {
