@@ -59,8 +59,7 @@ import Testing
         } throws: { "\($0)".contains("conv_in.bias") && "\($0)".contains("[3]") }
     }
 
-    @Test func nonFiniteLossStopsTraining() throws {
-        BLAS.configure(threads: 1)
+    @Test(.kernelThreads(1)) func nonFiniteLossStopsTraining() throws {
         var config = UNetConfig.tiny
         config.sampleSize = 8
         let model = UNet2DModel(config: config)
@@ -78,8 +77,7 @@ import Testing
         #expect(model.store.valueBuffer.map { $0 } == before)
     }
 
-    @Test func trainingStateRoundTrip() throws {
-        BLAS.configure(threads: 1)
+    @Test(.kernelThreads(1)) func trainingStateRoundTrip() throws {
         var config = UNetConfig.tiny
         config.sampleSize = 8
         let model = UNet2DModel(config: config)

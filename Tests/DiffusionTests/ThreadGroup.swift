@@ -21,9 +21,10 @@ final class ThreadGroup: @unchecked Sendable {
         let group = ThreadGroup(size: size)
         let results = Outcomes<T>(size: size)
         let done = DispatchSemaphore(value: 0)
+        let threads = Parallel.threads   // each rank's kernels use the caller's count
         for r in 0..<size {
             let thread = Thread {
-                results.set(r, Result { try body(Rank(group: group, rank: r)) })
+                results.set(r, Parallel.withThreads(threads) { Result { try body(Rank(group: group, rank: r)) } })
                 done.signal()
             }
             thread.stackSize = 8 << 20

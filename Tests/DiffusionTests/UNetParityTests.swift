@@ -4,7 +4,7 @@ import Testing
 
 /// The U-Net against diffusers 0.42.1 on shared/reference/parity/tiny (copied to
 /// Tests/Fixtures/tiny): output, loss, and the gradient of every parameter and of the input.
-@Suite struct UNetParityTests {
+@Suite(.kernelThreads(2)) struct UNetParityTests {
     func tinyModel() throws -> UNet2DModel {
         let model = UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.tinyConfig))
         let w = try Safetensors(contentsOf: PackageFixtures.tinyModel)
@@ -16,7 +16,6 @@ import Testing
     }
 
     @Test func forwardAndGradientsMatchDiffusers() throws {
-        BLAS.configure(threads: 2)
         let model = try tinyModel()
         let io = try Safetensors(contentsOf: PackageFixtures.tinyIO)
         let x = Layout.nchwToNHWC(try io.tensor(named: "sample"))

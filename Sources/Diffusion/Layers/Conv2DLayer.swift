@@ -43,14 +43,29 @@ public final class Conv2DLayer {
         return y
     }
 
-    /// Accumulates parameter gradients; returns dx unless `inputGradient` is false.
-    public func backward(_ dy: Tensor, inputGradient: Bool = true) -> Tensor? {
+    /// Accumulates the parameter gradients and returns dx.
+    public func backward(_ dy: Tensor) -> Tensor {
+        let x = takeRecordedInput()
+        let dx = Tensor(uninitialized: x.shape)
+        backward(x: x, dy: dy, dx: dx.data)
+        return dx
+    }
+
+    /// Accumulates the parameter gradients only: for a first layer, whose input needs none.
+    public func backwardParametersOnly(_ dy: Tensor) {
+        backward(x: takeRecordedInput(), dy: dy, dx: nil)
+    }
+
+    private func takeRecordedInput() -> Tensor {
         guard let x = input else { preconditionFailure("conv backward without a recorded forward") }
         input = nil
+        return x
+    }
+
+    private func backward(x: Tensor, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
         let g = geometry(x)
-        let dx = inputGradient ? Tensor(uninitialized: x.shape) : nil
-        Conv2D.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx?.data,
+        precondition(dy.count == g.n * g.ho * g.wo * cout, "conv backward: dy \(dy.shape) for input \(x.shape)")
+        Conv2D.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx,
                         dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
-        return dx
     }
 }

@@ -150,7 +150,9 @@ extension UNetConfig {
         }, write: { .array($0[keyPath: path].map { .string($0.rawValue) }) })
     }
 
-    static let keyRules: [ConfigKeyRule] = [
+    /// Built on each use (a few dozen small values, read once per config file): closures over
+    /// key paths are not Sendable, so a stored global of them would not be concurrency-safe.
+    static var keyRules: [ConfigKeyRule] { [
         fixedString("act_fn", "silu"),
         bool("add_attention", \.addAttention),
         ConfigKeyRule(key: "attention_head_dim",
@@ -198,5 +200,5 @@ extension UNetConfig {
         fixedString("time_embedding_type", "positional"),
         blockTypes("up_block_types", \.upBlockTypes),
         fixedString("upsample_type", "conv"),
-    ]
+    ] }
 }

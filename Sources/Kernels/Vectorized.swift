@@ -1,15 +1,15 @@
 /// Small vector loops shared by the kernels: copies, fills and row-wise adds in 8-float
 /// steps (inlined; memcpy calls for runs of 16-48 floats were a visible cost in im2col).
-enum Vectorized {
+package enum Vectorized {
     @inline(__always)
-    static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    package static func copy(_ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count { store8(load8(src + i), dst + i); i += 8 }
         while i < count { dst[i] = src[i]; i += 1 }
     }
 
     @inline(__always)
-    static func zero(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+    package static func zero(_ dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count { store8(Float8(), dst + i); i += 8 }
         while i < count { dst[i] = 0; i += 1 }
@@ -17,7 +17,7 @@ enum Vectorized {
 
     /// dst[i] += src[i]
     @inline(__always)
-    static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+    package static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + 8 <= count { store8(load8(dst + i) + load8(src + i), dst + i); i += 8 }
         while i < count { dst[i] += src[i]; i += 1 }
@@ -25,7 +25,7 @@ enum Vectorized {
 
     /// dst[i] = a[i] + b[i]
     @inline(__always)
-    static func sum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
+    package static func sum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>,
                     count: Int) {
         var i = 0
         while i + 8 <= count { store8(load8(a + i) + load8(b + i), dst + i); i += 8 }
@@ -33,7 +33,7 @@ enum Vectorized {
     }
 
     /// a += b over `count` floats, in parallel chunks.
-    static func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+    package static func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
         Parallel.forRanges(count, minChunk: 1 << 15) { r in
             add(b + r.lowerBound, into: a + r.lowerBound, count: r.count)
         }
@@ -44,7 +44,7 @@ enum Vectorized {
     /// spares OpenBLAS its own zeroing pass and the separate bias/residual passes.
     /// `rowBias` gives a per-row vector (the per-image time embedding) or nil.
     @inline(__always)
-    static func initRows(_ y: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
+    package static func initRows(_ y: UnsafeMutablePointer<Float>, n: Int, rows: Range<Int>, bias: UnsafePointer<Float>?,
                          rowBias: (Int) -> UnsafePointer<Float>?, residual: UnsafePointer<Float>?) {
         for r in rows {
             let out = y + r * n

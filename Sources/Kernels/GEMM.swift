@@ -3,7 +3,7 @@
 public enum GEMM {
     /// Rows per piece of a row-split product: large enough that OpenBLAS's packing of B
     /// (k x n, repeated for every piece) stays a small share, small enough to balance.
-    static func rowChunk(m: Int, n: Int, k: Int) -> Int {
+    package static func rowChunk(m: Int, n: Int, k: Int) -> Int {
         let byCost = max(16, (1 << 16) / max(n + k, 1))
         let byBalance = max(16, (m + 8 * Parallel.threads - 1) / (8 * Parallel.threads))
         return min(max(byCost, 64), max(byBalance, 16), max(m, 1))
@@ -21,7 +21,7 @@ public enum GEMM {
 
     /// As `rows`, with `prologue(range)` run on each piece's rows of C just before its
     /// sgemm (beta = `beta`): bias and residual fills then happen while those rows are in cache.
-    static func rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    package static func rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                      c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float,
                      prologue: ((Range<Int>) -> Void)?) {
@@ -68,7 +68,7 @@ public enum GEMM {
 
     /// out[j] += sum over rows of x[rows, cols] in Float (a task's share: <= a few thousand
     /// rows, 8 columns a vector, two interleaved accumulators).
-    static func addColumnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    package static func addColumnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         var c = 0
         while c + 8 <= cols {
             var s0 = Float8(), s1 = Float8()
@@ -88,7 +88,7 @@ public enum GEMM {
 
     /// out[j] += sum over rows of x[rows, cols], single-threaded (for callers that already
     /// run one task per image): Float over blocks of 256 rows, Double across blocks.
-    static func columnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    package static func columnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         var c = 0
         while c + 8 <= cols {
             var total = SIMD8<Double>()
@@ -115,7 +115,7 @@ public enum GEMM {
 
     /// Float sums over blocks of <= 256 rows, 8 columns a vector; the blocks are combined
     /// in Double per worker and across workers.
-    static func accumulateColumnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, ld: Int,
+    package static func accumulateColumnSums(rows: Int, cols: Int, x: UnsafePointer<Float>, ld: Int,
                                      into out: UnsafeMutablePointer<Float>) {
         if rows <= 0 { return }
         let block = 256
@@ -154,7 +154,7 @@ public enum GEMM {
 
 /// One private accumulation buffer per worker (weight gradients): a worker's first product
 /// overwrites its buffer (beta 0), later ones add (beta 1); untouched buffers are skipped.
-final class WorkerPartials {
+package final class WorkerPartials {
     let workers, size: Int
     let base: UnsafeMutablePointer<Float>
     private let used: UnsafeMutablePointer<Bool>

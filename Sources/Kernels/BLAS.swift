@@ -2,12 +2,15 @@ import CBLAS
 
 public enum BLAS {
     /// OpenBLAS's own threads keep spinning after a threaded call and steal cores from our
-    /// workers (measured: DESIGN.md), so it runs single-threaded and `Parallel` does the
+    /// workers (measured on this project's 2-core machine: docs/kernels.md), so it runs single-threaded and `Parallel` does the
     /// threading.
     public static func configure(threads: Int) {
-        openblas_set_num_threads(1)
-        Parallel.threads = max(1, threads)
+        keepSingleThreaded()
+        Parallel.setProcessThreads(threads)
     }
+
+    /// OpenBLAS to one thread, leaving our thread count as it is.
+    public static func keepSingleThreaded() { openblas_set_num_threads(1) }
 
     public static var configDescription: String {
         guard let c = openblas_get_config() else { return "OpenBLAS (unknown)" }

@@ -38,13 +38,13 @@ public enum ScaledDotProductAttention {
 
     /// Heads handled by one task: enough that a task is ~64K score entries, so small L
     /// (16 at 4x4) does not drown in hand-out overhead.
-    static func headsPerTask(_ L: Int, _ heads: Int) -> Int {
+    package static func headsPerTask(_ L: Int, _ heads: Int) -> Int {
         max(1, min(heads, (1 << 16) / max(L * L, 1)))
     }
 
     /// Strided form: row r of q/k/v starts at r * ld (q, k, v may be slices of one fused
     /// [N, L, 3C] projection), rows of o at r * ldo.
-    static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
+    package static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                         o: UnsafeMutablePointer<Float>, ldo: Int, lse: UnsafeMutablePointer<Float>) {
         let scale = 1 / Float(d).squareRoot()
@@ -70,7 +70,7 @@ public enum ScaledDotProductAttention {
         }
     }
 
-    static func backward(n: Int, length L: Int, heads: Int, headDim d: Int,
+    package static func backward(n: Int, length L: Int, heads: Int, headDim d: Int,
                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                          o: UnsafePointer<Float>, dout: UnsafePointer<Float>, ldo: Int, lse: UnsafePointer<Float>,
                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
@@ -104,7 +104,7 @@ public enum ScaledDotProductAttention {
 
     /// kT[c * L + j] = k[j, c] (columns of K as rows, for 8 scores per vector op).
     @inline(__always)
-    static func transpose8(_ src: UnsafePointer<Float>, ld: Int, L: Int, into dst: UnsafeMutablePointer<Float>) {
+    package static func transpose8(_ src: UnsafePointer<Float>, ld: Int, L: Int, into dst: UnsafeMutablePointer<Float>) {
         for j in 0..<L {
             let row = src + j * ld
             for c in 0..<8 { dst[c * L + j] = row[c] }
@@ -115,7 +115,7 @@ public enum ScaledDotProductAttention {
     /// the running maximum. Two accumulators per step to halve the FMA dependency chain.
     /// Out of line for the same reason as `expShifted`.
     @inline(never)
-    static func scores(_ qb: (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8),
+    package static func scores(_ qb: (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8),
                        kT: UnsafePointer<Float>, L: Int, into s: UnsafeMutablePointer<Float>) -> Float8 {
         var mx = Float8(repeating: -.infinity)
         var j = 0
@@ -138,7 +138,7 @@ public enum ScaledDotProductAttention {
     /// Kept out of line: inlined into the row loops, LLVM re-vectorised it into 128-bit
     /// pieces with shuffles (seen in perf annotate), at half the speed.
     @inline(never)
-    static func expShifted(_ row: UnsafeMutablePointer<Float>, L: Int, by m: Float) -> Float {
+    package static func expShifted(_ row: UnsafeMutablePointer<Float>, L: Int, by m: Float) -> Float {
         let mv = Float8(repeating: m)
         var sum0 = Float8(), sum1 = Float8()
         var j = 0
@@ -159,7 +159,7 @@ public enum ScaledDotProductAttention {
     }
 
     @inline(__always)
-    static func broadcast8(_ p: UnsafePointer<Float>, _ scale: Float)
+    package static func broadcast8(_ p: UnsafePointer<Float>, _ scale: Float)
         -> (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8) {
         (Float8(repeating: p[0] * scale), Float8(repeating: p[1] * scale), Float8(repeating: p[2] * scale),
          Float8(repeating: p[3] * scale), Float8(repeating: p[4] * scale), Float8(repeating: p[5] * scale),
@@ -167,8 +167,8 @@ public enum ScaledDotProductAttention {
     }
 
     /// Scratch floats per task for the d = 8 kernels.
-    static func forwardScratch(_ L: Int) -> Int { 24 * L }
-    static func backwardScratch(_ L: Int) -> Int { 64 * L }
+    package static func forwardScratch(_ L: Int) -> Int { 24 * L }
+    package static func backwardScratch(_ L: Int) -> Int { 64 * L }
 
     /// Eight Float8 values, one per row of a block (held in registers by the loops below).
     typealias Rows8 = (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8)
@@ -230,7 +230,7 @@ public enum ScaledDotProductAttention {
     /// One head, d = 8: q/k/v rows at stride ld, o rows at stride ldo.
     /// Query rows go 8 at a time: their probabilities sit in `s` (8 rows of L) and one pass
     /// over V serves all eight.
-    static func head8Forward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+    package static func head8Forward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                              v: UnsafePointer<Float>, ld: Int, o: UnsafeMutablePointer<Float>, ldo: Int,
                              lse: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let kT = scratch, vP = scratch + 8 * L, s = scratch + 16 * L
@@ -254,7 +254,7 @@ public enum ScaledDotProductAttention {
     /// One head's backward, d = 8. Per block of 8 query rows: P (recomputed from lse) and
     /// dS = P (dP - D) for the 8 rows, then rank-8 updates of dV (P^T dO) and dK (dS^T Q s)
     /// held in packed scratch (written out at the end), and the 8 rows of dQ = dS K s.
-    static func head8Backward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+    package static func head8Backward(L: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                               v: UnsafePointer<Float>, ld: Int, o: UnsafePointer<Float>, dout: UnsafePointer<Float>,
                               ldo: Int, lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
                               dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldd: Int,
@@ -295,7 +295,7 @@ public enum ScaledDotProductAttention {
 
     // MARK: - general head width (sgemm per head)
 
-    static func generalForward(L: Int, d: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+    package static func generalForward(L: Int, d: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                                v: UnsafePointer<Float>, ld: Int, o: UnsafeMutablePointer<Float>, ldo: Int,
                                lse: UnsafeMutablePointer<Float>) {
         let s = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
@@ -314,7 +314,7 @@ public enum ScaledDotProductAttention {
         BLAS.sgemm(m: L, n: d, k: L, a: s, lda: L, b: v, ldb: ld, c: o, ldc: ldo)
     }
 
-    static func generalBackward(L: Int, d: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+    package static func generalBackward(L: Int, d: Int, scale: Float, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                                 v: UnsafePointer<Float>, ld: Int, o: UnsafePointer<Float>, dout: UnsafePointer<Float>,
                                 ldo: Int, lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
                                 dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldd: Int) {

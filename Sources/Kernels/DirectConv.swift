@@ -13,9 +13,9 @@
 ///
 /// The weight gradient uses the transposed tile: 4 input channels x 16 output channels,
 /// summed over the pixels of an image.
-enum DirectConv {
+package enum DirectConv {
     /// Forward (and dx through the flipped kernel) needs Wo % 4 == 0 and Cout % 16 == 0.
-    static func supportsForward(_ g: ConvGeometry) -> Bool {
+    package static func supportsForward(_ g: ConvGeometry) -> Bool {
         g.k == 3 && g.stride == 1 && g.pad == 1 && g.wo % 4 == 0 && g.cout % 16 == 0
     }
 
@@ -24,7 +24,7 @@ enum DirectConv {
     /// that path is weakest (measured, single thread, blocked by rows: 16-32 output channels at
     /// 16x16 and 32x32 92-102 against 60-80 GFLOPS; from 64 channels or below 16x16 it lost,
     /// 40-80 against 85-97).
-    static func prefersWeightGradient(_ g: ConvGeometry) -> Bool {
+    package static func prefersWeightGradient(_ g: ConvGeometry) -> Bool {
         g.k == 3 && g.stride == 1 && g.pad == 1 && g.cin % 4 == 0 && g.cout % 16 == 0
             && ((g.cout <= 32 && g.ho * g.wo >= 256) || usesPackedWeightGradient(g))
     }
@@ -33,13 +33,13 @@ enum DirectConv {
     /// Measured single-thread against im2col + sgemm: 8x8 64-192 channels 97-103 vs 88-92,
     /// 16x16 64-96 channels 96 vs 87-88 GFLOPS; at 4x4 with 256-512 input channels it swung
     /// between 68 and 100 from run to run (sgemm: 83-95), so 4x4 stays on sgemm.
-    static func usesPackedWeightGradient(_ g: ConvGeometry) -> Bool {
+    package static func usesPackedWeightGradient(_ g: ConvGeometry) -> Bool {
         let pixels = g.ho * g.wo
         return pixels >= 64 && pixels <= 256 && !(g.cout <= 32 && pixels >= 256)
     }
 
     /// weight [3, 3, Cin, Cout] -> panels [Cout/16][9 Cin][16].
-    static func packWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+    package static func packWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let K = 9 * g.cin, panels = g.cout / 16
         let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
         // Up to 4.7 MB per layer (seed): split over the workers like everything else.
@@ -56,7 +56,7 @@ enum DirectConv {
     /// The panels of the dx convolution of `g` (see `Conv2D.backward`): the kernel rotated by
     /// 180 degrees with in and out swapped, i.e. for the geometry with Cin' = Cout, Cout' = Cin:
     /// panel p, row (t, co), lane l = weight[8 - t, 16 p + l, co]. Needs Cin % 16 == 0.
-    static func packFlipped(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+    package static func packFlipped(_ g: ConvGeometry, _ weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let (cin, cout) = (g.cin, g.cout)
         let panels = cin / 16, K = 9 * cout
         let out = UnsafeMutablePointer<Float>.allocate(capacity: panels * K * 16)
@@ -72,7 +72,7 @@ enum DirectConv {
     }
 
     /// Zero-padded copy of image n: [(H + 2) x (W + 2) x Cin].
-    static func pad(_ g: ConvGeometry, _ x: UnsafePointer<Float>, image n: Int, into xp: UnsafeMutablePointer<Float>) {
+    package static func pad(_ g: ConvGeometry, _ x: UnsafePointer<Float>, image n: Int, into xp: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (g.h, g.w, g.cin)
         let rowLen = (w + 2) * c
         Vectorized.zero(xp, count: rowLen)
@@ -85,12 +85,12 @@ enum DirectConv {
         }
     }
 
-    static func paddedCount(_ g: ConvGeometry) -> Int { (g.h + 2) * (g.w + 2) * g.cin }
+    package static func paddedCount(_ g: ConvGeometry) -> Int { (g.h + 2) * (g.w + 2) * g.cin }
 
     /// y = conv(x) + bias + imageBias[n] + residual (each optional). The bias terms start
     /// the accumulators and the residual is added at the store, so y is written once.
     /// `packed`: the weights as `packWeights` (or, for dx, `packFlipped`) lays them out.
-    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+    package static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let workers = Parallel.workerCount(g.n)
@@ -128,7 +128,7 @@ enum DirectConv {
     /// out[r, 0..<16] = start + sum over ky, j < 3 Cin of src[ky * rowStride + r * Cin + j] * w[ky * 3 Cin + j, :]
     /// (+ residual[r, 0..<16]) for the 4 pixels r of one output row (rows ldo apart).
     @inline(never)
-    static func tile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, weights: UnsafePointer<Float>,
+    package static func tile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, weights: UnsafePointer<Float>,
                          start: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
                          out: UnsafeMutablePointer<Float>, ldo: Int) {
         var a0 = load8(start), b0 = load8(start + 8)
@@ -162,7 +162,7 @@ enum DirectConv {
 
     /// dweight [3, 3, Cin, Cout] += sum over pixels of xpad(tap) dy^T, one image per task,
     /// per-worker partials (with a row for dbias += column sums of dy, when asked).
-    static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    package static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         if usesPackedWeightGradient(g) {
             weightGradientPacked(g, x: x, dy: dy, dweight: dweight, dbias: dbias)
@@ -215,7 +215,7 @@ enum DirectConv {
     /// rows are Cout floats apart (1 KB at 256 channels), which maps every row into the same
     /// few L1 sets and thrashes. Each (channel group, dy panel, tap) then sweeps the task's
     /// pixels once.
-    static func weightGradientPacked(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    package static func weightGradientPacked(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                      dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         let (h, w, cin, cout) = (g.h, g.w, g.cin, g.cout)
         let plane = (h + 2) * (w + 2)
@@ -273,7 +273,7 @@ enum DirectConv {
     /// out[c, 0..<16] += sum over images, rows, columns of src[(i plane + oy (W+2) + ox) 4 + c]
     /// * dy[pixel, 0..<16] (dy packed 16 floats per pixel), c < 4.
     @inline(never)
-    static func weightTilePacked(_ src: UnsafePointer<Float>, plane: Int, images: Int, h: Int, w: Int,
+    package static func weightTilePacked(_ src: UnsafePointer<Float>, plane: Int, images: Int, h: Int, w: Int,
                                  dy: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, ldo: Int) {
         var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
         var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()
@@ -303,7 +303,7 @@ enum DirectConv {
     /// out[c, 0..<16] += sum over pixels (oy, ox) of src[oy * rowStride + ox * Cin + c] * dy[pixel, 0..<16]
     /// for the 4 input channels c.
     @inline(never)
-    static func weightTile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, h: Int, w: Int,
+    package static func weightTile4x16(_ src: UnsafePointer<Float>, rowStride: Int, cin: Int, h: Int, w: Int,
                                dy: UnsafePointer<Float>, ldy: Int, out: UnsafeMutablePointer<Float>, ldo: Int) {
         var a0 = Float8(), b0 = Float8(), a1 = Float8(), b1 = Float8()
         var a2 = Float8(), b2 = Float8(), a3 = Float8(), b3 = Float8()

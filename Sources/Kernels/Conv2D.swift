@@ -32,12 +32,12 @@ public enum Conv2D {
     /// Output pixels per im2col chunk: aims at a ~512 KB column buffer.
     /// (Measured 256 KB to 4 MB buffers at every U-Net shape: differences within the noise,
     /// 512 KB a little ahead.)
-    static func chunkRows(_ g: ConvGeometry) -> Int {
+    package static func chunkRows(_ g: ConvGeometry) -> Int {
         max(64, min(1024, (1 << 17) / max(g.colWidth, 1)))
     }
 
     /// Fills col[r, :] for output pixels rows.lowerBound..<rows.upperBound (flattened n, oy, ox).
-    static func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, rows: Range<Int>,
+    package static func im2col(_ g: ConvGeometry, x: UnsafePointer<Float>, rows: Range<Int>,
                        col: UnsafeMutablePointer<Float>) {
         let (ho, wo, cin, k) = (g.ho, g.wo, g.cin, g.k)
         let run = k * cin
@@ -74,7 +74,7 @@ public enum Conv2D {
     }
 
     /// Adds col[r, :] back into dx (the adjoint of im2col) for the given rows.
-    static func col2imAdd(_ g: ConvGeometry, col: UnsafePointer<Float>, rows: Range<Int>,
+    package static func col2imAdd(_ g: ConvGeometry, col: UnsafePointer<Float>, rows: Range<Int>,
                           dx: UnsafeMutablePointer<Float>) {
         let (ho, wo, cin, k) = (g.ho, g.wo, g.cin, g.k)
         for r in rows {
@@ -103,7 +103,7 @@ public enum Conv2D {
     /// y = conv(x, weight) + bias + imageBias[n] + residual, any of the three optional:
     /// imageBias [N, Cout] is added to every pixel of image n (the resnet's time embedding),
     /// residual [N, Ho, Wo, Cout] elementwise.
-    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    package static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let hasInit = bias != nil || imageBias != nil || residual != nil
@@ -176,7 +176,7 @@ public enum Conv2D {
     /// own partial (beta 1 after its first chunk), partials added at the end.
     /// dbias (when given) comes from the same tasks: each adds its rows' column sums of dy
     /// (still in cache) to a bias row after its dW partial.
-    static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+    package static func weightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                                dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) {
         if DirectConv.prefersWeightGradient(g) {
             DirectConv.weightGradient(g, x: x, dy: dy, dweight: dweight, dbias: dbias)
@@ -205,7 +205,7 @@ public enum Conv2D {
     }
 
     /// weight [k,k,Cin,Cout] -> [k,k,Cout,Cin] with the kernel rotated by 180 degrees.
-    static func flippedTransposed(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+    package static func flippedTransposed(_ g: ConvGeometry, weight: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let out = UnsafeMutablePointer<Float>.allocate(capacity: g.colWidth * g.cout)
         let k = g.k
         for ky in 0..<k { for kx in 0..<k {
@@ -217,7 +217,7 @@ public enum Conv2D {
     }
 
     /// dx via dcol = dy W^T and col2im, one image per task so scatters never collide.
-    static func inputGradientScatter(_ g: ConvGeometry, weight: UnsafePointer<Float>,
+    package static func inputGradientScatter(_ g: ConvGeometry, weight: UnsafePointer<Float>,
                                      dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         let perImage = g.ho * g.wo
         let chunk = chunkRows(g)

@@ -5,19 +5,19 @@
 /// and SiLU the largest items in the profile.
 public typealias Float8 = SIMD8<Float>
 
-@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 {
+@inline(__always) package func load8(_ p: UnsafePointer<Float>) -> Float8 {
     UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
 }
 
-@inline(__always) func load8(_ p: UnsafeMutablePointer<Float>) -> Float8 {
+@inline(__always) package func load8(_ p: UnsafeMutablePointer<Float>) -> Float8 {
     UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
 }
 
-@inline(__always) func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
+@inline(__always) package func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
 }
 
-@inline(__always) func hsum(_ v: Float8) -> Float {
+@inline(__always) package func hsum(_ v: Float8) -> Float {
     let a = v.lowHalf + v.highHalf
     let b = a.lowHalf + a.highHalf
     return b[0] + b[1]
@@ -25,10 +25,10 @@ public typealias Float8 = SIMD8<Float>
 
 /// Lane-wise max and min. The standard library's `pointwiseMax`/`pointwiseMin` compile to
 /// calls into a generic lane loop here; compare-and-replace becomes one vmaxps/vminps.
-@inline(__always) func vmax(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: a .< b) }
-@inline(__always) func vmin(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: b .< a) }
+@inline(__always) package func vmax(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: a .< b) }
+@inline(__always) package func vmin(_ a: Float8, _ b: Float8) -> Float8 { a.replacing(with: b, where: b .< a) }
 
-@inline(__always) func hmax(_ v: Float8) -> Float {
+@inline(__always) package func hmax(_ v: Float8) -> Float {
     let a = v.lowHalf.replacing(with: v.highHalf, where: v.lowHalf .< v.highHalf)
     let b = a.lowHalf.replacing(with: a.highHalf, where: a.lowHalf .< a.highHalf)
     return max(b[0], b[1])
