@@ -2,7 +2,7 @@ import CBLAS
 
 public enum BLAS {
     /// OpenBLAS's own threads keep spinning after a threaded call and steal cores from our
-    /// workers (measured on this project's 2-core machine: docs/kernels.md), so it runs single-threaded and `Parallel` does the
+    /// workers (measured: docs/kernels.md), so it runs single-threaded and `Parallel` does the
     /// threading.
     public static func configure(threads: Int) {
         keepSingleThreaded()

@@ -8,7 +8,7 @@
 /// core at every U-Net shape against 60-95 for im2col + sgemm); so does their dx (the same
 /// kernel with the flipped weights), and the weight gradient where it wins (Cout <= 32).
 /// Otherwise a k x k conv is im2col + one sgemm, done in chunks of output pixels small enough
-/// that the column buffer stays in L2 (DESIGN.md: 150-190 GFLOPS this way, against 46-73 for
+/// that the column buffer stays in L2 (docs/kernels.md: 150-190 GFLOPS this way, against 46-73 for
 /// one whole-batch im2col), chunks handed out dynamically over `Parallel.threads`, each worker
 /// with one column buffer for the whole call. Output rows are first set to bias (+ per-image
 /// time embedding, + residual) and the product added with beta = 1, so no separate bias,

@@ -1,7 +1,7 @@
 /// Vectorised elementary functions and 8-lane load/store helpers for the hot loops.
 ///
 /// One `SIMD8<Float>` is one AVX2 register with the package's `-target-cpu haswell`; libm's
-/// `expf` is a call per element and tops out at 4-5 GB/s (DESIGN.md), which made softmax
+/// `expf` is a call per element and tops out at 4-5 GB/s (docs/kernels.md), which made softmax
 /// and SiLU the largest items in the profile.
 public typealias Float8 = SIMD8<Float>
 

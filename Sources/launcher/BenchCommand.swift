@@ -9,8 +9,8 @@ struct Bench: ParsableCommand {
                       BenchModelScaling.self, BenchScalingReport.self])
 }
 
-/// FLOPs per 32x32 image, as counted in shared/reference/pytorch-cpu.md (convolutions,
-/// linears and attention matmuls), and PyTorch's figures on this machine from the same file.
+/// FLOPs per 32x32 image as counted on the PyTorch model (convolutions, linears and attention
+/// matmuls), and PyTorch's figures on this machine from 2026-11-27: docs/speed.md.
 struct ReferenceCost {
     let forwardGFLOP: Double, trainGFLOP: Double
     let torchTrainImagesPerSecond: Double, torchForwardImagesPerSecond: Double

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// The U-Net against diffusers 0.42.1 on shared/reference/parity/tiny (copied to
-/// Tests/Fixtures/tiny): output, loss, and the gradient of every parameter and of the input.
+/// The U-Net against diffusers 0.42.1 on the fixture in Tests/Fixtures/tiny (a UNet2DModel with
+/// random non-zero weights, its input, output, loss and gradients, made with torch 2.15 +
+/// diffusers 0.42.1): output, loss, and the gradient of every parameter and of the input.
 @Suite(.kernelThreads(2)) struct UNetParityTests {
     func tinyModel() throws -> UNet2DModel {
         let model = UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.tinyConfig))

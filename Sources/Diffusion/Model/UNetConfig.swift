@@ -83,7 +83,7 @@ extension UNetConfig {
         return c
     }()
 
-    /// The model of the parity fixture (shared/reference/parity/tiny/config.json), for tests:
+    /// The model of the parity fixture (Tests/Fixtures/tiny/config.json), for tests:
     /// (8,16,16) channels at 16x16, so one file serves config, naming and numerical checks.
     public static let tiny = UNetConfig(
         sampleSize: 16, inChannels: 1, outChannels: 1, blockOutChannels: [8, 16, 16],

@@ -1,4 +1,4 @@
-/// Every hyperparameter of a training run; the defaults are the recipe (DESIGN.md).
+/// Every hyperparameter of a training run; the defaults are the recipe (docs/recipe.md).
 /// Encoded into checkpoints and hashed so that all ranks, and a resumed run, agree on them.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     public var batchSize = 128
