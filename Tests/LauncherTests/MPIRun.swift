@@ -28,6 +28,13 @@ struct MPIRun {
                 timeout: timeout, stopWhen: stopWhen)
     }
 
+    /// `mpirun -np ranks --oversubscribe <product> arguments...` for another executable built
+    /// beside the launcher (the communicator-checks test harness).
+    static func product(_ name: String, _ arguments: [String], ranks: Int, timeout: TimeInterval = 120) throws -> MPIRun {
+        let path = try launcherURL().deletingLastPathComponent().appendingPathComponent(name).path
+        return try run(["mpirun", "-np", "\(ranks)", "--oversubscribe", path] + arguments, timeout: timeout)
+    }
+
     /// Any command line (the first word looked up on PATH) with `childEnvironment()`, ended
     /// after `timeout` seconds: mpirun with options of its own, or inside a network namespace.
     static func run(_ command: [String], timeout: TimeInterval = 120, stopWhen: (() -> Bool)? = nil) throws -> MPIRun {
