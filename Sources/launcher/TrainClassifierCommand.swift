@@ -96,34 +96,7 @@ struct TrainClassifierCommand: ParsableCommand {
                       + "\(trainer.datasetSize) images, batch \(batchSize), \(epochs) epochs, max lr \(maxLR)")
                 print("output: \(directory)")
             }
-            var csv = "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n"
-            let t0 = Date()
-            var epochLoss = 0.0, epochHits = 0.0, epochImages = 0
-            var bar = comm.isRoot ? ProgressBar(total: trainer.stepsPerEpoch, label: "epoch 1") : nil
-            while !trainer.isFinished {
-                let r = try trainer.trainStep()
-                epochLoss += r.loss * Double(r.images); epochHits += r.accuracy * Double(r.images); epochImages += r.images
-                let inEpoch = trainer.step - r.epoch * trainer.stepsPerEpoch
-                bar?.update(done: inEpoch, info: String(format: "loss %.4f  acc %.2f%%  lr %.2e",
-                                                        epochLoss / Double(epochImages), 100 * epochHits / Double(epochImages), r.lr))
-                guard inEpoch == trainer.stepsPerEpoch || trainer.isFinished else { continue }
-
-                // End of an epoch: test accuracy on every rank's share, then rank 0 writes.
-                let eval = try ClassifierEvaluation.evaluate(model, images: test.images, labels: test.labels, group: comm)
-                let seconds = Date().timeIntervalSince(t0)
-                if comm.isRoot {
-                    bar?.finish()
-                    print(String(format: "epoch %d: train loss %.4f, accuracy %.2f%%; test loss %.4f, accuracy %.2f%% (%d images); %.0f s",
-                                 r.epoch + 1, epochLoss / Double(epochImages), 100 * epochHits / Double(epochImages),
-                                 eval.loss, 100 * eval.accuracy, eval.count, seconds))
-                    csv += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f\n", r.epoch + 1, trainer.step,
-                                  epochLoss / Double(epochImages), epochHits / Double(epochImages), eval.loss, eval.accuracy, seconds)
-                    try ClassifierFolder.save(model, to: directory)
-                    try FileBytes.writeAtomically(Array(csv.utf8), to: directory + "/metrics.csv")
-                    if !trainer.isFinished { bar = ProgressBar(total: trainer.stepsPerEpoch, label: "epoch \(r.epoch + 2)") }
-                }
-                epochLoss = 0; epochHits = 0; epochImages = 0
-            }
+            try ClassifierTrainingRun.run(trainer, test: test, directory: directory) { print($0) }
             if comm.isRoot { print("wrote \(directory)/\(ClassifierFolder.configName), \(ClassifierFolder.weightsName), metrics.csv") }
         }
     }

@@ -82,4 +82,25 @@ import Testing
         #expect(run.stderr.contains("--batch-size is 24, more than the 10 training images"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/training_state.safetensors"))
     }
+
+    /// The list and unit flags that changed form work end to end: space-separated lists,
+    /// fractional MiB buckets.
+    @Test func listAndUnitFlagsWork() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flags-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let classifier = try MPIRun.launcher(["train-classifier", "--train-subset", "256", "--test-subset", "64", "--epochs", "1",
+                                              "--channels", "8", "16", "--blocks", "1", "1", "--threads", "1", "--out", folder],
+                                             ranks: 2, timeout: 300)
+        #expect(classifier.status == 0, "\(classifier.stderr)")
+        let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
+        #expect(config.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\n", with: "").contains("\"channels\":[8,16]"),
+                "\(config)")
+        let bench = try MPIRun.launcher(["bench", "train", "--preset", "tiny", "--batch", "8", "--steps", "1",
+                                         "--bucket-mib", "0.5", "--threads", "1"], ranks: 2, timeout: 300)
+        #expect(bench.status == 0, "\(bench.stderr)")
+        #expect(bench.stdout.contains("in 131072-float buckets"), "\(bench.stdout)")
+        let allreduce = try MPIRun.launcher(["bench", "allreduce", "--sizes", "4", "1K", "--repeats", "1"], ranks: 2, timeout: 120)
+        #expect(allreduce.status == 0, "\(allreduce.stderr)")
+        #expect(allreduce.lines.contains { $0.hasPrefix("        1024  ") }, "\(allreduce.stdout)")
+    }
 }
