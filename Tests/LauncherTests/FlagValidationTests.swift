@@ -3,7 +3,7 @@ import Testing
 
 /// Every bad numeric flag is refused before any work: non-zero exit, a message naming the
 /// flag, and nothing written (the run folder is not created).
-@Suite struct FlagValidationTests {
+@Suite(.serialized) struct FlagValidationTests {
     static let train = ["train", "--preset", "tiny", "--train-subset", "96", "--batch-size", "24", "--max-steps", "1",
                         "--samples", "0", "--threads", "1"]
 

@@ -4,7 +4,7 @@ import Testing
 /// One mpirun whose ranks were started with different options (MPMD: `mpirun -np 1 A : -np 1 B`)
 /// ends within seconds with an error on every rank naming the option, never a hang or a
 /// silent mix, for every command that runs on several ranks.
-@Suite struct RankMismatchTests {
+@Suite(.serialized) struct RankMismatchTests {
     static let trainBase = ["train", "--preset", "tiny", "--train-subset", "96", "--batch-size", "24", "--max-steps", "1",
                             "--samples", "0", "--threads", "1"]
 
