@@ -40,6 +40,10 @@ let package = Package(
             "Diffusion", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Test support, not a product: every Communicator operation across real ranks, started
+        // under mpirun by Tests/LauncherTests/MultiRankTests.swift.
+        .executableTarget(name: "communicator-checks", dependencies: ["Distributed"],
+                          swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Kernels"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(name: "LauncherTests", dependencies: ["Diffusion"], swiftSettings: [.swiftLanguageMode(.v5)]),

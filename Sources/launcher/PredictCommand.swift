@@ -15,10 +15,10 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "A diffusers UNet2DModel folder.") var model: String
     @Option(help: "safetensors file with `sample` and `timestep`.") var input: String
     @Option(help: "safetensors file to write `output` to.") var output: String
-    @Option(help: "Kernel threads (default: all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     func run() throws {
-        BLAS.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        _ = threads.configureSingleProcess()
         do {
             let unet = try DiffusersFolder.load(from: model)
             try Prediction.run(model: unet, inputPath: input, outputPath: output)
