@@ -39,13 +39,12 @@ let package = Package(
         .executableTarget(name: "launcher", dependencies: [
             "Diffusion", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: [.swiftLanguageMode(.v5)]),
+        ]),
         // Test support, not a product: every Communicator operation across real ranks, started
         // under mpirun by Tests/LauncherTests/MultiRankTests.swift.
-        .executableTarget(name: "communicator-checks", dependencies: ["Distributed"],
-                          swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(name: "communicator-checks", dependencies: ["Distributed"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Kernels"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "LauncherTests", dependencies: ["Diffusion"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Kernels"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Diffusion"]),
     ]
 )

@@ -6,7 +6,7 @@ internal import CMPI
 ///
 /// MPI is initialized once per process with MPI_THREAD_SERIALIZED: any thread may call MPI,
 /// but never two at once. Collectives must be called by every rank, in the same order.
-public final class Communicator: Sendable {
+public final class Communicator {
     public let rank: Int
     public let size: Int
     /// MPI_Get_processor_name: the host this rank runs on.

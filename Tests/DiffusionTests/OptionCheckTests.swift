@@ -23,7 +23,7 @@ import Testing
     }
 
     /// Each field set to a bad value fails with that field's name; the defaults pass.
-    static let spoilers: [(String, (inout TrainingOptions) -> Void)] = [
+    static var spoilers: [(String, (inout TrainingOptions) -> Void)] { [
         ("batchSize", { (o: inout TrainingOptions) in o.batchSize = 0 }),
         ("batchSize", { (o: inout TrainingOptions) in o.batchSize = -3 }),
         ("epochs", { (o: inout TrainingOptions) in o.epochs = 0 }),
@@ -40,7 +40,7 @@ import Testing
         ("timesteps", { (o: inout TrainingOptions) in o.timesteps = 0 }),
         ("maxGradNorm", { (o: inout TrainingOptions) in o.maxGradNorm = -1 }),
         ("baseMomentum", { (o: inout TrainingOptions) in o.baseMomentum = .infinity }),
-    ]
+    ] }
 
     @Test(arguments: spoilers.indices)
     func trainingOptionsNameTheBadField(index: Int) throws {

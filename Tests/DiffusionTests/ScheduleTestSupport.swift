@@ -22,8 +22,10 @@ enum ReferenceFixture {
         return dictionary
     }
 
-    static let schedulerVectors: [String: Any] = try! load("scheduler_vectors.json")
-    static let timestepSpacings: [String: Any] = try! load("timestep_spacings.json")
+    // Read once (a static let initializes exactly once, thread-safely) and never written after:
+    // safe to share although [String: Any] is not Sendable.
+    nonisolated(unsafe) static let schedulerVectors: [String: Any] = try! load("scheduler_vectors.json")
+    nonisolated(unsafe) static let timestepSpacings: [String: Any] = try! load("timestep_spacings.json")
 }
 
 struct FixtureError: Error, CustomStringConvertible {

@@ -22,6 +22,9 @@ final class ThreadGroup: @unchecked Sendable {
         let results = Outcomes<T>(size: size)
         let done = DispatchSemaphore(value: 0)
         let threads = Parallel.threads   // each rank's kernels use the caller's count
+        // Each rank-thread calls `body` once; `run` waits for all of them before returning, and
+        // what they share they share through the group's collectives, as MPI ranks would.
+        nonisolated(unsafe) let body = body
         for r in 0..<size {
             let thread = Thread {
                 results.set(r, Parallel.withThreads(threads) { Result { try body(Rank(group: group, rank: r)) } })
