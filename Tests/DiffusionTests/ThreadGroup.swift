@@ -4,6 +4,8 @@ import Foundation
 /// `size` ranks as threads of this process, joined by in-memory collectives: a stand-in for
 /// an MPI job that exercises the same `Collectives` calls. Every collective waits for all
 /// ranks and combines their contributions in rank order, as a reduction would.
+/// @unchecked Sendable: its mutable state (generation, arrivals, slots, result) is touched
+/// only while holding `condition`.
 final class ThreadGroup: @unchecked Sendable {
     let size: Int
     private let condition = NSCondition()
@@ -37,6 +39,7 @@ final class ThreadGroup: @unchecked Sendable {
         return try results.all.map { try $0!.get() }
     }
 
+    /// @unchecked Sendable: `values` is touched only while holding `lock`.
     private final class Outcomes<T>: @unchecked Sendable {
         private let lock = NSLock()
         private var values: [Result<T, Error>?]

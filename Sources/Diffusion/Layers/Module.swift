@@ -1,6 +1,6 @@
 /// State shared by all layers of one model: whether a forward pass keeps what its backward
 /// needs. Sampling and evaluation run with `recordsForBackward = false` and keep nothing.
-public final class ForwardContext: @unchecked Sendable {
+public final class ForwardContext {
     public var recordsForBackward = false
     public init() {}
 }
