@@ -23,23 +23,32 @@ public struct ClassifierConfig: Equatable, Sendable {
     /// Checks the values against each other; `path` names the source in errors.
     public func validate(path: String) throws {
         func fail(_ message: String) -> FileError { FileError(path: path, message) }
-        guard inChannels >= 1, numClasses >= 2 else {
-            throw fail("in_channels \(inChannels) and num_classes \(numClasses): expected >= 1 and >= 2")
+        // Upper bounds far beyond any classifier here keep every size computed from them in range.
+        let maxWidth = UNetConfig.maxChannels
+        guard (1...maxWidth).contains(inChannels), (2...maxWidth).contains(numClasses) else {
+            throw fail("in_channels \(inChannels) and num_classes \(numClasses): expected 1...\(maxWidth) and 2...\(maxWidth)")
         }
-        guard !channels.isEmpty, channels.count == blocksPerStage.count else {
-            throw fail("channels \(channels) and blocks_per_stage \(blocksPerStage) must be non-empty lists of the same length")
+        guard !channels.isEmpty, channels.count <= UNetConfig.maxLevels, channels.count == blocksPerStage.count else {
+            throw fail("channels \(channels) and blocks_per_stage \(blocksPerStage) must be lists of the same length, "
+                       + "1 to \(UNetConfig.maxLevels) stages")
         }
-        guard blocksPerStage.allSatisfy({ $0 >= 1 }) else {
-            throw fail("blocks_per_stage \(blocksPerStage): every stage needs at least one block")
+        guard blocksPerStage.allSatisfy({ (1...UNetConfig.maxLayersPerBlock).contains($0) }) else {
+            throw fail("blocks_per_stage \(blocksPerStage): every stage needs 1...\(UNetConfig.maxLayersPerBlock) blocks")
         }
-        for c in channels where c < 1 || c % normNumGroups != 0 {
-            throw fail("channels \(channels) must all be positive multiples of norm_num_groups \(normNumGroups)")
+        guard (1...maxWidth).contains(normNumGroups) else {
+            throw fail("norm_num_groups \(normNumGroups): expected 1...\(maxWidth)")
+        }
+        guard (1...UNetConfig.maxSampleSize).contains(imageSize) else {
+            throw fail("image_size \(imageSize): expected 1...\(UNetConfig.maxSampleSize)")
+        }
+        for c in channels where c < 1 || c > maxWidth || c % normNumGroups != 0 {
+            throw fail("channels \(channels) must all be multiples of norm_num_groups \(normNumGroups) in 1...\(maxWidth)")
         }
         let downsampling = 1 << (channels.count - 1)
         guard imageSize >= downsampling, imageSize % downsampling == 0 else {
             throw fail("image_size \(imageSize) is not divisible by 2^\(channels.count - 1) (one halving per stage after the first)")
         }
-        guard normEps > 0 else { throw fail("norm_eps \(normEps) must be positive") }
+        guard normEps > 0, normEps.isFinite else { throw fail("norm_eps \(normEps) must be a positive finite number") }
     }
 
     // MARK: config.json

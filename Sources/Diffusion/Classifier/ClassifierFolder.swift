@@ -10,6 +10,7 @@ public enum ClassifierFolder {
     /// Writes both files, each atomically (temporary file + rename): weights first, so a
     /// config never describes weights that are not there yet.
     public static func save(_ model: FashionClassifier, to directory: String) throws {
+        try model.store.checkFinite(before: directory + "/" + weightsName)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Safetensors.write(model.store.exportedTensors(), metadata: ["format": "pt"], to: directory + "/" + weightsName)
         try model.config.write(to: directory + "/" + configName)

@@ -31,19 +31,7 @@ public enum FileBytes {
         defer {
             if !ok { unlink(temp) }
         }
-        var written = 0
-        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
-                }
-                written += n
-            }
-            return nil
-        }
-        if let failure {
+        if let failure = writeAll(bytes, to: fd) {
             close(fd)
             throw FileError(path: path, failure)
         }
@@ -56,5 +44,40 @@ public enum FileBytes {
             throw FileError(path: path, "cannot rename \(temp) into place: \(String(cString: strerror(errno)))")
         }
         ok = true
+    }
+
+    /// Writes all of `bytes` to `fd`; the reason (with the system's message) if it could not.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
+        var written = 0
+        return bytes.withUnsafeBytes { raw -> String? in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
+                }
+                written += n
+            }
+            return nil
+        }
+    }
+
+    /// A file opened for appending (a log): each `append` writes all its bytes or throws
+    /// naming the file, so a full disk is an error rather than a trap.
+    public final class AppendingFile {
+        public let path: String
+        private var fd: Int32
+
+        public init(path: String) throws {
+            self.path = path
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            if fd < 0 { throw FileError(path: path, "cannot open for appending: \(String(cString: strerror(errno)))") }
+        }
+
+        deinit { if fd >= 0 { close(fd) } }
+
+        public func append(_ bytes: [UInt8]) throws {
+            if let failure = FileBytes.writeAll(bytes, to: fd) { throw FileError(path: path, failure) }
+        }
     }
 }
