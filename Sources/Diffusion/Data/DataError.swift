@@ -32,7 +32,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .cannotRead(path, reason):
             return "\(path): cannot read: \(reason)"
         case let .corruptedGzip(path, reason):
-            return "\(path): corrupted gzip data: \(reason)"
+            return "\(path): corrupted gzip data: \(reason); expected a complete gzip file"
         case let .truncated(path, expected, found):
             return "\(path): truncated: expected \(expected) bytes of IDX data, found \(found)"
         case let .dimensionsTooLarge(path, dimensions, compressed):

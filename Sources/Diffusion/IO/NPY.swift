@@ -119,7 +119,7 @@ public enum NPY {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw fail("truncated .npy header: \(bytes.count) bytes") }
+            guard bytes.count >= 12 else { throw fail("truncated .npy header: expected at least 12 bytes, found \(bytes.count)") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         default:
@@ -129,13 +129,14 @@ public enum NPY {
             throw fail("truncated .npy header: expected \(headerLength) header bytes, found \(bytes.count - headerStart)")
         }
         guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
-            throw fail("the .npy header is not text")
+            throw fail("the .npy header is not UTF-8 text: expected an ASCII Python dict")
         }
         let dict: NPYHeader
         do {
             dict = try NPYHeader(parsing: header)
         } catch let error as NPYHeader.ParseError {
-            throw fail("bad .npy header \(header.trimmingCharacters(in: .whitespacesAndNewlines)): \(error.message)")
+            throw fail("bad .npy header \(header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)): \(error.message); "
+                       + "expected a dict like {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")
         }
         if dict.fortranOrder {
             throw fail("fortran_order True is not supported: expected a C-order array")
@@ -153,7 +154,8 @@ public enum NPY {
                        + "matching the \(bytes.count - dataStart) data bytes")
         }
         guard bytes.count - dataStart == expected else {
-            throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart)")
+            throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart); "
+                       + "expected the data the header describes")
         }
         return bytes.withUnsafeBytes { raw -> NumpyArray in
             let data = UnsafeRawBufferPointer(rebasing: raw[dataStart...])

@@ -93,21 +93,21 @@ public enum NPZ {
         func fits(_ offset: Int, _ length: Int) -> Bool { CheckedSize.fits(offset: offset, length: length, in: bytes.count) }
 
         // End of central directory: the last signature within the final 64 KiB + 22 bytes.
-        guard bytes.count >= 22 else { throw fail("not a zip archive: only \(bytes.count) bytes") }
+        guard bytes.count >= 22 else { throw fail("not a zip archive: expected at least 22 bytes (the end record), found \(bytes.count)") }
         var eocd = -1
         var i = bytes.count - 22
         while i >= max(0, bytes.count - 22 - 0xffff) {
             if bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 5 && bytes[i + 3] == 6 { eocd = i; break }
             i -= 1
         }
-        guard eocd >= 0 else { throw fail("not a zip archive: no end-of-central-directory record") }
+        guard eocd >= 0 else { throw fail("not a zip archive: expected an end-of-central-directory record in its last 64 KiB") }
         var entries = u16(eocd + 10)
         var centralSize = u32(eocd + 12)
         var centralOffset = u32(eocd + 16)
         if entries == 0xffff || centralSize == 0xffff_ffff || centralOffset == 0xffff_ffff {
             // Zip64: the locator sits just before the end record and points at the zip64 end record.
             let locator = eocd - 20
-            guard locator >= 0, u32(locator) == 0x0706_4b50 else { throw fail("zip64 archive without a zip64 locator") }
+            guard locator >= 0, u32(locator) == 0x0706_4b50 else { throw fail("zip64 end record fields (0xffff...) without a zip64 locator: expected the locator just before the end record") }
             let record = u64(locator + 8)
             guard fits(record, 56), u32(record) == 0x0606_4b50 else {
                 throw fail("bad zip64 end-of-central-directory record: expected its signature at offset \(record) "
@@ -118,23 +118,25 @@ public enum NPZ {
             centralOffset = u64(record + 48)
         }
         guard fits(centralOffset, centralSize) else {
-            throw fail("central directory at \(centralOffset) (+\(centralSize) bytes) lies outside the file (\(bytes.count) bytes): truncated?")
+            throw fail("central directory at \(centralOffset) (+\(centralSize) bytes) lies outside the file: "
+                       + "expected it within the file's \(bytes.count) bytes (truncated?)")
         }
         // Each entry takes at least 46 bytes of the central directory.
         guard entries >= 0, entries <= centralSize / 46 else {
-            throw fail("the central directory claims \(entries) entries; its \(centralSize) bytes hold at most \(centralSize / 46)")
+            throw fail("the central directory claims \(entries) entries: expected at most the \(centralSize / 46) "
+                       + "its \(centralSize) bytes can hold")
         }
         var arrays: [(name: String, array: NumpyArray)] = []
         var p = centralOffset
         for entry in 0..<entries {
-            guard fits(p, 46), u32(p) == 0x0201_4b50 else { throw fail("bad central directory entry \(entry): no signature at offset \(p)") }
+            guard fits(p, 46), u32(p) == 0x0201_4b50 else { throw fail("central directory entry \(entry): expected its signature at offset \(p)") }
             let method = u16(p + 10)
             let crc = UInt32(u32(p + 16))
             var compressedSize = u32(p + 20)
             var size = u32(p + 24)
             let nameLength = u16(p + 28), extraLength = u16(p + 30), commentLength = u16(p + 32)
             var localOffset = u32(p + 42)
-            guard fits(p + 46, nameLength + extraLength + commentLength) else { throw fail("central directory entry \(entry) is cut off") }
+            guard fits(p + 46, nameLength + extraLength + commentLength) else { throw fail("central directory entry \(entry): expected \(nameLength + extraLength + commentLength) bytes of name, extra field and comment, the file ends first") }
             let memberName = String(decoding: bytes[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
             let memberPath = "\(path):\(memberName)"
             // Zip64 extra field: 64-bit values for those fields set to 0xffffffff, in order.
@@ -143,13 +145,13 @@ public enum NPZ {
             while e + 4 <= extraEnd {
                 let id = u16(e), length = u16(e + 2)
                 guard e + 4 + length <= extraEnd else {
-                    throw FileError(path: memberPath, "extra field \(id) of \(length) bytes runs past the entry's \(extraLength) extra bytes")
+                    throw FileError(path: memberPath, "extra field \(id) of \(length) bytes: expected it within the entry's \(extraLength) extra bytes")
                 }
                 if id == 1 {
                     var q = e + 4
                     func next64(_ field: String) throws -> Int {
                         guard q + 8 <= e + 4 + length else {
-                            throw FileError(path: memberPath, "zip64 extra field of \(length) bytes lacks the 64-bit \(field)")
+                            throw FileError(path: memberPath, "zip64 extra field of \(length) bytes: expected the 64-bit \(field) in it")
                         }
                         defer { q += 8 }
                         return u64(q)
@@ -163,13 +165,14 @@ public enum NPZ {
             p = extraEnd + commentLength
 
             guard fits(localOffset, 30), u32(localOffset) == 0x0403_4b50 else {
-                throw FileError(path: memberPath, "no local file header at offset \(localOffset) (the file has \(bytes.count) bytes)")
+                throw FileError(path: memberPath, "expected a local file header at offset \(localOffset), within the file's \(bytes.count) bytes")
             }
             let dataStart = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
             guard fits(dataStart, compressedSize) else {
-                throw FileError(path: memberPath, "member data (\(compressedSize) bytes at \(dataStart)) lies outside the file (\(bytes.count) bytes): truncated?")
+                throw FileError(path: memberPath, "member data (\(compressedSize) bytes at \(dataStart)) lies outside the file: "
+                                + "expected it within the file's \(bytes.count) bytes (truncated?)")
             }
-            guard size >= 0 else { throw FileError(path: memberPath, "uncompressed size \(UInt64(bitPattern: Int64(size))) does not fit in memory") }
+            guard size >= 0 else { throw FileError(path: memberPath, "uncompressed size \(UInt64(bitPattern: Int64(size))): expected at most \(Int.max)") }
             let stored = Array(bytes[dataStart..<(dataStart + compressedSize)])
             let member: [UInt8]
             switch method {
@@ -178,7 +181,7 @@ public enum NPZ {
                 // Inflate no further than the size the directory promises (no zip bomb).
                 let r = stored.withUnsafeBytes { Zlib.inflate($0, container: .raw, sizeHint: size, limit: size) }
                 if r.exceededLimit {
-                    throw FileError(path: memberPath, "inflates to more than the \(size) bytes the central directory gives")
+                    throw FileError(path: memberPath, "inflates to more bytes than expected: the central directory gives \(size)")
                 }
                 member = try r.checked(name: memberPath)
             default: throw FileError(path: memberPath, "compression method \(method) is not supported: expected 0 (stored) or 8 (deflate)")

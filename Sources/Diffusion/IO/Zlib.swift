@@ -84,10 +84,10 @@ public enum Zlib {
         /// The bytes of a complete, undamaged stream; otherwise an error naming `name`.
         func checked(name: String) throws -> [UInt8] {
             if let corruption {
-                throw FileError(path: name, "corrupted compressed data after \(bytes.count) bytes: \(corruption)")
+                throw FileError(path: name, "corrupted compressed data after \(bytes.count) bytes (\(corruption)): expected a valid deflate stream")
             }
             if truncated {
-                throw FileError(path: name, "compressed data ends early (truncated?) after \(bytes.count) bytes")
+                throw FileError(path: name, "compressed data ends after \(bytes.count) bytes: expected the rest of the stream (truncated?)")
             }
             return bytes
         }

@@ -61,7 +61,7 @@ public enum TrainingCheckpoint {
         let file = try Safetensors(bytes: bytes, path: path)
         func meta(_ key: String) throws -> String {
             guard let v = file.metadata[key] else {
-                throw FileError(path: path, "metadata field '\(key)' missing: not a training state written by `launcher train`")
+                throw FileError(path: path, "metadata field '\(key)' missing: expected a training state written by `launcher train`")
             }
             return v
         }
@@ -70,7 +70,8 @@ public enum TrainingCheckpoint {
         }
         let options: TrainingOptions
         do { options = try TrainingOptions(json: try meta("options")) } catch let e as FileError { throw e } catch {
-            throw FileError(path: path, "metadata field 'options' is not valid training options: \(error)")
+            throw FileError(path: path, "metadata field 'options' is not valid training options (\(error)): "
+                            + "expected the options JSON `launcher train` writes")
         }
         if let problem = options.firstProblem {
             throw FileError(path: path, "metadata field 'options': \(problem)")
@@ -78,7 +79,9 @@ public enum TrainingCheckpoint {
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")
         let count = config.parameterCount
         func vector(_ name: String) throws -> Tensor {
-            guard file.contains(name) else { throw FileError(path: path, "tensor '\(name)' missing") }
+            guard file.contains(name) else {
+                throw FileError(path: path, "tensor '\(name)' missing: expected parameters, adam.m and adam.v")
+            }
             let info = try file.info(named: name)
             // Checked before converting, so a wrong size never allocates.
             guard info.shape == [count] else {
