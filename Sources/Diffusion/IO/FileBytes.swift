@@ -19,7 +19,16 @@ public enum FileBytes {
     /// Writes `bytes` to `path` atomically: into a temporary file in the same directory,
     /// flushed to disk, then renamed over `path`, so a reader (or a crash) never sees a
     /// half-written file.
+    /// Only a regular file (or a symbolic link, which is replaced) is ever replaced: renaming
+    /// over a device such as /dev/null would, as root, swap the device for a plain file.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            let type = existing.st_mode & S_IFMT
+            guard type == S_IFREG || type == S_IFLNK else {
+                throw FileError(path: path, "exists and is not a regular file: expected a path for a new file or a file to replace")
+            }
+        }
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temp = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

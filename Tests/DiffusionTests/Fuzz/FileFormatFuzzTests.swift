@@ -284,16 +284,7 @@ import Testing
 
     /// A small model's state after one step (so Adam's moments are not zero).
     static func trainingStateBase() throws -> [UInt8] {
-        let config = UNetConfig(sampleSize: 4, inChannels: 1, outChannels: 1, blockOutChannels: [8, 8],
-                                downBlockTypes: [.down, .attnDown], upBlockTypes: [.attnUp, .up],
-                                layersPerBlock: 1, attentionHeadDim: 8, normNumGroups: 4)
-        let model = UNet2DModel(config: config)
-        model.initializeParameters(seed: 3)
-        var options = TrainingOptions()
-        options.batchSize = 2
-        let images = Tensor(shape: [2, 4, 4, 1])
-        for i in 0..<images.count { images[i] = Float(i % 7) / 7 - 0.5 }
-        let trainer = Trainer(model: model, images: images, options: options, group: SingleProcess())
+        let trainer = TinyTraining.trainer()
         _ = try trainer.trainStep()
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
