@@ -17,6 +17,20 @@ public struct ClassifierConfig: Equatable, Sendable {
 
     public init() {}
 
+    /// Parameters of the classifier this config builds: per block a 3x3 conv (weight and
+    /// bias) and a GroupNorm (scale and shift), then the Linear head. Within the validated
+    /// bounds this cannot overflow.
+    public var parameterCount: Int {
+        var count = 0, cin = inChannels
+        for (cout, blocks) in zip(channels, blocksPerStage) {
+            for _ in 0..<blocks {
+                count += cin * cout * 9 + cout + 2 * cout
+                cin = cout
+            }
+        }
+        return count + cin * numClasses + numClasses
+    }
+
     /// Width of the feature vector (FID/KID statistics are over these).
     public var featureDimension: Int { channels.last ?? 0 }
 

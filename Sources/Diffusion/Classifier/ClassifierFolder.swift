@@ -23,8 +23,11 @@ public enum ClassifierFolder {
             throw FileError(path: directory, "not a directory: expected a classifier folder with \(configName) and \(weightsName) "
                             + "(train one with `launcher train-classifier`)")
         }
-        let model = FashionClassifier(config: try ClassifierConfig.load(contentsOf: directory + "/" + configName))
-        try model.store.load(safetensors: directory + "/" + weightsName)
+        let config = try ClassifierConfig.load(contentsOf: directory + "/" + configName)
+        let weights = try Safetensors(contentsOf: directory + "/" + weightsName)
+        try ParameterStore.checkCapacity(weights, for: config.parameterCount, config: directory + "/" + configName)
+        let model = FashionClassifier(config: config)
+        try model.store.load(weights)
         return model
     }
 

@@ -23,8 +23,10 @@ public enum DiffusersFolder {
             throw FileError(path: directory, "not a directory: expected a diffusers model folder with \(configName) and \(weightsName)")
         }
         let config = try UNetConfig.load(contentsOf: directory + "/" + configName)
+        let weights = try Safetensors(contentsOf: directory + "/" + weightsName)
+        try ParameterStore.checkCapacity(weights, for: config.parameterCount, config: directory + "/" + configName)
         let model = UNet2DModel(config: config)
-        try loadParameters(into: model, from: directory + "/" + weightsName)
+        try model.store.load(weights)
         return model
     }
 
