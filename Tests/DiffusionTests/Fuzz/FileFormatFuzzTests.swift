@@ -61,8 +61,8 @@ import Testing
         guard let end = header[start...].firstIndex(of: UInt8(ascii: "]")) else { return }
         let pair = String(decoding: header[start..<end], as: UTF8.self).split(separator: ",").compactMap { Int($0) }
         guard pair.count == 2 else { return }
-        let delta = mutator.pick([-8, -4, -2, 2, 4, 8, pair[1] - pair[0], pair[0] - pair[1]])
-        header.replaceSubrange(start..<end, with: Array("\(pair[0] + delta),\(pair[1] + delta)".utf8))
+        let delta = mutator.pick([-8, -4, -2, 2, 4, 8, pair[1] &- pair[0], pair[0] &- pair[1]])
+        header.replaceSubrange(start..<end, with: Array("\(pair[0] &+ delta),\(pair[1] &+ delta)".utf8))
         let length = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64($0))) }
         bytes = length + header + Array(bytes[(8 + n)...])
     }
