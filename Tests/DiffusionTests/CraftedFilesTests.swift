@@ -141,6 +141,19 @@ import Testing
         try expectStatisticsRefused(statistics(mu: Self.mu, sigma: NumpyArray(shape: [2, 2], float64: [-1, 0, 0, 1])), "diagonal entry 0")
     }
 
+    /// Near-constant features (blank images): the covariance is ~0 and comes from E[xxᵀ] − μμᵀ,
+    /// so rounding leaves negatives that are large next to tr S but tiny next to |μ|².
+    @Test func nearConstantFeaturesAreAccepted() throws {
+        let mean = [3.0, -2.0, 0.5]
+        let covariance = [1e-12, 2e-15, 0, 2e-15, -3e-15, 0, 0, 0, 4e-13]
+        let fid = try FrechetDistance.compute(mean1: mean, covariance1: covariance, mean2: mean, covariance2: covariance)
+        #expect(abs(fid) < 1e-9)
+        // The same matrix scaled up a millionfold is no longer rounding: refused.
+        #expect(throws: MetricsError.self) {
+            try FrechetDistance.compute(mean1: mean, covariance1: covariance.map { $0 * 1e10 }, mean2: mean, covariance2: covariance)
+        }
+    }
+
     /// Rank-deficient covariances (fewer samples than features) have eigenvalues that round
     /// to tiny negatives: accepted, and the FID of identical statistics is ~0.
     @Test func rankDeficientSigmaIsAccepted() throws {

@@ -64,7 +64,7 @@ public struct FeatureMoments: Sendable, Equatable {
             }
         }
         do {
-            try CovarianceCheck.validate(sigma.doubles, dimension: mu.count, name: "sigma")
+            try CovarianceCheck.validate(sigma.doubles, mean: mu.doubles, dimension: mu.count, name: "sigma")
         } catch let error as MetricsError {
             throw FileError(path: path, "\(error); expected the covariance of features (pytorch-fid statistics)")
         }

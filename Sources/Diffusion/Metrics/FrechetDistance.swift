@@ -32,8 +32,8 @@ public enum FrechetDistance {
                 throw MetricsError.nonFinite("FID: \(name) entry \(bad) is \(v[bad])")
             }
         }
-        try CovarianceCheck.validate(covariance1, dimension: d, name: "FID: covariance 1")
-        try CovarianceCheck.validate(covariance2, dimension: d, name: "FID: covariance 2")
+        try CovarianceCheck.validate(covariance1, mean: mean1, dimension: d, name: "FID: covariance 1")
+        try CovarianceCheck.validate(covariance2, mean: mean2, dimension: d, name: "FID: covariance 2")
         var meanTerm = 0.0
         for i in 0..<d { let diff = mean1[i] - mean2[i]; meanTerm += diff * diff }
         var traces = 0.0
