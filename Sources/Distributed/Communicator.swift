@@ -92,7 +92,8 @@ public final class Communicator {
     /// collective. A job of one rank just exits with `code`.
     public func abort(_ message: String, code: Int32 = 1) -> Never {
         fflush(nil)
-        FileHandle.standardError.write(Data("error: \(message) (rank \(rank) of \(size))\n".utf8))
+        // write(contentsOf:) throws where write(_:) traps (stderr on a full disk or closed).
+        try? FileHandle.standardError.write(contentsOf: Data("error: \(message) (rank \(rank) of \(size))\n".utf8))
         if size > 1, Communicator.runningRank != nil {
             MPI_Abort(comm, code)
         }

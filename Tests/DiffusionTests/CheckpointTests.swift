@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    /// A config.json asking for a far larger model than its weights hold is refused before
+    /// the model is built (no allocation the file could never fill).
+    @Test func oversizedConfigIsRefusedBeforeBuilding() throws {
+        let model = UNet2DModel(config: .tiny)
+        let dir = temporaryDirectory()
+        try DiffusersFolder.save(model, to: dir)
+        var huge = UNetConfig.tiny
+        huge.blockOutChannels = [32768, 32768, 32768]
+        huge.normNumGroups = 8
+        try huge.write(to: dir + "/" + DiffusersFolder.configName)
+        #expect {
+            _ = try DiffusersFolder.load(from: dir)
+        } throws: { "\($0)".contains(DiffusersFolder.weightsName) && "\($0)".contains("describes a model of") }
+    }
+
     @Test func wrongShapeIsNamed() throws {
         let model = UNet2DModel(config: .tiny)
         let dir = temporaryDirectory()

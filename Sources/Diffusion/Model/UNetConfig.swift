@@ -132,6 +132,9 @@ extension UNetConfig {
             throw bad("norm_num_groups", "\(normNumGroups), which does not divide \(c) of block_out_channels \(blockOutChannels)",
                       "a divisor of every block_out_channels entry", .inconsistent)
         }
+        guard blockCount <= Self.maxLevels else {
+            throw bad("block_out_channels", "\(blockCount) levels", "at most \(Self.maxLevels) levels")
+        }
         let levels = 1 << (blockCount - 1)
         guard sampleSize >= 1, sampleSize % levels == 0 else {
             throw bad("sample_size", "\(sampleSize)",
