@@ -8,7 +8,7 @@ import Foundation
 //   communicator-checks --abort-on-rank R  rank R calls abort while the others wait in a barrier
 
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("communicator-checks: \(message)\n".utf8))
+    try? FileHandle.standardError.write(contentsOf: Data("communicator-checks: \(message)\n".utf8))
     exit(2)
 }
 

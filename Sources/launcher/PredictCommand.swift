@@ -24,7 +24,7 @@ struct PredictCommand: ParsableCommand {
             try Prediction.run(model: unet, inputPath: input, outputPath: output)
             print("wrote \(output)")
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.write("error: \(error)\n")
             throw ExitCode.failure
         }
     }

@@ -24,7 +24,7 @@ func runOnWorld(agreeing fields: [RankAgreement.Field], _ body: (Communicator) t
         throw exit
     } catch let failure as CollectiveFailure {
         fflush(nil)
-        FileHandle.standardError.write(Data("error: \(failure) (rank \(comm.rank) of \(comm.size))\n".utf8))
+        StandardError.write("error: \(failure) (rank \(comm.rank) of \(comm.size))\n")
         try comm.finalize()
         throw ExitCode.failure
     } catch {

@@ -17,7 +17,7 @@ public final class ProgressBar {
     /// `write` and `now` are stderr and the clock; tests pass their own.
     public init(total: Int, label: String, logEvery: TimeInterval = 5, interactive: Bool = isatty(2) != 0,
                 now: @escaping () -> Date = Date.init,
-                write: @escaping (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+                write: @escaping (String) -> Void = { StandardError.write($0) }) {
         self.total = max(total, 1); self.label = label; self.logEvery = logEvery
         self.interactive = interactive; self.now = now; self.write = write
         start = now()
