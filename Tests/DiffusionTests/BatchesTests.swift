@@ -1,8 +1,7 @@
 import Diffusion
 import Testing
 
-@Suite("Epoch plans and rank slices")
-struct BatchesTests {
+@Suite struct BatchesTests {
     @Test func permutationCoversEveryIndexOnce() {
         let plan = EpochPlan(datasetSize: 60_000, globalBatch: 128, seed: 42, epoch: 3)
         #expect(plan.order.count == 60_000)

@@ -12,8 +12,7 @@ enum CommittedClassifier {
     static var exists: Bool { FileManager.default.fileExists(atPath: directory + "/" + ClassifierFolder.weightsName) }
 }
 
-@Suite(.enabled(if: CommittedClassifier.exists, "models/fashion-classifier is not there"))
-struct CommittedClassifierTests {
+@Suite(.enabled(if: CommittedClassifier.exists, "models/fashion-classifier is not there")) struct CommittedClassifierTests {
     @Test func classifiesRealTestImages() throws {
         let model = try ClassifierFolder.load(from: CommittedClassifier.directory)
         let (images, labels) = try realImages(.test, count: 400)

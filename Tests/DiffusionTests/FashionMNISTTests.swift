@@ -5,8 +5,7 @@ import Testing
 /// The real training split, loaded once for all tests that need it.
 let trainSet = Result { try FashionMNIST.load(split: .train) }
 
-@Suite("Fashion-MNIST reader")
-struct FashionMNISTTests {
+@Suite struct FashionMNISTTests {
     @Test func trainSplitHasKnownContents() throws {
         let train = try trainSet.get()
         #expect(train.count == 60_000)
@@ -45,8 +44,7 @@ struct FashionMNISTTests {
 
 /// Damaged copies of the test split in a temporary directory: every one must fail with
 /// its own error, naming the damaged file.
-@Suite("Fashion-MNIST reader errors")
-struct FashionMNISTErrorTests {
+@Suite struct FashionMNISTErrorTests {
     /// The decompressed real test files (IDX bytes), read once.
     static let originals = Result { () throws -> (images: [UInt8], labels: [UInt8]) in
         let images = try Zlib.decompress(FileBytes.read(FashionMNIST.imagesPath(split: .test)), container: .gzip, name: "images")

@@ -35,7 +35,7 @@ private final class RecordingGroup: Collectives {
     }
 }
 
-struct GradientBucketsTests {
+@Suite struct GradientBucketsTests {
     /// Backward reports 'final from offset x down'; a bucket starts only once it lies wholly
     /// above x, top bucket first, and after the rest are started every float is summed once.
     @Test func bucketsStartTopDownOnceFinished() throws {
@@ -60,7 +60,7 @@ struct GradientBucketsTests {
     }
 }
 
-struct BackwardReadyOffsetsTests {
+@Suite struct BackwardReadyOffsetsTests {
     /// What backward reports is a true watermark: the offsets only fall, and no gradient at or
     /// above a reported offset changes after the report (so starting its allreduce is safe).
     @Test func unetReportsOnlyFinishedGradients() {

@@ -20,8 +20,7 @@ func testPattern(width: Int, height: Int, channels: Int, seed: UInt64) -> [UInt8
     return pixels
 }
 
-@Suite("PNG writer and image grid")
-struct PNGTests {
+@Suite struct PNGTests {
     @Test(arguments: [(1, 1), (37, 23), (64, 40), (300, 7)])
     func grayscaleDecodesToTheSamePixels(width: Int, height: Int) throws {
         let dir = try temporaryDirectory()
@@ -94,8 +93,7 @@ struct PNGTests {
     }
 }
 
-@Suite("Animated GIF writer")
-struct GIFTests {
+@Suite struct GIFTests {
     /// A sequence whose consecutive pairs are all distinct, so the LZW encoder emits one
     /// code per pixel and the code count (hence the code-width changes at the end) is known.
     func distinctPairs(_ n: Int) -> [UInt8] {

@@ -2,8 +2,7 @@ import Diffusion
 import Foundation
 import Testing
 
-@Suite(".npy and .npz")
-struct NumpyFormatTests {
+@Suite struct NumpyFormatTests {
     let f4 = NumpyArray(shape: [2, 3, 4], float32: (0..<24).map { Float($0) * 0.5 - 3 })
     let f8 = NumpyArray(shape: [5], float64: [0, 1.0 / 3, -2.5e300, .pi, Double.leastNonzeroMagnitude * 3])
     let scalar = NumpyArray(shape: [], float64: [42])

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-struct AdamTests {
+@Suite struct AdamTests {
     /// Step 1 in closed form: both moments are bias-corrected to g and g^2, so every parameter
     /// moves by lr * g / (|g| + eps) whatever beta1 and beta2 are.
     @Test func firstStepIsSignedLearningRate() {
@@ -37,7 +37,7 @@ struct AdamTests {
     }
 }
 
-struct GradientClippingTests {
+@Suite struct GradientClippingTests {
     @Test func scalesDownToTheMaximumNorm() {
         var g: [Float] = [3, 4, 0, 0]  // norm 5
         let before = GradientClipping.clip(&g, count: 4, maxNorm: 1)

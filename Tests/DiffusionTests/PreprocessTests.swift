@@ -2,8 +2,7 @@ import Diffusion
 import Foundation
 import Testing
 
-@Suite("Preprocessing: bilinear 28 -> 32, then [0,1] - 0.5")
-struct PreprocessTests {
+@Suite struct PreprocessTests {
     let float = BilinearResize(inRows: 28, inColumns: 28, outRows: 32, outColumns: 32, arithmetic: .float)
     let pillow = BilinearResize(inRows: 28, inColumns: 28, outRows: 32, outColumns: 32, arithmetic: .pillow)
 

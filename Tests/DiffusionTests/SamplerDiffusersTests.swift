@@ -4,8 +4,7 @@ import Testing
 
 /// diffusers 0.42.1 DDIMScheduler / DDPMScheduler outputs from scheduler_vectors.json:
 /// step(model_output = noise_pred, timestep = t, sample = x_t), float32 values to 1e-5.
-@Suite("SamplerDiffusers")
-struct SamplerDiffusersTests {
+@Suite struct SamplerDiffusersTests {
     let vectors = ReferenceFixture.schedulerVectors
     var xT: Tensor { fixtureTensor(numbers(dict(vectors["inputs"])["x_t"])) }
     var noisePred: Tensor { fixtureTensor(numbers(dict(vectors["inputs"])["noise_pred"])) }

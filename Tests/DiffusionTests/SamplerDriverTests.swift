@@ -2,8 +2,7 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-@Suite("SamplerDriver")
-struct SamplerDriverTests {
+@Suite struct SamplerDriverTests {
     static let imageShape = [32, 32, 1]
     static let specs: [SamplerSpec] = [
         .ddpm(skip: .recipe),

@@ -2,8 +2,7 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-@Suite("SamplerRecipe")
-struct SamplerRecipeTests {
+@Suite struct SamplerRecipeTests {
     let vectors = ReferenceFixture.schedulerVectors
     var xT: Tensor { fixtureTensor(numbers(dict(vectors["inputs"])["x_t"])) }
     var noisePred: Tensor { fixtureTensor(numbers(dict(vectors["inputs"])["noise_pred"])) }

@@ -2,8 +2,7 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-@Suite("SamplerSpec")
-struct SamplerSpecTests {
+@Suite struct SamplerSpecTests {
     @Test("names parse to their defaults")
     func defaults() throws {
         #expect(try SamplerSpec.parse("ddpm") == .ddpm(skip: .recipe))

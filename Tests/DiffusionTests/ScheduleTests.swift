@@ -2,8 +2,7 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-@Suite("Schedule")
-struct ScheduleTests {
+@Suite struct ScheduleTests {
     let vectors = ReferenceFixture.schedulerVectors
     static let schedulerKeys = ["DDIMScheduler", "DDIMScheduler_clip_sample_False", "DDPMScheduler"]
 

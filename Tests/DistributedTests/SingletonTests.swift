@@ -4,8 +4,7 @@ import Testing
 /// Every operation in this process, an MPI singleton of one rank, where each result is exact.
 /// Serialized: MPI runs with MPI_THREAD_SERIALIZED, and Swift Testing uses many threads. No
 /// test finalizes, since MPI cannot start again in this process.
-@Suite(.serialized)
-struct SingletonTests {
+@Suite(.serialized) struct SingletonTests {
     let comm: Communicator
 
     init() throws { comm = try Communicator.world() }

@@ -13,8 +13,7 @@ enum CommittedClassifier {
     static var exists: Bool { FileManager.default.fileExists(atPath: directory + "/" + ClassifierFolder.weightsName) }
 }
 
-@Suite(.serialized, .enabled(if: CommittedClassifier.exists, "models/fashion-classifier is not there"))
-struct FIDCommandTests {
+@Suite(.serialized, .enabled(if: CommittedClassifier.exists, "models/fashion-classifier is not there")) struct FIDCommandTests {
     static let classifier = CommittedClassifier.directory
 
     /// Test images start..<start+count as a .npy in `launcher sample`'s layout ([n, 32, 32]).

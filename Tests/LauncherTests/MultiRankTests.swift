@@ -2,8 +2,7 @@ import Testing
 
 /// The `communicator-checks` test harness under mpirun: every operation across real ranks, with
 /// exact expected results computed on each rank.
-@Suite(.serialized)
-struct MultiRankTests {
+@Suite(.serialized) struct MultiRankTests {
     static let checks = [
         "world", "allgather", "barrier", "wtime",
         "broadcast.float", "broadcast.double.root-last", "broadcast.int64", "broadcast.uint8",

@@ -71,7 +71,7 @@ import Testing
         ("batch0", "options field 'batchSize' must be in 1..."),
         ("batchNegative", "options field 'batchSize' must be in 1..."),
         ("hugeStep", "step 4611686018427387904 lies outside the run's plan of 8 steps"),
-        ("nanParameter", "tensor 'parameters' hold a non-finite value"),
+        ("nanParameter", "tensor 'parameters' holds nan at flat index 5 (parameter conv_in.weight)"),
     ])
     func storedStateIsValidated(spoil: String, message: String) throws {
         let dir = try spoiled { metadata, parameters in

@@ -73,8 +73,10 @@ public enum TrainingCheckpoint {
             throw FileError(path: path, "metadata field 'options' is not valid training options (\(error)): "
                             + "expected the options JSON `launcher train` writes")
         }
-        if let problem = options.firstProblem {
-            throw FileError(path: path, "metadata field 'options': \(problem)")
+        // The same range checks as `launcher train`'s flags: a damaged or hand-edited state must
+        // not reach the schedules' preconditions or divide by a zero batch size.
+        do { try options.validate(name: { "options field '\($0)'" }) } catch {
+            throw FileError(path: path, "metadata \(error); expected options in the ranges `launcher train` accepts")
         }
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")
         let count = config.parameterCount

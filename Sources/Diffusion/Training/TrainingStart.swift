@@ -16,19 +16,11 @@ public struct TrainingStart {
         TrainingStart(options: options, config: config, step: 0, state: nil, statePath: nil)
     }
 
-    /// Rank 0 reads and checks the state (options in range, every number finite); its step,
-    /// options and config reach every rank, and so does its error if it cannot.
+    /// Rank 0 reads the state (`TrainingCheckpoint.load` checks its options are in range and
+    /// every number finite); its step, options and config reach every rank, and so does its
+    /// error if it cannot.
     public static func resume(statePath path: String, group: Collectives) throws -> TrainingStart {
-        let state = try group.rootLoads { () throws -> TrainingCheckpoint.State in
-            let state = try TrainingCheckpoint.load(from: path)
-            do { try state.options.validate(name: { "options field '\($0)'" }) } catch {
-                throw FileError(path: path, "\(error)")
-            }
-            for (name, tensor) in [("parameters", state.parameters), ("adam.m", state.adamM), ("adam.v", state.adamV)] {
-                try requireFinite(tensor.buffer, what: "tensor '\(name)'", path: path)
-            }
-            return state
-        }
+        let state = try group.rootLoads { try TrainingCheckpoint.load(from: path) }
         let summary = try group.broadcast(state.map { Summary(step: $0.step, options: $0.options, config: $0.config.toJSON()).json } ?? "")
         guard let shared = try? JSONDecoder().decode(Summary.self, from: Data(summary.utf8)) else {
             throw FileError(path: path, "rank 0 could not share the state's summary")
@@ -72,8 +64,7 @@ public struct TrainingStart {
                 unet.store.values.update(from: state.parameters.data, count: unet.store.count)
             } else if let initFrom {
                 let path = initFrom + "/" + DiffusersFolder.weightsName
-                try DiffusersFolder.loadParameters(into: unet, from: path)
-                try requireFinite(unet.store.valueBuffer, what: "the weights", path: path)
+                try DiffusersFolder.loadParameters(into: unet, from: path)   // refuses NaN/Inf
             } else {
                 unet.initializeParameters(seed: options.seed)
             }
@@ -95,13 +86,5 @@ public struct TrainingStart {
     /// could differ between hosts). Collective.
     public func checkSameOnEveryRank(group: Collectives) throws {
         try RankAgreement.check([("training options", options.canonicalJSON), ("model config", config.toJSON())], group: group)
-    }
-}
-
-/// A file whose numbers are not all finite is corrupt: say so, naming it, before it trains
-/// into NaN and looks like a learning-rate problem.
-func requireFinite(_ values: UnsafeMutableBufferPointer<Float>, what: String, path: String) throws {
-    if let i = values.firstIndex(where: { !$0.isFinite }) {
-        throw FileError(path: path, "\(what) hold a non-finite value (\(values[i]) at index \(i)): the file is corrupt")
     }
 }
