@@ -27,8 +27,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "Diffusion", dependencies: ["CBLAS", "CZlib"], swiftSettings: kernelFlags),
+        .target(name: "Diffusion", dependencies: ["CBLAS", "CZlib", "CDNNL"], swiftSettings: kernelFlags),
         .executableTarget(name: "launcher", dependencies: [
             "Diffusion", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: the model alone, training, sampling, allreduce; predict scaling.",
-        subcommands: [BenchModel.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self,
+        subcommands: [BenchModel.self, BenchConv.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self,
                       BenchModelScaling.self, BenchScalingReport.self])
 }
 
@@ -31,15 +31,17 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Timed iterations after one warm-up.") var iterations = 3
     @Option(help: "Kernel threads (default: all cores).") var threads: Int?
     @Flag(help: "Print every iteration.") var verbose = false
+    @OptionGroup var convolution: ConvolutionChoice
 
     func run() throws {
+        convolution.apply()
         guard let ref = ReferenceCost.byPreset[preset] else {
             throw ValidationError("unknown preset '\(preset)': expected seed or small (PyTorch was measured on those)")
         }
         let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
         BLAS.configure(threads: threads)
         let model = try benchmarkModel(preset: preset)
-        print("preset \(preset): \(model.store.count) parameters, \(threads) threads")
+        print("preset \(preset): \(model.store.count) parameters, \(threads) threads, convolutions: \(ConvolutionBackend.current)")
         let r = ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
                                    log: { if verbose { print($0) } })
         let f = r.forwardImagesPerSecond, t = r.trainImagesPerSecond

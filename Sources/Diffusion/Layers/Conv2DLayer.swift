@@ -26,6 +26,8 @@ public final class Conv2DLayer {
                             k: k, stride: stride, pad: pad)
     }
 
+    var backend: ConvolutionBackend { context.convolutions ?? .current }
+
     public func forward(_ x: Tensor) -> Tensor {
         forward(x, imageBias: nil, residual: nil)
     }
@@ -37,8 +39,8 @@ public final class Conv2DLayer {
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
         if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
         if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
-        Conv2D.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
-                       imageBias: imageBias?.data, residual: residual?.data, y: y.data)
+        backend.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
+                        imageBias: imageBias?.data, residual: residual?.data, y: y.data)
         input = context.recordsForBackward ? x : nil
         return y
     }
@@ -49,8 +51,8 @@ public final class Conv2DLayer {
         input = nil
         let g = geometry(x)
         let dx = inputGradient ? Tensor(uninitialized: x.shape) : nil
-        Conv2D.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx?.data,
-                        dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
+        backend.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx?.data,
+                         dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
         return dx
     }
 }

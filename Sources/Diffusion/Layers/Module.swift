@@ -2,6 +2,8 @@
 /// needs. Sampling and evaluation run with `recordsForBackward = false` and keep nothing.
 public final class ForwardContext: @unchecked Sendable {
     public var recordsForBackward = false
+    /// What runs this model's convolutions; nil follows `ConvolutionBackend.current`.
+    public var convolutions: ConvolutionBackend?
     public init() {}
 }
 
