@@ -27,6 +27,7 @@ struct BenchRunOptions: ParsableArguments {
     @Option(help: "Model preset: seed, small or tiny.") var preset = "small"
     @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
     @Option(help: "Also write the result as JSON to this file.") var json: String?
+    @OptionGroup var convolution: ConvolutionChoice
 }
 
 struct BenchTrain: ParsableCommand {
@@ -48,6 +49,7 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         try runOnWorld { comm in
             let threads = try comm.configureThreads(requested: common.threads)
+            common.convolution.apply(report: comm.rank == 0)
             let preset = common.preset
             let model = try benchmarkModel(preset: preset)
             var options = TrainingOptions()
@@ -107,6 +109,7 @@ struct BenchSample: ParsableCommand {
     func run() throws {
         try runOnWorld { comm in
             let threads = try comm.configureThreads(requested: common.threads)
+            common.convolution.apply(report: comm.rank == 0)
             let preset = common.preset
             let model = try benchmarkModel(preset: preset)
             let spec = try SamplerSpec.parse("ddim", steps: steps)

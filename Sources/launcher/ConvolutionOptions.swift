@@ -18,8 +18,8 @@ struct ConvolutionChoice: ParsableArguments {
         }
     }
 
-    /// Sets `ConvolutionBackend.current`, telling stderr when the machine forced a change.
-    func apply() {
+    /// Sets `ConvolutionBackend.current`, telling stderr (when `report`) if the machine forced a change.
+    func apply(report: Bool = true) {
         let requested: ConvolutionBackend
         switch backend {
         case .swift: requested = .swift
@@ -27,7 +27,7 @@ struct ConvolutionChoice: ParsableArguments {
         case nil: requested = precision.map { .oneDNN($0) } ?? ConvolutionBackend.preferred
         }
         let (chosen, note) = ConvolutionBackend.resolve(requested)
-        if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        if report, let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         ConvolutionBackend.current = chosen
     }
 }

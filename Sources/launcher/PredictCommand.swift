@@ -16,9 +16,11 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "safetensors file with `sample` and `timestep`.") var input: String
     @Option(help: "safetensors file to write `output` to.") var output: String
     @Option(help: "Kernel threads (default: all cores).") var threads: Int?
+    @OptionGroup var convolution: ConvolutionChoice
 
     func run() throws {
         BLAS.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        convolution.apply()
         do {
             let unet = try DiffusersFolder.load(from: model)
             try Prediction.run(model: unet, inputPath: input, outputPath: output)

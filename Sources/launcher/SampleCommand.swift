@@ -38,6 +38,7 @@ struct SampleCommand: ParsableCommand {
     @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
     var fid = false
     @OptionGroup(title: "FID and KID (with --fid)") var fidOptions: FIDOptions
+    @OptionGroup var convolution: ConvolutionChoice
 
     func validate() throws {
         guard n >= 1 else { throw ValidationError("--n must be at least 1, got \(n)") }
@@ -49,6 +50,7 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         try runOnWorld { comm in
             let threads = try comm.configureThreads(requested: threads)
+            convolution.apply(report: comm.rank == 0)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
             let schedule = NoiseSchedule(betaEnd: betaMax)
@@ -59,7 +61,7 @@ struct SampleCommand: ParsableCommand {
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("sampling \(n) images with \(self.sampler) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
-                      + "on \(comm.size) rank(s) x \(threads) thread(s)")
+                      + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(ConvolutionBackend.current)")
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
             let bar = comm.isRoot ? ProgressBar(total: totalSteps, label: "sample") : nil

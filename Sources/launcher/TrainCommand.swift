@@ -21,6 +21,7 @@ struct TrainCommand: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelChoice
+    @OptionGroup var convolution: ConvolutionChoice
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Use only the first N training images (smoke tests).") var trainSubset: Int?
     @Option(help: "Run folder (default runs/<date-time>).") var out: String?
@@ -75,6 +76,7 @@ struct TrainCommand: ParsableCommand {
         installStopHandlers()
         try runOnWorld { comm in
             let threads = try comm.configureThreads(requested: threads)
+            convolution.apply(report: comm.rank == 0)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory())
             var options = options()
             var config = try model.resolve()
@@ -125,7 +127,7 @@ struct TrainCommand: ParsableCommand {
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery)
             if comm.isRoot {
-                print("training \(unet.store.count) parameters on \(comm.size) rank(s) x \(threads) thread(s); "
+                print("training \(unet.store.count) parameters on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(ConvolutionBackend.current); "
                       + "\(trainer.datasetSize) images, batch \(options.batchSize), "
                       + "steps \(trainer.step)..<\(trainer.totalSteps) of \(options.plannedSteps(datasetSize: trainer.datasetSize)) planned")
                 print("run folder: \(directory)")

@@ -14,8 +14,14 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
     /// Set once at start (the launcher's --backend/--precision); read by every layer call.
     nonisolated(unsafe) public static var current: ConvolutionBackend = .preferred
 
-    /// oneDNN fp32 when its CPU engine starts, else our kernels.
-    public static var preferred: ConvolutionBackend { OneDNN.isAvailable ? .oneDNN(.fp32) : .swift }
+    /// oneDNN fp32 where it runs AVX-512 kernels, else our kernels. Measured on a 2-core
+    /// EPYC: with AVX-512, oneDNN's 3x3 convolutions ran 2-2.5x our kernels' speed (fp32);
+    /// on an AVX2-only host of the same family its jit:avx2 kernels (NHWC) came out a little
+    /// slower than ours over a whole U-Net (`launcher bench conv`: 0.89x, one thread),
+    /// faster only on the 1x1 and stride-2 convolutions.
+    public static var preferred: ConvolutionBackend {
+        OneDNN.isAvailable && OneDNN.hasAVX512 ? .oneDNN(.fp32) : .swift
+    }
 
     /// What `requested` becomes on this machine, with a note when it had to change:
     /// oneDNN without an engine falls back to our kernels, and bf16 without native bf16
