@@ -31,7 +31,8 @@ struct BenchConv: ParsableCommand {
             if !backends.contains(b) { backends.append(b) }
         }
         print("preset \(preset), batch \(batch), \(threads) threads (\(ConvBenchmark.clockName)), \(ConvolutionBackend.oneDNNDescription)")
-        print("GFLOPS (every tap counted) forward / weight+bias gradient / input gradient; wr = oneDNN weight reorder ms (inside forward)")
+        print("GFLOPS (every tap counted) forward / weight+bias gradient / whole backward (weights and input, 2x the FLOPs); "
+              + "wr = oneDNN weight reorder ms (inside forward)")
         let header = backends.map { String(format: "%-27@", "\($0)" as NSString) }.joined(separator: " | ")
         print("n  h   cin->cout k s  | " + header)
         let rows = ConvBenchmark.run(shapes: ConvBenchmark.distinct(config.convolutions(batch: batch)),
@@ -39,7 +40,7 @@ struct BenchConv: ParsableCommand {
             let g = row.geometry
             let cells = row.timings.map { t -> String in
                 var s = String(format: "%6.1f %6.1f %6.1f", row.flop / t.forward * 1e-9,
-                               row.flop / t.weightGradient * 1e-9, row.flop / max(t.inputGradient, 1e-9) * 1e-9)
+                               row.flop / t.weightGradient * 1e-9, 2 * row.flop / t.backward * 1e-9)
                 s += t.weightReorder.map { String(format: " wr%5.2f", $0 * 1e3) } ?? "        "
                 return s
             }

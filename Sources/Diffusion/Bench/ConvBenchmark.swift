@@ -28,19 +28,20 @@ extension UNetConfig {
 }
 
 /// Times each distinct convolution shape of a model on each backend: forward, weight (+bias)
-/// gradient, input gradient; best of a few runs after a warm-up, on random data.
+/// gradient alone, whole backward (weight, bias and input gradients); best of a few runs after a warm-up, on random data.
 /// With one thread everything runs on the calling thread, and its CPU time is what is
 /// measured: other jobs on a shared machine then barely change the figures. With more
 /// threads it is wall time.
 public enum ConvBenchmark {
     public struct Timing: Sendable {
-        /// Seconds.
-        public var forward = 0.0, weightGradient = 0.0, inputGradient = 0.0
+        /// Seconds. (The input gradient is not timed alone: the backward call always also
+        /// makes the weight gradient, and a difference of two noisy times is noisier still.)
+        public var forward = 0.0, weightGradient = 0.0, backward = 0.0
         /// oneDNN only: putting our weights into the forward primitive's layout (part of `forward`).
         public var weightReorder: Double?
         /// What actually ran (our kernels when oneDNN had no primitive for the shape).
         public var ranOn: ConvolutionBackend = .swift
-        public var total: Double { forward + weightGradient + inputGradient }
+        public var total: Double { forward + backward }
     }
 
     public struct Row: Sendable {
@@ -80,8 +81,7 @@ public enum ConvBenchmark {
                 t.weightGradient = best(repeats) {
                     backend.backward(g, x: x, weight: w, dy: dy, dx: nil, dweight: dw, dbias: db)
                 }
-                let both = best(repeats) { backend.backward(g, x: x, weight: w, dy: dy, dx: dx, dweight: dw, dbias: db) }
-                t.inputGradient = max(both - t.weightGradient, 0)
+                t.backward = best(repeats) { backend.backward(g, x: x, weight: w, dy: dy, dx: dx, dweight: dw, dbias: db) }
                 if case .oneDNN(let p) = t.ranOn {
                     t.weightReorder = best(repeats) { OneDNNConvolution.reorderWeights(g, precision: p, weight: w) }
                 }
