@@ -1,12 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot kernels need the machine's vector units: Swift otherwise compiles for baseline
-// x86-64 (SSE2), which splits SIMD16<Float> into 128-bit ops and turns FMA into libm calls.
-// haswell (AVX2 + FMA) runs on any x86 server of the last decade.
-let kernelFlags: [SwiftSetting] = [
+// Swift otherwise compiles for baseline x86-64 (SSE2), which splits SIMD8<Float> into 128-bit
+// ops and turns FMA into libm calls. haswell (AVX2 + FMA) runs on any x86 server of the last
+// decade.
+let machineFlags: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release)),
+]
+// Only the hot loops (Sources/Kernels) are built without bounds and overflow checks.
+// Everything that reads files, flags or configs is built checked (plain -O), so a
+// precondition or an out-of-bounds index stops the program instead of reading garbage.
+let uncheckedKernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release)),
-    .swiftLanguageMode(.v5),
 ]
 
 let package = Package(
@@ -30,13 +35,18 @@ let package = Package(
         // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "Diffusion", dependencies: ["CBLAS", "CZlib", "CDNNL"], swiftSettings: kernelFlags),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL"], swiftSettings: uncheckedKernelFlags),
+        .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
+                swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [
             "Diffusion", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: [.swiftLanguageMode(.v5)]),
+        ]),
+        // Test support, not a product: every Communicator operation across real ranks, started
+        // under mpirun by Tests/LauncherTests/MultiRankTests.swift.
+        .executableTarget(name: "communicator-checks", dependencies: ["Distributed"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .testTarget(name: "LauncherTests", dependencies: ["Diffusion"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Kernels"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Diffusion"]),
     ]
 )

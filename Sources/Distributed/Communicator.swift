@@ -6,7 +6,7 @@ internal import CMPI
 ///
 /// MPI is initialized once per process with MPI_THREAD_SERIALIZED: any thread may call MPI,
 /// but never two at once. Collectives must be called by every rank, in the same order.
-public final class Communicator: Sendable {
+public final class Communicator {
     public let rank: Int
     public let size: Int
     /// MPI_Get_processor_name: the host this rank runs on.
@@ -92,7 +92,8 @@ public final class Communicator: Sendable {
     /// collective. A job of one rank just exits with `code`.
     public func abort(_ message: String, code: Int32 = 1) -> Never {
         fflush(nil)
-        FileHandle.standardError.write(Data("error: \(message) (rank \(rank) of \(size))\n".utf8))
+        // write(contentsOf:) throws where write(_:) traps (stderr on a full disk or closed).
+        try? FileHandle.standardError.write(contentsOf: Data("error: \(message) (rank \(rank) of \(size))\n".utf8))
         if size > 1, Communicator.runningRank != nil {
             MPI_Abort(comm, code)
         }

@@ -17,37 +17,25 @@ struct BenchAllreduce: ParsableCommand {
         Example: mpirun -np 2 --bind-to none --mca btl self,tcp launcher bench allreduce
         """)
 
-    @Option(help: "Message sizes in bytes, comma-separated; K and M suffixes are 1024 and 1024².")
-    var sizes = "4,64,1K,16K,256K,1M,4M,16M,64M"
-    @Option(help: "Timed samples per size (the median is reported).") var repeats = 9
-    @Option(help: "Before each sample, write this many MB of scratch memory on every rank, so the message starts out of cache as gradients do after backward (0: warm, back-to-back).")
+    @Option(parsing: .upToNextOption, help: "Message sizes in bytes (e.g. --sizes 4 1K 64M); K and M are 1024 and 1024².")
+    var sizes = ["4", "64", "1K", "16K", "256K", "1M", "4M", "16M", "64M"].compactMap(ByteCount.init(argument:))
+    @Option(help: "Timed samples per size (the median is reported), in 1...1000.") var repeats = 9
+    @Option(help: "Before each sample, write this many MB of scratch memory on every rank, so the message starts out of cache as gradients do after backward (0: warm, back-to-back), in 0...65536.")
     var evictMb = 0
     @Option(help: "Also write the result as JSON to this file.") var json: String?
 
     func validate() throws {
-        _ = try parsedSizes()
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
-    }
-
-    func parsedSizes() throws -> [Int] {
-        try sizes.split(separator: ",").map { field in
-            let text = field.trimmingCharacters(in: .whitespaces)
-            let unit: Int
-            switch text.last {
-            case "K", "k": unit = 1 << 10
-            case "M", "m": unit = 1 << 20
-            default: unit = 1
-            }
-            guard let number = Int(unit == 1 ? text : String(text.dropLast())), number * unit >= 4, number * unit % 4 == 0 else {
-                throw ValidationError("--sizes: '\(text)' is not a byte count of at least 4 and a multiple of 4 (e.g. 4, 1K, 64M)")
-            }
-            return number * unit
+        guard !sizes.isEmpty else { throw ValidationError("--sizes needs at least one size") }
+        for size in sizes where size.bytes < 4 || size.bytes % 4 != 0 || size.bytes > 1 << 34 {
+            throw OptionError("--sizes", "must be byte counts that are multiples of 4 in 4...16G (e.g. 4, 1K, 64M), got \(size.bytes)")
         }
+        try OptionCheck.integer(repeats, "--repeats", 1...1000)
+        try OptionCheck.integer(evictMb, "--evict-mb", 0...65_536)
     }
 
     func run() throws {
-        let sizes = try parsedSizes()
-        try runOnWorld { comm in
+        let sizes = self.sizes.map(\.bytes)
+        try runOnWorld(agreeing: agreedFields(command: "bench allreduce")) { comm in
             var buffer = [Float](repeating: 0, count: (sizes.max() ?? 4) / 4)  // zeros: sums stay finite
             var scratch = [Float](repeating: 0, count: evictMb * 250_000)
             var rows: [AllreduceBenchResult.Row] = []
@@ -84,59 +72,6 @@ struct BenchAllreduce: ParsableCommand {
     }
 }
 
-struct AllreduceBenchResult: Codable {
-    struct Row: Codable {
-        let bytes: Int, callsPerSample: Int
-        /// Median over samples of the slowest rank's time per call.
-        let seconds: Double
-        /// bytes / seconds.
-        let algorithmBandwidth: Double
-        /// 2(p-1)/p · bytes / seconds: what each link carried.
-        let busBandwidth: Double
-    }
-    let ranks: Int, repeats: Int
-    /// Runs combined by `bench scaling-report` (each size's fastest median); nil for one run.
-    var runs: Int? = nil
-    /// Scratch memory written before each sample (0: caches warm from the previous call).
-    let evictedMegabytes: Int?
-    let rows: [Row]
-    /// The ring model's α and β (nil with one rank or a single size).
-    let alphaSeconds: Double?, betaBytesPerSecond: Double?
-
-    /// The ring model fitted to the rows (not the stored fields: files of older fits read alike).
-    var cost: RingAllreduceCost? {
-        RingAllreduceCost.fit(ranks: ranks, bytes: rows.map { Double($0.bytes) }, seconds: rows.map(\.seconds))
-    }
-
-    func formatted() -> String {
-        let cache = (evictedMegabytes ?? 0) > 0 ? ", caches flushed (\(evictedMegabytes!) MB written) before each sample" : ""
-        var lines = ["allreduce (sum, Float, in place) over \(ranks) rank(s), median of \(repeats) samples"
-                     + ((runs ?? 1) > 1 ? ", fastest of \(runs!) runs" : "") + "\(cache):",
-                     "       bytes        time     algbw GB/s   busbw GB/s"]
-        for r in rows {
-            lines.append(String(format: "%12d  ", r.bytes) + padLeft(formatSeconds(r.seconds), 10)
-                         + String(format: "  %10.3f   %10.3f", r.algorithmBandwidth / 1e9, r.busBandwidth / 1e9))
-        }
-        if let cost {
-            lines.append(String(format: "ring model: alpha = %.1f us (latency), beta = %.2f GB/s (link bandwidth)",
-                                cost.alpha * 1e6, cost.beta / 1e9))
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
 /// Keeps the optimizer from dropping stores it sees no reader for.
 @inline(never) func keep(_ value: Float) {}
 
-func padLeft(_ s: String, _ width: Int) -> String {
-    String(repeating: " ", count: max(0, width - s.count)) + s
-}
-
-/// "12.3 us", "4.56 ms", "1.23 s".
-func formatSeconds(_ s: Double) -> String {
-    switch s {
-    case ..<1e-3: return String(format: "%.1f us", s * 1e6)
-    case ..<1: return String(format: "%.2f ms", s * 1e3)
-    default: return String(format: "%.2f s", s)
-    }
-}

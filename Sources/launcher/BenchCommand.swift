@@ -9,39 +9,34 @@ struct Bench: ParsableCommand {
                       BenchModelScaling.self, BenchScalingReport.self])
 }
 
-/// FLOPs per 32x32 image, as counted in shared/reference/pytorch-cpu.md (convolutions,
-/// linears and attention matmuls), and PyTorch's figures on this machine from the same file.
-struct ReferenceCost {
-    let forwardGFLOP: Double, trainGFLOP: Double
-    let torchTrainImagesPerSecond: Double, torchForwardImagesPerSecond: Double
-    static let byPreset: [String: ReferenceCost] = [
-        "seed": ReferenceCost(forwardGFLOP: 1.5864, trainGFLOP: 4.8065, torchTrainImagesPerSecond: 21.3, torchForwardImagesPerSecond: 53.7),
-        "small": ReferenceCost(forwardGFLOP: 0.4209, trainGFLOP: 1.2863, torchTrainImagesPerSecond: 54.8, torchForwardImagesPerSecond: 135),
-    ]
-}
-
 struct BenchModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "U-Net forward (no grad) and train step (forward, MSE, backward, Adam) images/s, GFLOPS and peak RSS.")
 
-    @Option(help: "Model preset: seed or small.") var preset = "seed"
-    @Option(help: "Training batch.") var batch = 128
-    @Option(help: "Forward-only batch.") var forwardBatch = 256
-    @Option(help: "Timed iterations after one warm-up.") var iterations = 3
-    @Option(help: "Kernel threads (default: all cores).") var threads: Int?
+    @Option(help: "Model preset (seed or small: PyTorch was measured on those).") var preset: ModelPreset = .seed
+    @Option(help: "Training batch, in 1...4096.") var batch = 128
+    @Option(help: "Forward-only batch, in 1...4096.") var forwardBatch = 256
+    @Option(help: "Timed iterations after one warm-up, in 1...1000.") var iterations = 3
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "Print every iteration.") var verbose = false
-    @OptionGroup var convolution: ConvolutionChoice
+    @OptionGroup var convolution: ConvolutionOptions
+
+    func validate() throws {
+        guard preset.referenceCost != nil else {
+            throw ValidationError("--preset \(preset.rawValue): no PyTorch measurement; expected "
+                                  + ModelPreset.measured.map(\.rawValue).joined(separator: " or "))
+        }
+        try OptionCheck.integer(batch, "--batch", 1...4096)
+        try OptionCheck.integer(forwardBatch, "--forward-batch", 1...4096)
+        try OptionCheck.integer(iterations, "--iterations", 1...1000)
+    }
 
     func run() throws {
-        convolution.apply()
-        guard let ref = ReferenceCost.byPreset[preset] else {
-            throw ValidationError("unknown preset '\(preset)': expected seed or small (PyTorch was measured on those)")
-        }
-        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        BLAS.configure(threads: threads)
-        let model = try benchmarkModel(preset: preset)
-        print("preset \(preset): \(model.store.count) parameters, \(threads) threads, convolutions: \(ConvolutionBackend.current)")
+        guard let ref = preset.referenceCost else { return }  // checked in validate()
+        let threads = threads.configureSingleProcess()
+        let model = benchmarkModel(preset: preset, convolutions: convolution.resolve())
+        print("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(model.context.convolutions)")
         let r = ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
                                    log: { if verbose { print($0) } })
         let f = r.forwardImagesPerSecond, t = r.trainImagesPerSecond

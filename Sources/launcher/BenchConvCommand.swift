@@ -7,30 +7,23 @@ struct BenchConv: ParsableCommand {
         commandName: "conv",
         abstract: "GFLOPS of every convolution shape of a U-Net: Swift kernels, oneDNN fp32 and oneDNN bf16 side by side.")
 
-    @Option(help: "Model preset: seed, small or tiny.") var preset = "small"
-    @Option(help: "Batch.") var batch = 128
-    @Option(help: "Timed runs per pass (best counts), after one warm-up.") var repeats = 3
-    @Option(help: "Kernel threads (default: all cores).") var threads: Int?
+    @Option(help: "Model preset.") var preset: ModelPreset = .small
+    @Option(help: "Batch, in 1...4096.") var batch = 128
+    @Option(help: "Timed runs per pass (best counts), after one warm-up, in 1...1000.") var repeats = 3
+    @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
-        guard UNetConfig.preset(preset) != nil else { throw ValidationError("unknown preset '\(preset)': expected seed, small or tiny") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        try OptionCheck.integer(batch, "--batch", 1...4096)
+        try OptionCheck.integer(repeats, "--repeats", 1...1000)
     }
 
     func run() throws {
-        var config = UNetConfig.preset(preset)!
+        var config = preset.config
         config.sampleSize = Preprocess.imageSize
-        let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        BLAS.configure(threads: threads)
-        var backends: [ConvolutionBackend] = [.swift]
-        for p in ConvolutionPrecision.allCases {
-            let (b, note) = ConvolutionBackend.resolve(.oneDNN(p))
-            if let note { print("note: \(note)") }
-            if !backends.contains(b) { backends.append(b) }
-        }
-        print("preset \(preset), batch \(batch), \(threads) threads (\(ConvBenchmark.clockName)), \(ConvolutionBackend.oneDNNDescription)")
+        let threads = threads.configureSingleProcess()
+        let (backends, notes) = ConvBenchmark.backendsToCompare()
+        for note in notes { print("note: \(note)") }
+        print("preset \(preset.rawValue), batch \(batch), \(threads) threads (\(ConvBenchmark.clockName)), \(ConvolutionBackend.oneDNNDescription)")
         print("GFLOPS (every tap counted) forward / weight+bias gradient / whole backward (weights and input, 2x the FLOPs); "
               + "wr = oneDNN weight reorder ms (inside forward)")
         let header = backends.map { String(format: "%-27@", "\($0)" as NSString) }.joined(separator: " | ")
@@ -47,9 +40,7 @@ struct BenchConv: ParsableCommand {
             print(String(format: "%dx %2d %3d->%3d %d %d | ", row.count, g.h, g.cin, g.cout, g.k, g.stride)
                   + cells.joined(separator: " | "))
         }
-        // Whole-model convolution time per training step (forward + both gradients, every layer).
-        let totals = backends.indices.map { i in rows.reduce(0.0) { $0 + Double($1.count) * $1.timings[i].total } }
-        let flop = rows.reduce(0.0) { $0 + Double($1.count) * 3 * $1.flop }
+        let totals = ConvBenchmark.stepSeconds(rows), flop = ConvBenchmark.stepFLOP(rows)
         for (b, t) in zip(backends, totals) {
             print(String(format: "%@: all convolutions of one train step %.3f s, %.1f GFLOPS (x%.2f vs swift)",
                          "\(b)" as NSString, t, flop / t * 1e-9, totals[0] / t))

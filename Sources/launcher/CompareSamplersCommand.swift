@@ -16,24 +16,19 @@ struct CompareSamplersCommand: ParsableCommand {
         """)
 
     @Option(help: "A diffusers UNet2DModel folder.") var model: String?
-    @Option(help: "Images per sampler.") var n = 256
+    @Option(help: "Images per sampler, in 2...100000.") var n = 256
     @Option(help: "Seed of the per-image noise streams (the same for every sampler).") var seed: UInt64 = 0
-    @Option(help: "Last beta of the linear noise schedule the model was trained with.") var betaMax = 0.01
+    @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/compare-<date-time>).") var out: String?
-    @Option(help: "Only these samplers (comma-separated indices into the table, 1-based).") var only: String?
+    @Option(parsing: .upToNextOption, help: "Only these samplers: indices into the table, 1-based (e.g. --only 1 5).")
+    var only: [Int] = []
     @Option(help: "A line describing the model's training, put above the table.") var modelNote: String?
-    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "Sample nothing: redraw fid_vs_evaluations.png from the comparison.json in --out.") var replot = false
     @OptionGroup(title: "FID and KID") var fidOptions: FIDOptions
 
-    func entries() throws -> [SamplerComparison.Entry] {
-        guard let only else { return SamplerComparison.standard }
-        return try only.split(separator: ",").map { s in
-            guard let i = Int(s), (1...SamplerComparison.standard.count).contains(i) else {
-                throw ValidationError("--only takes indices 1...\(SamplerComparison.standard.count), got '\(s)'")
-            }
-            return SamplerComparison.standard[i - 1]
-        }
+    var entries: [SamplerComparison.Entry] {
+        only.isEmpty ? SamplerComparison.standard : only.map { SamplerComparison.standard[$0 - 1] }
     }
 
     func validate() throws {
@@ -42,8 +37,10 @@ struct CompareSamplersCommand: ParsableCommand {
             return
         }
         guard model != nil else { throw ValidationError("Missing expected argument '--model <model>'") }
-        guard n >= 2 else { throw ValidationError("--n must be at least 2 for FID, got \(n)") }
-        for e in try entries() { _ = try e.spec() }
+        try OptionCheck.integer(n, "--n", 2...100_000)
+        try OptionCheck.number(betaMax, "--beta-max", 1e-4, 1, lowerOpen: true, upperOpen: true)
+        for i in only { try OptionCheck.integer(i, "--only", 1...SamplerComparison.standard.count) }
+        for e in entries { _ = try e.spec() }
     }
 
     func run() throws {
@@ -51,7 +48,7 @@ struct CompareSamplersCommand: ParsableCommand {
             let path = out + "/comparison.json"
             let bytes = try FileBytes.read(path)
             guard let rows = try? JSONDecoder().decode([SamplerComparison.Row].self, from: Data(bytes)) else {
-                throw RootError(message: "\(path): expected the rows compare-samplers writes (label, sampler, "
+                throw FileError(path: path, "expected the rows compare-samplers writes (label, sampler, "
                                 + "modelEvaluations, seconds, fid, images), found something else")
             }
             try writePlot(rows, to: out)
@@ -59,28 +56,31 @@ struct CompareSamplersCommand: ParsableCommand {
             return
         }
         guard let model else { return }
-        try runOnWorld { comm in
-            let threads = try comm.configureThreads(requested: threads)
+        try runOnWorld(agreeing: agreedFields(command: "compare-samplers")) { comm in
+            let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("compare-"))
-            let unet = try DiffusersFolder.load(from: model)
+            let unet = try comm.together {
+                let unet = try DiffusersFolder.load(from: model)
+                try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
+                return unet
+            }
             let schedule = NoiseSchedule(betaEnd: betaMax)
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("comparing samplers on \(model): \(n) images each, \(comm.size) rank(s) x \(threads) thread(s)")
             }
             var rows: [SamplerComparison.Row] = []
-            for (i, entry) in try entries().enumerated() {
+            for (i, entry) in entries.enumerated() {
                 let spec = try entry.spec()
                 let planned = try Sampling.plannedModelEvaluations(spec: spec, schedule: schedule)
-                let bar = comm.isRoot ? ProgressBar(total: try spec.makeSampler(schedule: schedule).timesteps.count,
-                                                    label: "[\(i + 1)] \(entry.sampler)") : nil
+                let bar = SamplingProgressBar(label: "[\(i + 1)] \(entry.sampler)", group: comm)
                 try comm.barrier()
                 let t0 = Communicator.wtime()
                 let result = try ShardedSampling.generate(model: unet, spec: spec, schedule: schedule, count: n,
-                                                          seed: seed, group: comm) { step, _, _ in bar?.update(done: step + 1) }
+                                                          seed: seed, group: comm) { step, total, _ in bar.step(step, of: total) }
                 try comm.barrier()
                 let seconds = Communicator.wtime() - t0
-                bar?.finish()
+                bar.finish()
                 let report = try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange,
                                                         settings: fidOptions.settings, group: comm)
                 if let images = result.images, let report {

@@ -23,8 +23,8 @@ struct DataPreviewCommand: ParsableCommand {
     var columns: Int?
 
     func validate() throws {
-        guard count > 0 else { throw ValidationError("--count must be positive") }
-        if let columns, columns <= 0 { throw ValidationError("--columns must be positive") }
+        try OptionCheck.integer(count, "--count", 1...100_000)
+        if let columns { try OptionCheck.integer(columns, "--columns", 1...10_000) }
     }
 
     func run() throws {
@@ -41,4 +41,3 @@ struct DataPreviewCommand: ParsableCommand {
     }
 }
 
-extension FashionMNIST.Split: ExpressibleByArgument {}

@@ -23,7 +23,7 @@ struct FIDCommand: ParsableCommand {
     @Option(help: "With real:<split>: only the first N images.") var samplesLimit: Int?
     @OptionGroup var options: FIDOptions
     @Option(help: "Also write the samples' statistics (mu, sigma, n) to this .npz.") var writeStatistics: String?
-    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
         if writeStatistics != nil && samples.hasSuffix(".npz") {
@@ -36,20 +36,20 @@ struct FIDCommand: ParsableCommand {
         } else if samplesLimit != nil {
             throw ValidationError("--samples-limit applies to real:train or real:test only")
         }
-        if let samplesLimit, samplesLimit < 2 { throw ValidationError("--samples-limit must be at least 2") }
+        if let samplesLimit { try OptionCheck.integer(samplesLimit, "--samples-limit", 2...Int.max) }
     }
 
     func run() throws {
-        try runOnWorld { comm in
-            _ = try comm.configureThreads(requested: threads)
+        try runOnWorld(agreeing: agreedFields(command: "fid")) { comm in
+            _ = try threads.configure(comm)
             if samples.hasSuffix(".npz") {
-                let moments = try rootLoads(comm) { try FeatureMoments.read(npz: samples) }
+                let moments = try comm.rootLoads { try FeatureMoments.read(npz: samples) }
                 let report = try FIDEvaluation.evaluate(moments: moments, settings: options.settings, group: comm,
                                                         progress: FIDOptions.progressBars(comm))
                 report?.lines.forEach { print($0) }
                 return
             }
-            let (images, range) = samples.hasPrefix("real:") ? try realShare(comm) : try fileShare(comm)
+            let (images, range) = try comm.together { samples.hasPrefix("real:") ? try realShare(comm) : try fileShare(comm) }
             try options.report(comm, localImages: images, localRange: range, statisticsPath: writeStatistics)
         }
     }

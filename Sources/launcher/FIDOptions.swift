@@ -5,30 +5,40 @@ import Foundation
 
 /// The options FID and KID take, shared by `launcher fid` and `launcher sample --fid`.
 struct FIDOptions: ParsableArguments {
-    @Option(help: "Classifier folder (config.json + model.safetensors) whose pooled features FID and KID compare.")
-    var classifier = ClassifierFolder.defaultDirectory
-    @Option(help: "Real images to compare with: test (10,000 images) or train (60,000).") var reference = "test"
+    @Option(help: ArgumentHelp(
+        "Classifier folder (config.json + model.safetensors) whose pooled features FID and KID compare (default: "
+        + "$\(ClassifierFolder.environmentVariable), else the committed \(ClassifierFolder.defaultDirectory) found from "
+        + "the launcher's location, else from the current folder).", valueName: "folder"))
+    var classifier: String?
+    @Option(help: "Real images to compare with: test (10,000 images) or train (60,000).") var reference: FashionMNIST.Split = .test
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Use only the first N reference images (smoke tests).") var referenceLimit: Int?
-    @Option(help: "Where the reference statistics are cached (default: the classifier folder).") var cacheDir: String?
-    @Option(help: "KID: number of random subsets.") var kidSubsets = 100
+    @Option(help: ArgumentHelp("Where the reference statistics are cached (default: the classifier folder if writable, else "
+                               + "$XDG_CACHE_HOME/fashion-diffusion or ~/.cache/fashion-diffusion).")) var cacheDir: String?
+    @Option(help: "KID: number of random subsets, in 1...100000.") var kidSubsets = 100
     @Option(help: "KID: rows per subset (capped by the images available).") var kidSubsetSize = 1000
-    @Option(help: "Images per classifier batch.") var featureBatch = 256
+    @Option(help: "Images per classifier batch, in 1...65536.") var featureBatch = 256
 
     func validate() throws {
-        guard FashionMNIST.Split(rawValue: reference) != nil else {
-            throw ValidationError("--reference must be test or train, got '\(reference)'")
+        if let referenceLimit { try OptionCheck.integer(referenceLimit, "--reference-limit", 2...Int.max) }
+        try OptionCheck.integer(kidSubsets, "--kid-subsets", 1...100_000)
+        try OptionCheck.integer(kidSubsetSize, "--kid-subset-size", 2...Int.max)
+        try OptionCheck.integer(featureBatch, "--feature-batch", 1...65_536)
+    }
+
+    /// The classifier sees 32x32 images (it was trained on them): other sizes are refused
+    /// rather than compared against 32x32 reference statistics.
+    static func requireClassifierSize(_ size: Int, source: String) throws {
+        guard size == Preprocess.imageSize else {
+            throw ValidationError("\(source): images of \(size)x\(size); FID and KID need \(Preprocess.imageSize)x\(Preprocess.imageSize) "
+                                  + "images, the size the classifier was trained on")
         }
-        if let referenceLimit, referenceLimit < 2 { throw ValidationError("--reference-limit must be at least 2") }
-        guard kidSubsets >= 1 else { throw ValidationError("--kid-subsets must be at least 1") }
-        guard kidSubsetSize >= 2 else { throw ValidationError("--kid-subset-size must be at least 2") }
-        guard featureBatch >= 1 else { throw ValidationError("--feature-batch must be at least 1") }
     }
 
     var settings: FIDEvaluation.Settings {
         var s = FIDEvaluation.Settings()
-        s.classifierDirectory = classifier
-        s.reference = FashionMNIST.Split(rawValue: reference) ?? .test
+        s.classifierDirectory = ClassifierFolder.locate(given: classifier)
+        s.reference = reference
         s.dataDirectory = dataDir
         s.referenceLimit = referenceLimit
         s.cacheDirectory = cacheDir
@@ -47,8 +57,7 @@ struct FIDOptions: ParsableArguments {
                 current?.bar.finish()
                 current = (phase, ProgressBar(total: total, label: phase == "reference" ? "reference features" : "sample features"))
             }
-            current!.bar.update(done: done)
-            if done >= total { current!.bar.finish(); current = nil }
+            current?.bar.update(done: done)
         }
     }
 

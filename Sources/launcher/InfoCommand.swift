@@ -15,7 +15,7 @@ struct InfoCommand: ParsableCommand {
                             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
     func run() throws {
-        try runOnWorld { comm in
+        try runOnWorld(agreeing: agreedFields(command: "info")) { comm in
             let hosts = try comm.gather(comm.processorName)
             let cores = try comm.allgather(ProcessInfo.processInfo.activeProcessorCount)
             guard comm.isRoot else { return }

@@ -15,6 +15,9 @@ struct Launcher: ParsableCommand {
             TrainClassifierCommand.self,
             FIDCommand.self,
             Bench.self,
-            CheckCommunicatorCommand.self,
         ])
+
+    static func main() {
+        main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+    }
 }

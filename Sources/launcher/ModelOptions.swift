@@ -2,27 +2,34 @@ import ArgumentParser
 import Diffusion
 import Foundation
 
-/// Picks the model configuration: a preset or a diffusers config.json.
+/// Picks the model configuration: a preset or a diffusers config.json. Both are Optional so
+/// that `train --resume` can tell a given one (checked against the saved run) from none.
 struct ModelChoice: ParsableArguments {
-    @Option(help: "Model preset: seed (32,64,128,256; the recipe), small (16,32,64,128) or tiny (8,16,16; tests).")
-    var preset = "seed"
+    static let defaultPreset = ModelPreset.seed
+
+    @Option(help: "Model preset: seed (32,64,128,256; the recipe), small (16,32,64,128) or tiny (8,16,16; tests). Default: seed.")
+    var preset: ModelPreset?
 
     @Option(help: "A diffusers UNet2DModel config.json to use instead of a preset.")
     var config: String?
 
+    var given: Bool { preset != nil || config != nil }
+
+    func validate() throws {
+        if preset != nil && config != nil { throw ValidationError("--preset and --config exclude each other") }
+    }
+
     /// The configuration, checked against the data it will see (32x32, one channel).
     func resolve() throws -> UNetConfig {
         var c: UNetConfig
+        let preset = self.preset ?? Self.defaultPreset
         if let config {
             c = try UNetConfig.load(contentsOf: config)
         } else {
-            guard let p = UNetConfig.preset(preset) else {
-                throw ValidationError("unknown preset '\(preset)': expected one of seed, small, tiny")
-            }
-            c = p
+            c = preset.config
             c.sampleSize = Preprocess.imageSize  // tiny's fixture size is 16; the data is 32x32
         }
-        let source = config ?? "preset \(preset)"
+        let source = config ?? "preset \(preset.rawValue)"
         guard c.inChannels == 1, c.outChannels == 1 else {
             throw ValidationError("\(source): in_channels \(c.inChannels) and out_channels \(c.outChannels); Fashion-MNIST needs 1 and 1")
         }

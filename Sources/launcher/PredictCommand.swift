@@ -15,18 +15,18 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "A diffusers UNet2DModel folder.") var model: String
     @Option(help: "safetensors file with `sample` and `timestep`.") var input: String
     @Option(help: "safetensors file to write `output` to.") var output: String
-    @Option(help: "Kernel threads (default: all cores).") var threads: Int?
-    @OptionGroup var convolution: ConvolutionChoice
+    @OptionGroup var threads: ThreadsOption
+    @OptionGroup var convolution: ConvolutionOptions
 
     func run() throws {
-        BLAS.configure(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        convolution.apply()
+        _ = threads.configureSingleProcess()
         do {
             let unet = try DiffusersFolder.load(from: model)
+            unet.context.convolutions = convolution.resolve()
             try Prediction.run(model: unet, inputPath: input, outputPath: output)
             print("wrote \(output)")
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            StandardError.write("error: \(error)\n")
             throw ExitCode.failure
         }
     }

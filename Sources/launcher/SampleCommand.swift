@@ -23,56 +23,61 @@ struct SampleCommand: ParsableCommand {
         """)
 
     @Option(help: "A diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).") var model: String
-    @Option(help: "Sampler: ddpm, ddpm-diffusers, ddim-diffusers, ddim-recipe, ddim.") var sampler = "ddpm"
+    @Option(help: "Sampler.") var sampler: SamplerName = .ddpm
     @Option(help: "Sampling steps (ddim, ddpm-diffusers, ddim-diffusers).") var steps: Int?
-    @Option(help: "DDIM eta (0 deterministic, 1 DDPM-like noise).") var eta: Double?
-    @Option(help: "Timestep spacing: leading|trailing|linspace (diffusers), uniform|quadratic (ddim).") var spacing: String?
-    @Option(help: "Which steps evaluate the model (recipe samplers): recipe, all, 367, every10.") var skip: String?
-    @Option(help: "Number of images.") var n = 256
+    @Option(help: "DDIM eta, in [0, 1] (0 deterministic, 1 DDPM-like noise).") var eta: Double?
+    @Option(help: "Timestep spacing: leading|trailing|linspace (diffusers), uniform|quadratic (ddim).") var spacing: SpacingName?
+    @Option(help: "Which steps evaluate the model (recipe samplers).") var skip: EvaluationSkip?
+    @Option(help: "Number of images, in 1...100000.") var n = 256
     @Option(help: "Seed of the per-image noise streams.") var seed: UInt64 = 0
-    @Option(help: "Last beta of the linear noise schedule the model was trained with.") var betaMax = 0.01
+    @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
     @Option(help: "Start from this x_T (.npy, [n,1,32,32]) instead of drawing it.") var noise: String?
     @Flag(help: "Also write samples.gif: the predicted x0 of the first images over the steps.") var animate = false
-    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
     var fid = false
     @OptionGroup(title: "FID and KID (with --fid)") var fidOptions: FIDOptions
-    @OptionGroup var convolution: ConvolutionChoice
+    @OptionGroup var convolution: ConvolutionOptions
 
     func validate() throws {
-        guard n >= 1 else { throw ValidationError("--n must be at least 1, got \(n)") }
-        guard betaMax > 1e-4 && betaMax < 1 else { throw ValidationError("--beta-max must be in (1e-4, 1), got \(betaMax)") }
+        try OptionCheck.integer(n, "--n", 1...100_000)
+        try OptionCheck.number(betaMax, "--beta-max", 1e-4, 1, lowerOpen: true, upperOpen: true)
+        if fid { try OptionCheck.integer(n, "--n (with --fid)", 2...100_000) }
         // Sampler, steps, eta, spacing and skip are checked before any work.
         _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
     }
 
     func run() throws {
-        try runOnWorld { comm in
-            let threads = try comm.configureThreads(requested: threads)
-            convolution.apply(report: comm.rank == 0)
+        try runOnWorld(agreeing: agreedFields(command: "sample")) { comm in
+            let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
             let schedule = NoiseSchedule(betaEnd: betaMax)
-            let unet = try DiffusersFolder.load(from: model)
-            let x_T = try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize) }
+            let (unet, x_T) = try comm.together {
+                let unet = try DiffusersFolder.load(from: model)
+                unet.context.convolutions = convolution.resolve(report: comm.isRoot)
+                if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
+                return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize) })
+            }
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                print("sampling \(n) images with \(self.sampler) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
-                      + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(ConvolutionBackend.current)")
+                print("sampling \(n) images with \(self.sampler.rawValue) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
+                      + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)")
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
-            let bar = comm.isRoot ? ProgressBar(total: totalSteps, label: "sample") : nil
+            let bar = SamplingProgressBar(label: "sample", group: comm) { done, seconds in
+                String(format: "%.1f steps/s", Double(done) / max(seconds, 1e-9))
+            }
             let t0 = Date()
             let result = try ShardedSampling.generate(model: unet, spec: spec, schedule: schedule, count: n, seed: seed,
                                                       group: comm, initialNoise: x_T) { i, total, x0 in
                 animation?.record(step: i, totalSteps: total, x0: x0)
-                let elapsed = Date().timeIntervalSince(t0)
-                bar?.update(done: i + 1, info: String(format: "%.1f steps/s", Double(i + 1) / max(elapsed, 1e-9)))
+                bar.step(i, of: total)
             }
-            bar?.finish()
+            bar.finish()
             let seconds = Date().timeIntervalSince(t0)
             if let images = result.images {
                 try SampleFiles.write(images: images, to: directory)

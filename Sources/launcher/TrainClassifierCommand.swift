@@ -22,29 +22,23 @@ struct TrainClassifierCommand: ParsableCommand {
     @Option(help: "Output folder (default runs/classifier-<date-time>).") var out: String?
     @Option(help: "Use only the first N training images (smoke tests).") var trainSubset: Int?
     @Option(help: "Use only the first N test images (smoke tests).") var testSubset: Int?
-    @Option(help: "Channels per stage, comma-separated.") var channels = "32,64,128"
-    @Option(help: "Conv blocks per stage, comma-separated.") var blocks = "1,2,2"
-    @Option(help: "GroupNorm groups.") var groups = 8
-    @Option(help: "Epochs (the learning-rate schedule is planned for these).") var epochs = 12
+    @Option(parsing: .upToNextOption, help: "Channels per stage (e.g. --channels 32 64 128), each in 1...4096.")
+    var channels = [32, 64, 128]
+    @Option(parsing: .upToNextOption, help: "Conv blocks per stage, each in 1...64.") var blocks = [1, 2, 2]
+    @Option(help: "GroupNorm groups, in 1...4096.") var groups = 8
+    @Option(help: "Epochs (the learning-rate schedule is planned for these), in 1...100000.") var epochs = 12
     @Option(help: "Global batch size, split across ranks.") var batchSize = 128
-    @Option(help: "One-cycle peak learning rate (Adam).") var maxLR = 3e-3
-    @Option(help: "Augmentation: largest random shift in pixels (0: none).") var maxShift = 1
+    @Option(help: "One-cycle peak learning rate (Adam), in (0, 10].") var maxLR = 3e-3
+    @Option(help: "Augmentation: largest random shift in pixels (0: none), in 0...15.") var maxShift = 1
     @Flag(help: "Augmentation: random horizontal flips too (off by default: Fashion-MNIST's shoes all face one way).")
     var flip = false
     @Option(help: "Seed for initialisation, shuffling and augmentation.") var seed: UInt64 = 0
-    @Option(help: "Kernel threads per rank (default: cores on the host / ranks on the host).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
 
     func config() throws -> ClassifierConfig {
-        func list(_ s: String, _ flag: String) throws -> [Int] {
-            let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-                throw ValidationError("\(flag) must be comma-separated positive integers, got '\(s)'")
-            }
-            return v.map { $0! }
-        }
         var c = ClassifierConfig()
-        c.channels = try list(channels, "--channels")
-        c.blocksPerStage = try list(blocks, "--blocks")
+        c.channels = channels
+        c.blocksPerStage = blocks
         c.normNumGroups = groups
         do { try c.validate(path: "--channels/--blocks/--groups") } catch { throw ValidationError("\(error)") }
         return c
@@ -58,15 +52,21 @@ struct TrainClassifierCommand: ParsableCommand {
     }
 
     func validate() throws {
+        for c in channels { try OptionCheck.integer(c, "--channels", 1...4096) }
+        for b in blocks { try OptionCheck.integer(b, "--blocks", 1...64) }
+        try OptionCheck.integer(groups, "--groups", 1...4096)
         _ = try config()
-        guard epochs >= 1, batchSize >= 1 else { throw ValidationError("--epochs and --batch-size must be at least 1") }
-        guard maxLR > 0 else { throw ValidationError("--max-lr must be positive, got \(maxLR)") }
-        guard maxShift >= 0 && maxShift < 16 else { throw ValidationError("--max-shift must be in 0..<16, got \(maxShift)") }
+        try OptionCheck.integer(epochs, "--epochs", 1...100_000)
+        try OptionCheck.integer(batchSize, "--batch-size", 1...TrainingOptions.maxBatchSize)
+        try OptionCheck.number(maxLR, "--max-lr", 0, 10, lowerOpen: true)
+        try OptionCheck.integer(maxShift, "--max-shift", 0...15)
+        if let trainSubset { try OptionCheck.integer(trainSubset, "--train-subset", 1...Int.max) }
+        if let testSubset { try OptionCheck.integer(testSubset, "--test-subset", 1...Int.max) }
     }
 
     func run() throws {
-        try runOnWorld { comm in
-            let threads = try comm.configureThreads(requested: threads)
+        try runOnWorld(agreeing: agreedFields(command: "train-classifier")) { comm in
+            let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("classifier-"))
             let config = try config(), options = options()
 
@@ -75,7 +75,14 @@ struct TrainClassifierCommand: ParsableCommand {
                 let indices = Array(0..<min(first ?? data.count, data.count))
                 return (Preprocess.images(data, indices: indices), data.labels(at: indices))
             }
-            let train = try load(.train, first: trainSubset), test = try load(.test, first: testSubset)
+            let (train, test) = try comm.together {
+                let train = try load(.train, first: trainSubset), test = try load(.test, first: testSubset)
+                guard batchSize <= train.labels.count else {
+                    throw OptionError("--batch-size", "is \(batchSize), more than the \(train.labels.count) training images")
+                }
+                _ = try OptionCheck.product(epochs, options.stepsPerEpoch(datasetSize: train.labels.count), "--epochs x steps per epoch")
+                return (train, test)
+            }
 
             let model = FashionClassifier(config: config)
             if comm.isRoot { model.initializeParameters(seed: seed) }
@@ -89,34 +96,7 @@ struct TrainClassifierCommand: ParsableCommand {
                       + "\(trainer.datasetSize) images, batch \(batchSize), \(epochs) epochs, max lr \(maxLR)")
                 print("output: \(directory)")
             }
-            var csv = "epoch,step,train_loss,train_accuracy,test_loss,test_accuracy,seconds\n"
-            let t0 = Date()
-            var epochLoss = 0.0, epochHits = 0.0, epochImages = 0
-            var bar = comm.isRoot ? ProgressBar(total: trainer.stepsPerEpoch, label: "epoch 1") : nil
-            while !trainer.isFinished {
-                let r = try trainer.trainStep()
-                epochLoss += r.loss * Double(r.images); epochHits += r.accuracy * Double(r.images); epochImages += r.images
-                let inEpoch = trainer.step - r.epoch * trainer.stepsPerEpoch
-                bar?.update(done: inEpoch, info: String(format: "loss %.4f  acc %.2f%%  lr %.2e",
-                                                        epochLoss / Double(epochImages), 100 * epochHits / Double(epochImages), r.lr))
-                guard inEpoch == trainer.stepsPerEpoch || trainer.isFinished else { continue }
-
-                // End of an epoch: test accuracy on every rank's share, then rank 0 writes.
-                let eval = try ClassifierEvaluation.evaluate(model, images: test.images, labels: test.labels, group: comm)
-                let seconds = Date().timeIntervalSince(t0)
-                if comm.isRoot {
-                    bar?.finish()
-                    print(String(format: "epoch %d: train loss %.4f, accuracy %.2f%%; test loss %.4f, accuracy %.2f%% (%d images); %.0f s",
-                                 r.epoch + 1, epochLoss / Double(epochImages), 100 * epochHits / Double(epochImages),
-                                 eval.loss, 100 * eval.accuracy, eval.count, seconds))
-                    csv += String(format: "%d,%d,%.6f,%.6f,%.6f,%.6f,%.1f\n", r.epoch + 1, trainer.step,
-                                  epochLoss / Double(epochImages), epochHits / Double(epochImages), eval.loss, eval.accuracy, seconds)
-                    try ClassifierFolder.save(model, to: directory)
-                    try FileBytes.writeAtomically(Array(csv.utf8), to: directory + "/metrics.csv")
-                    if !trainer.isFinished { bar = ProgressBar(total: trainer.stepsPerEpoch, label: "epoch \(r.epoch + 2)") }
-                }
-                epochLoss = 0; epochHits = 0; epochImages = 0
-            }
+            try ClassifierTrainingRun.run(trainer, test: test, directory: directory) { print($0) }
             if comm.isRoot { print("wrote \(directory)/\(ClassifierFolder.configName), \(ClassifierFolder.weightsName), metrics.csv") }
         }
     }

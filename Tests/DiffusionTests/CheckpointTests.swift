@@ -44,6 +44,21 @@ import Testing
         }
     }
 
+    /// A config.json asking for a far larger model than its weights hold is refused before
+    /// the model is built (no allocation the file could never fill).
+    @Test func oversizedConfigIsRefusedBeforeBuilding() throws {
+        let model = UNet2DModel(config: .tiny)
+        let dir = temporaryDirectory()
+        try DiffusersFolder.save(model, to: dir)
+        var huge = UNetConfig.tiny
+        huge.blockOutChannels = [32768, 32768, 32768]
+        huge.normNumGroups = 8
+        try huge.write(to: dir + "/" + DiffusersFolder.configName)
+        #expect {
+            _ = try DiffusersFolder.load(from: dir)
+        } throws: { "\($0)".contains(DiffusersFolder.weightsName) && "\($0)".contains("describes a model of") }
+    }
+
     @Test func wrongShapeIsNamed() throws {
         let model = UNet2DModel(config: .tiny)
         let dir = temporaryDirectory()
@@ -59,8 +74,7 @@ import Testing
         } throws: { "\($0)".contains("conv_in.bias") && "\($0)".contains("[3]") }
     }
 
-    @Test func nonFiniteLossStopsTraining() throws {
-        BLAS.configure(threads: 1)
+    @Test(.kernelThreads(1)) func nonFiniteLossStopsTraining() throws {
         var config = UNetConfig.tiny
         config.sampleSize = 8
         let model = UNet2DModel(config: config)
@@ -78,8 +92,7 @@ import Testing
         #expect(model.store.valueBuffer.map { $0 } == before)
     }
 
-    @Test func trainingStateRoundTrip() throws {
-        BLAS.configure(threads: 1)
+    @Test(.kernelThreads(1)) func trainingStateRoundTrip() throws {
         var config = UNetConfig.tiny
         config.sampleSize = 8
         let model = UNet2DModel(config: config)

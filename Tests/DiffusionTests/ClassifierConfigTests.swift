@@ -20,7 +20,7 @@ import Testing
         #expect(error(#"{"channels": [30], "blocks_per_stage": [1]}"#).contains("multiples of norm_num_groups"))
         #expect(error(#"{"width": 3}"#).contains("unknown key \"width\""))
         #expect(error(#"{"channels": "wide"}"#).contains("list of integers"))
-        #expect(error(#"{"image_size": 30}"#).contains("not divisible"))
+        #expect(error(#"{"image_size": 30}"#).contains("expected a multiple of 2^2"))
     }
 
     @Test func featureWidthAndParameterNames() {
@@ -31,6 +31,11 @@ import Testing
         #expect(names.contains("blocks.4.norm.bias"))
         #expect(names.suffix(2) == ["fc.weight", "fc.bias"])
         #expect(model.store.entry(named: "blocks.1.conv.weight")?.shape == [64, 32, 3, 3])
+        var other = ClassifierConfig()
+        other.inChannels = 3; other.channels = [8, 16]; other.blocksPerStage = [2, 1]; other.numClasses = 4
+        for config in [ClassifierConfig(), other] {
+            #expect(config.parameterCount == FashionClassifier(config: config).store.count)
+        }
     }
 
     @Test func augmentationIsKeyedAndKeepsTheBackground() {

@@ -100,12 +100,8 @@ private func rows(_ flat: [Float], d: Int, picking pick: some Sequence<Int>) -> 
             try KernelInceptionDistance.subsetScores(real: real, generated: generated, dimension: d,
                                                      subsets: 8, subsetSize: 50, seed: seed)
         }
-        let saved = Parallel.threads
-        defer { Parallel.threads = saved }
-        Parallel.threads = 1
-        let one = try run(seed: 11)
-        Parallel.threads = 2
-        let two = try run(seed: 11)
+        let one = try Parallel.withThreads(1) { try run(seed: 11) }
+        let two = try Parallel.withThreads(2) { try run(seed: 11) }
         #expect(one == two)
         #expect(try run(seed: 12) != one)
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Diffusion
+@testable import Kernels
 
 /// Per-kernel speed at the U-Net's shapes, for tuning; skipped unless DIFFUSION_KERNEL_BENCH
 /// is set. Build with optimisation, e.g.
@@ -10,7 +11,7 @@ import Testing
 /// Times are this thread's CPU time (CLOCK_THREAD_CPUTIME_ID) with one kernel thread, so
 /// other jobs on a shared machine do not inflate them; DIFFUSION_KERNEL_BENCH_THREADS=2
 /// measures wall time with two threads instead.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["DIFFUSION_KERNEL_BENCH"] != nil), .serialized)
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["DIFFUSION_KERNEL_BENCH"] != nil), .serialized, .kernelThreads(Int(ProcessInfo.processInfo.environment["DIFFUSION_KERNEL_BENCH_THREADS"] ?? "1") ?? 1))
 struct KernelBenchmarks {
     static let threads = Int(ProcessInfo.processInfo.environment["DIFFUSION_KERNEL_BENCH_THREADS"] ?? "1") ?? 1
 
@@ -38,8 +39,6 @@ struct KernelBenchmarks {
         for i in 0..<count { p[i] = Float(rng.uniform() * 2 - 1) }
         return p
     }
-
-    init() { BLAS.configure(threads: Self.threads) }
 
     /// (n, h, cin, cout, k, stride): the small preset's convolutions (seed: channels x2).
     static let convShapes: [(Int, Int, Int, Int, Int, Int)] = [
@@ -154,9 +153,10 @@ struct KernelBenchmarks {
 
     /// Cost of one parallel region with trivial work (wall time, 2 threads).
     @Test func parallelOverhead() {
-        let saved = Parallel.threads
-        Parallel.threads = 2
-        defer { Parallel.threads = saved }
+        Parallel.withThreads(2) { parallelOverheadWithTwoThreads() }
+    }
+
+    func parallelOverheadWithTwoThreads() {
         var ts = timespec()
         func now() -> Double { clock_gettime(CLOCK_MONOTONIC, &ts); return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9 }
         let reps = 2000

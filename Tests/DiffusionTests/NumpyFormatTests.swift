@@ -86,7 +86,7 @@ struct NumpyFormatTests {
     }
 
     @Test func npzDamageIsReported() throws {
-        var bytes = NPZ.encode([("mu", NumpyArray(shape: [2], float64: [1, 2]))])
+        var bytes = try NPZ.encode([("mu", NumpyArray(shape: [2], float64: [1, 2]))])
         bytes[30 + 6 + 128 + 3] ^= 0xff  // a data byte of mu.npy (30-byte header, "mu.npy", 128-byte npy header)
         let e = #expect(throws: FileError.self) { try NPZ.decode(bytes, name: "/x/stats.npz") }
         #expect(e?.description.contains("/x/stats.npz:mu.npy") == true && e?.description.contains("CRC") == true)

@@ -5,9 +5,7 @@ import Testing
 /// oneDNN convolutions against our own kernels (`ConvolutionBackend.swift`, the reference):
 /// forward (plain, and with the per-image bias and residual the resnets fold in), weight and
 /// bias gradients (accumulated onto what the buffers held) and input gradient.
-@Suite struct OneDNNConvolutionTests {
-    init() { BLAS.configure(threads: 2) }
-
+@Suite(.kernelThreads(2)) struct OneDNNConvolutionTests {
     /// (n, h, w, cin, cout, k, stride): U-Net channel counts at tiny sizes; stride-2
     /// downsamplers (even and odd sizes), 1x1 shortcuts, conv_in (1 channel in), conv_out
     /// (1 out), odd batches (uneven slices over two threads), a batch of one, odd widths.

@@ -1,7 +1,8 @@
 import Testing
 @testable import Diffusion
 
-/// The parity fixture written by PyTorch's safetensors (shared/reference/parity/tiny).
+/// The parity fixture in Tests/Fixtures/tiny, written by PyTorch's safetensors (torch 2.15 +
+/// diffusers 0.42.1).
 @Suite struct SafetensorsFixtureTests {
     @Test func listsTheTinyModel() throws {
         let file = try Safetensors(contentsOf: PackageFixtures.tinyModel)

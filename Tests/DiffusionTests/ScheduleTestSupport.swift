@@ -2,32 +2,30 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// Reference data for the schedule and sampler tests: the committed copy in Fixtures/ first,
-/// then shared/reference beside the package root (or beside the worktree folder).
+/// Reference data for the schedule and sampler tests, committed in Tests/Fixtures
+/// (docs/architecture.md, "Test fixtures", says how each file was made).
 enum ReferenceFixture {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func url(_ name: String) -> URL? {
-        let candidates = [
-            packageRoot.appendingPathComponent("Tests/Fixtures/\(name)"),
-            packageRoot.appendingPathComponent("../shared/reference/\(name)"),
-            packageRoot.appendingPathComponent("../../shared/reference/\(name)"),
-        ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        let url = packageRoot.appendingPathComponent("Tests/Fixtures/\(name)")
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
     static func load(_ name: String) throws -> [String: Any] {
         guard let url = url(name) else {
-            throw FixtureError("\(name) not found in Tests/Fixtures or shared/reference near \(packageRoot.path)")
+            throw FixtureError("\(name) not found in \(packageRoot.path)/Tests/Fixtures")
         }
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
         guard let dictionary = object as? [String: Any] else { throw FixtureError("\(url.path): top level is not an object") }
         return dictionary
     }
 
-    static let schedulerVectors: [String: Any] = try! load("scheduler_vectors.json")
-    static let timestepSpacings: [String: Any] = try! load("timestep_spacings.json")
+    // Read once (a static let initializes exactly once, thread-safely) and never written after:
+    // safe to share although [String: Any] is not Sendable.
+    nonisolated(unsafe) static let schedulerVectors: [String: Any] = try! load("scheduler_vectors.json")
+    nonisolated(unsafe) static let timestepSpacings: [String: Any] = try! load("timestep_spacings.json")
 }
 
 struct FixtureError: Error, CustomStringConvertible {

@@ -14,7 +14,7 @@ private func maxRelativeDifference(_ a: [Double], _ b: [Double]) -> Double {
     return zip(a, b).map { abs($0 - $1) }.max()! / scale
 }
 
-@Suite struct ShardedFeaturesTests {
+@Suite(.kernelThreads(2)) struct ShardedFeaturesTests {
     /// A fixed random classifier: what is tested is the bookkeeping, not the features.
     static func classifier() -> FashionClassifier {
         let model = FashionClassifier(config: ClassifierConfig())

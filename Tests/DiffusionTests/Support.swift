@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Kernels
 
 /// The Python helpers in Tests/Scripts, run as independent checkers of what we write.
 enum Python {
@@ -59,3 +60,20 @@ func temporaryDirectory() throws -> String {
 /// JSON numbers as Ints.
 func ints(_ any: Any?) -> [Int] { (any as? [Any] ?? []).map { ($0 as? NSNumber)?.intValue ?? -1 } }
 func doubles(_ any: Any?) -> [Double] { (any as? [Any] ?? []).map { ($0 as? NSNumber)?.doubleValue ?? .nan } }
+
+/// Runs a test (or every test of a suite) with kernels on `count` threads, scoped to it:
+/// suites running at the same time keep their own counts (`Parallel.withThreads`).
+struct KernelThreads: TestTrait, SuiteTrait, TestScoping {
+    let count: Int
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        BLAS.keepSingleThreaded()
+        try await Parallel.withThreads(count) { try await function() }
+    }
+}
+
+extension Trait where Self == KernelThreads {
+    static func kernelThreads(_ count: Int) -> Self { KernelThreads(count: count) }
+}

@@ -4,6 +4,8 @@ import Foundation
 /// `size` ranks as threads of this process, joined by in-memory collectives: a stand-in for
 /// an MPI job that exercises the same `Collectives` calls. Every collective waits for all
 /// ranks and combines their contributions in rank order, as a reduction would.
+/// @unchecked Sendable: its mutable state (generation, arrivals, slots, result) is touched
+/// only while holding `condition`.
 final class ThreadGroup: @unchecked Sendable {
     let size: Int
     private let condition = NSCondition()
@@ -21,9 +23,13 @@ final class ThreadGroup: @unchecked Sendable {
         let group = ThreadGroup(size: size)
         let results = Outcomes<T>(size: size)
         let done = DispatchSemaphore(value: 0)
+        let threads = Parallel.threads   // each rank's kernels use the caller's count
+        // Each rank-thread calls `body` once; `run` waits for all of them before returning, and
+        // what they share they share through the group's collectives, as MPI ranks would.
+        nonisolated(unsafe) let body = body
         for r in 0..<size {
             let thread = Thread {
-                results.set(r, Result { try body(Rank(group: group, rank: r)) })
+                results.set(r, Parallel.withThreads(threads) { Result { try body(Rank(group: group, rank: r)) } })
                 done.signal()
             }
             thread.stackSize = 8 << 20
@@ -33,6 +39,7 @@ final class ThreadGroup: @unchecked Sendable {
         return try results.all.map { try $0!.get() }
     }
 
+    /// @unchecked Sendable: `values` is touched only while holding `lock`.
     private final class Outcomes<T>: @unchecked Sendable {
         private let lock = NSLock()
         private var values: [Result<T, Error>?]

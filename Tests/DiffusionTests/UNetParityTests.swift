@@ -2,9 +2,10 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// The U-Net against diffusers 0.42.1 on shared/reference/parity/tiny (copied to
-/// Tests/Fixtures/tiny): output, loss, and the gradient of every parameter and of the input.
-@Suite struct UNetParityTests {
+/// The U-Net against diffusers 0.42.1 on the fixture in Tests/Fixtures/tiny (a UNet2DModel with
+/// random non-zero weights, its input, output, loss and gradients, made with torch 2.15 +
+/// diffusers 0.42.1): output, loss, and the gradient of every parameter and of the input.
+@Suite(.kernelThreads(2)) struct UNetParityTests {
     func tinyModel() throws -> UNet2DModel {
         let model = UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.tinyConfig))
         let w = try Safetensors(contentsOf: PackageFixtures.tinyModel)
@@ -18,7 +19,6 @@ import Testing
     /// Our kernels and oneDNN fp32 (when it starts here) both hold the same tolerances.
     @Test(arguments: [ConvolutionBackend.swift] + (OneDNN.isAvailable ? [.oneDNN(.fp32)] : []))
     func forwardAndGradientsMatchDiffusers(_ convolutions: ConvolutionBackend) throws {
-        BLAS.configure(threads: 2)
         let model = try tinyModel()
         model.context.convolutions = convolutions
         let io = try Safetensors(contentsOf: PackageFixtures.tinyIO)

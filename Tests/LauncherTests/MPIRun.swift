@@ -28,16 +28,28 @@ struct MPIRun {
                 timeout: timeout, stopWhen: stopWhen)
     }
 
+    /// `mpirun -np ranks --oversubscribe <product> arguments...` for another executable built
+    /// beside the launcher (the communicator-checks test harness).
+    static func product(_ name: String, _ arguments: [String], ranks: Int, timeout: TimeInterval = 120) throws -> MPIRun {
+        let path = try launcherURL().deletingLastPathComponent().appendingPathComponent(name).path
+        return try run(["mpirun", "-np", "\(ranks)", "--oversubscribe", path] + arguments, timeout: timeout)
+    }
+
     /// Any command line (the first word looked up on PATH) with `childEnvironment()`, ended
     /// after `timeout` seconds: mpirun with options of its own, or inside a network namespace.
-    static func run(_ command: [String], timeout: TimeInterval = 120, stopWhen: (() -> Bool)? = nil) throws -> MPIRun {
+    /// `directory`: the working directory (default: this process's); `environment`: variables
+    /// added to (or replacing) `childEnvironment()`'s.
+    static func run(_ command: [String], timeout: TimeInterval = 120, stopWhen: (() -> Bool)? = nil,
+                    directory: String? = nil, environment: [String: String] = [:]) throws -> MPIRun {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("mpirun-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: output) }
         let stdoutPath = output.appendingPathComponent("stdout").path
         let stderrPath = output.appendingPathComponent("stderr").path
 
-        let (status, timedOut) = try spawnAndWait(command, environment: childEnvironment(),
+        // In another working directory: through sh, since glibc's posix_spawn chdir is not exported to Swift.
+        let spawned = directory.map { ["sh", "-c", "cd \"$0\" && exec \"$@\"", $0] + command } ?? command
+        let (status, timedOut) = try spawnAndWait(spawned, environment: childEnvironment().merging(environment) { $1 },
                                                   stdoutPath: stdoutPath, stderrPath: stderrPath,
                                                   timeout: timeout, stopWhen: stopWhen)
         let run = MPIRun(status: status,

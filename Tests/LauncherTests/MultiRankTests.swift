@@ -1,6 +1,6 @@
 import Testing
 
-/// The launcher's `check-communicator` under mpirun: every operation across real ranks, with
+/// The `communicator-checks` test harness under mpirun: every operation across real ranks, with
 /// exact expected results computed on each rank.
 @Suite(.serialized)
 struct MultiRankTests {
@@ -18,13 +18,13 @@ struct MultiRankTests {
         "finalize",
     ]
 
-    @Test("check-communicator", arguments: [
+    @Test("communicator-checks", arguments: [
         (1, nil), (2, nil), (3, nil),
         (2, 3), (3, 2),  // small chunk limits: every buffer goes in several MPI calls
     ] as [(Int, Int?)])
     func checkCommunicator(ranks: Int, maxChunk: Int?) throws {
-        let arguments = ["check-communicator"] + (maxChunk.map { ["--max-chunk", "\($0)"] } ?? [])
-        let run = try MPIRun.launcher(arguments, ranks: ranks)
+        let arguments = maxChunk.map { ["--max-chunk", "\($0)"] } ?? []
+        let run = try MPIRun.product("communicator-checks", arguments, ranks: ranks)
         #expect(run.status == 0, "stdout:\n\(run.stdout)\nstderr:\n\(run.stderr)")
         let lines = Set(run.lines)
         for name in Self.checks {
@@ -35,9 +35,9 @@ struct MultiRankTests {
 
     @Test("abort on one rank ends every rank")
     func abortEndsTheJob() throws {
-        let run = try MPIRun.launcher(["check-communicator", "--abort-on-rank", "1"], ranks: 2, timeout: 60)
+        let run = try MPIRun.product("communicator-checks", ["--abort-on-rank", "1"], ranks: 2, timeout: 60)
         #expect(run.status != 0)
-        #expect(run.stderr.contains("error: check-communicator: abort requested on rank 1 (rank 1 of 2)"),
+        #expect(run.stderr.contains("error: communicator-checks: abort requested on rank 1 (rank 1 of 2)"),
                 "stderr:\n\(run.stderr)")
     }
 

@@ -91,10 +91,13 @@ import Testing
     @Test func sigtermStopsEveryRankWithACheckpointThatResumes() throws {
         let base = temporaryDirectory()
         // SIGTERM to mpirun once a few steps are logged; it passes the signal to both ranks,
-        // which agree on the step to stop at and write the checkpoint.
+        // which agree on the step to stop at and write the checkpoint. mpirun's default grace
+        // before SIGKILL (1 s) can run out on a loaded machine before the checkpoint is written:
+        // the README tells users to raise it for long steps, and so does this test.
         let long = Self.base + ["--epochs", "100"]  // 400 steps planned
-        let run = try MPIRun.launcher(long + ["--out", base], ranks: 2, timeout: 600,
-                                      stopWhen: {
+        let command = ["mpirun", "-np", "2", "--oversubscribe", "--mca", "odls_base_sigkill_timeout", "30",
+                       try MPIRun.launcherURL().path] + long + ["--out", base]
+        let run = try MPIRun.run(command, timeout: 600, stopWhen: {
             let text = (try? String(contentsOfFile: base + "/metrics.csv", encoding: .utf8)) ?? ""
             return text.split(separator: "\n").count >= 3
         })

@@ -53,6 +53,30 @@ public enum ConvBenchmark {
         public var flop: Double { 2.0 * Double(geometry.outRows * geometry.colWidth * geometry.cout) }
     }
 
+    /// Our kernels, then each oneDNN precision as this machine runs it (a bf16 request that
+    /// comes out fp32 is not timed twice), with the notes of what had to change.
+    public static func backendsToCompare() -> (backends: [ConvolutionBackend], notes: [String]) {
+        var backends: [ConvolutionBackend] = [.swift], notes: [String] = []
+        for p in ConvolutionPrecision.allCases {
+            let (b, note) = ConvolutionBackend.resolve(.oneDNN(p))
+            if let note { notes.append(note) }
+            if !backends.contains(b) { backends.append(b) }
+        }
+        return (backends, notes)
+    }
+
+    /// Seconds of every convolution of one training step (forward and whole backward, each
+    /// shape times its count), per backend, in the order of the rows' timings.
+    public static func stepSeconds(_ rows: [Row]) -> [Double] {
+        guard let first = rows.first else { return [] }
+        return first.timings.indices.map { i in rows.reduce(0.0) { $0 + Double($1.count) * $1.timings[i].total } }
+    }
+
+    /// FLOPs of those convolutions: the forward's, and twice that for the backward.
+    public static func stepFLOP(_ rows: [Row]) -> Double {
+        rows.reduce(0.0) { $0 + Double($1.count) * 3 * $1.flop }
+    }
+
     /// Distinct shapes with their counts, in order of first appearance.
     public static func distinct(_ shapes: [ConvGeometry]) -> [(ConvGeometry, Int)] {
         var out: [(ConvGeometry, Int)] = []

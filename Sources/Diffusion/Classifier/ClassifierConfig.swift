@@ -17,29 +17,52 @@ public struct ClassifierConfig: Equatable, Sendable {
 
     public init() {}
 
+    /// Parameters of the classifier this config builds: per block a 3x3 conv (weight and
+    /// bias) and a GroupNorm (scale and shift), then the Linear head. Within the validated
+    /// bounds this cannot overflow.
+    public var parameterCount: Int {
+        var count = 0, cin = inChannels
+        for (cout, blocks) in zip(channels, blocksPerStage) {
+            for _ in 0..<blocks {
+                count += cin * cout * 9 + cout + 2 * cout
+                cin = cout
+            }
+        }
+        return count + cin * numClasses + numClasses
+    }
+
     /// Width of the feature vector (FID/KID statistics are over these).
     public var featureDimension: Int { channels.last ?? 0 }
 
     /// Checks the values against each other; `path` names the source in errors.
     public func validate(path: String) throws {
         func fail(_ message: String) -> FileError { FileError(path: path, message) }
-        guard inChannels >= 1, numClasses >= 2 else {
-            throw fail("in_channels \(inChannels) and num_classes \(numClasses): expected >= 1 and >= 2")
+        // Upper bounds far beyond any classifier here keep every size computed from them in range.
+        let maxWidth = UNetConfig.maxChannels
+        guard (1...maxWidth).contains(inChannels), (2...maxWidth).contains(numClasses) else {
+            throw fail("in_channels is \(inChannels) and num_classes \(numClasses): expected 1...\(maxWidth) and 2...\(maxWidth)")
         }
-        guard !channels.isEmpty, channels.count == blocksPerStage.count else {
-            throw fail("channels \(channels) and blocks_per_stage \(blocksPerStage) must be non-empty lists of the same length")
+        guard !channels.isEmpty, channels.count <= UNetConfig.maxLevels, channels.count == blocksPerStage.count else {
+            throw fail("channels is \(channels) and blocks_per_stage \(blocksPerStage): expected lists of the same length, "
+                       + "1 to \(UNetConfig.maxLevels) stages")
         }
-        guard blocksPerStage.allSatisfy({ $0 >= 1 }) else {
-            throw fail("blocks_per_stage \(blocksPerStage): every stage needs at least one block")
+        guard blocksPerStage.allSatisfy({ (1...UNetConfig.maxLayersPerBlock).contains($0) }) else {
+            throw fail("blocks_per_stage is \(blocksPerStage): expected 1...\(UNetConfig.maxLayersPerBlock) blocks per stage")
         }
-        for c in channels where c < 1 || c % normNumGroups != 0 {
-            throw fail("channels \(channels) must all be positive multiples of norm_num_groups \(normNumGroups)")
+        guard (1...maxWidth).contains(normNumGroups) else {
+            throw fail("norm_num_groups is \(normNumGroups): expected 1...\(maxWidth)")
+        }
+        guard (1...UNetConfig.maxSampleSize).contains(imageSize) else {
+            throw fail("image_size is \(imageSize): expected 1...\(UNetConfig.maxSampleSize)")
+        }
+        for c in channels where c < 1 || c > maxWidth || c % normNumGroups != 0 {
+            throw fail("channels is \(channels): expected multiples of norm_num_groups \(normNumGroups) in 1...\(maxWidth)")
         }
         let downsampling = 1 << (channels.count - 1)
         guard imageSize >= downsampling, imageSize % downsampling == 0 else {
-            throw fail("image_size \(imageSize) is not divisible by 2^\(channels.count - 1) (one halving per stage after the first)")
+            throw fail("image_size is \(imageSize): expected a multiple of 2^\(channels.count - 1) (one halving per stage after the first)")
         }
-        guard normEps > 0 else { throw fail("norm_eps \(normEps) must be positive") }
+        guard normEps > 0, normEps.isFinite else { throw fail("norm_eps is \(normEps): expected a positive finite number") }
     }
 
     // MARK: config.json
@@ -66,12 +89,12 @@ public struct ClassifierConfig: Equatable, Sendable {
         func fail(_ message: String) -> FileError { FileError(path: path, message) }
         let value: JSONValue
         do { value = try JSONParser.parse(bytes) } catch let error as JSONSyntaxError {
-            throw fail("not JSON: \(error.description)")
+            throw fail("not JSON: \(error.description); expected a JSON object")
         }
         guard case .object(let members) = value else { throw fail("expected a JSON object, found \(value.snippet)") }
         var seen = Set<String>()
         for m in members {
-            guard seen.insert(m.key).inserted else { throw fail("key \"\(m.key)\" appears more than once") }
+            guard seen.insert(m.key).inserted else { throw fail("key \"\(m.key)\" appears more than once; expected each key once") }
             func int() throws -> Int {
                 guard let v = m.value.intValue else { throw fail("\"\(m.key)\" is \(m.value.snippet); expected an integer") }
                 return v

@@ -10,6 +10,7 @@ public enum ClassifierFolder {
     /// Writes both files, each atomically (temporary file + rename): weights first, so a
     /// config never describes weights that are not there yet.
     public static func save(_ model: FashionClassifier, to directory: String) throws {
+        try model.store.checkFinite(before: directory + "/" + weightsName)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Safetensors.write(model.store.exportedTensors(), metadata: ["format": "pt"], to: directory + "/" + weightsName)
         try model.config.write(to: directory + "/" + configName)
@@ -22,8 +23,11 @@ public enum ClassifierFolder {
             throw FileError(path: directory, "not a directory: expected a classifier folder with \(configName) and \(weightsName) "
                             + "(train one with `launcher train-classifier`)")
         }
-        let model = FashionClassifier(config: try ClassifierConfig.load(contentsOf: directory + "/" + configName))
-        try model.store.load(safetensors: directory + "/" + weightsName)
+        let config = try ClassifierConfig.load(contentsOf: directory + "/" + configName)
+        let weights = try Safetensors(contentsOf: directory + "/" + weightsName)
+        try ParameterStore.checkCapacity(weights, for: config.parameterCount, config: directory + "/" + configName)
+        let model = FashionClassifier(config: config)
+        try model.store.load(weights)
         return model
     }
 

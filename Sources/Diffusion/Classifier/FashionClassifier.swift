@@ -71,11 +71,10 @@ public final class FashionClassifier {
     public func backward(_ dLogits: Tensor) {
         guard let size = pooledFrom else { preconditionFailure("classifier backward without a recorded forward") }
         pooledFrom = nil
-        var dh = GlobalAveragePool.backward(fc.backward(dLogits)!, height: size.height, width: size.width)
-        for (i, b) in blocks.enumerated().reversed() {
-            // The image itself needs no gradient.
-            if let dx = b.conv.backward(b.norm.backward(dh), inputGradient: i > 0) { dh = dx }
-        }
+        var dh = GlobalAveragePool.backward(fc.backward(dLogits), height: size.height, width: size.width)
+        for b in blocks.dropFirst().reversed() { dh = b.conv.backward(b.norm.backward(dh)) }
+        // The image itself needs no gradient.
+        if let first = blocks.first { first.conv.backwardParametersOnly(first.norm.backward(dh)) }
     }
 
     /// Features and logits of many images ([n, H, W, C]), `batchSize` at a time, nothing kept

@@ -2,6 +2,9 @@
 ///
 /// The layout is the caller's convention: activations are NHWC inside the package,
 /// PyTorch layouts (NCHW, OIHW) appear only at file boundaries.
+/// @unchecked Sendable: a tensor carries no lock. It crosses threads in two ways only: kernels
+/// write disjoint parts of it from `Parallel` workers that are joined before it is read, and
+/// finished tensors (read-only from then on) go into values such as `ReferenceStatistics`.
 public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let count: Int

@@ -6,8 +6,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case corruptedGzip(path: String, reason: String)
     /// The file holds fewer bytes than its header promises (a cut .gz or a short payload).
     case truncated(path: String, expectedBytes: Int, foundBytes: Int)
-    /// More bytes than the header accounts for.
-    case trailingBytes(path: String, expectedBytes: Int, foundBytes: Int)
+    /// Dimensions whose product is more bytes than the compressed file could inflate to.
+    case dimensionsTooLarge(path: String, dimensions: [Int], compressedBytes: Int)
+    /// More bytes than the header accounts for (found nil: more than IDX.trailingBytesReported extra).
+    case trailingBytes(path: String, expectedBytes: Int, foundBytes: Int?)
     case badMagic(path: String, expected: UInt32, found: UInt32)
     case badCount(path: String, expected: Int, found: Int)
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
@@ -18,6 +20,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     public var path: String {
         switch self {
         case .cannotRead(let p, _), .corruptedGzip(let p, _), .truncated(let p, _, _), .trailingBytes(let p, _, _),
+             .dimensionsTooLarge(let p, _, _),
              .badMagic(let p, _, _), .badCount(let p, _, _), .countMismatch(let p, _, _, _),
              .badImageSize(let p, _, _, _, _), .labelOutOfRange(let p, _, _, _):
             return p
@@ -29,11 +32,14 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .cannotRead(path, reason):
             return "\(path): cannot read: \(reason)"
         case let .corruptedGzip(path, reason):
-            return "\(path): corrupted gzip data: \(reason)"
+            return "\(path): corrupted gzip data: \(reason); expected a complete gzip file"
         case let .truncated(path, expected, found):
             return "\(path): truncated: expected \(expected) bytes of IDX data, found \(found)"
+        case let .dimensionsTooLarge(path, dimensions, compressed):
+            return "\(path): the IDX header gives dimensions \(dimensions), more bytes than \(compressed) bytes of gzip data "
+                + "can hold: expected the dimensions of the data that follows"
         case let .trailingBytes(path, expected, found):
-            return "\(path): expected \(expected) bytes of IDX data, found \(found) (extra bytes at the end)"
+            return "\(path): expected \(expected) bytes of IDX data, found \(found.map(String.init) ?? "more than \(expected + IDX.trailingBytesReported)") (extra bytes at the end)"
         case let .badMagic(path, expected, found):
             return "\(path): bad magic number: expected \(expected), found \(found)"
         case let .badCount(path, expected, found):

@@ -22,29 +22,51 @@ public enum IDX {
         } catch let error as FileError {
             throw DataError.cannotRead(path: path, reason: error.message)
         }
-        let inflated = compressed.withUnsafeBytes {
-            Zlib.inflate($0, container: .gzip, sizeHint: Zlib.gzipSizeHint(compressed))
+        return try decode(gzip: compressed, path: path, magic: magic)
+    }
+
+    /// Parses the bytes of a gzip-compressed IDX file; `path` is only used in errors.
+    /// Inflates the header first and then no more than the size it gives, so a damaged or
+    /// hostile file cannot make us allocate beyond what it claims and can back.
+    public static func decode(gzip compressed: [UInt8], path: String, magic: UInt32) throws -> Contents {
+        func inflate(limit: Int) throws -> Zlib.Inflated {
+            let inflated = compressed.withUnsafeBytes {
+                Zlib.inflate($0, container: .gzip, sizeHint: min(limit, Zlib.gzipSizeHint(compressed)), limit: limit)
+            }
+            if let corruption = inflated.corruption {
+                throw DataError.corruptedGzip(path: path, reason: corruption)
+            }
+            return inflated
         }
-        if let corruption = inflated.corruption {
-            throw DataError.corruptedGzip(path: path, reason: corruption)
-        }
-        let bytes = inflated.bytes
         let rank = Int(magic & 0xff)
         let headerSize = 4 + 4 * rank
-        guard bytes.count >= 4 else {
-            throw DataError.truncated(path: path, expectedBytes: headerSize, foundBytes: bytes.count)
+        let header = try inflate(limit: headerSize).bytes
+        guard header.count >= 4 else {
+            throw DataError.truncated(path: path, expectedBytes: headerSize, foundBytes: header.count)
         }
-        let foundMagic = bigEndianUInt32(bytes, at: 0)
+        let foundMagic = bigEndianUInt32(header, at: 0)
         guard foundMagic == magic else {
             throw DataError.badMagic(path: path, expected: magic, found: foundMagic)
         }
-        guard bytes.count >= headerSize else {
-            throw DataError.truncated(path: path, expectedBytes: headerSize, foundBytes: bytes.count)
+        guard header.count >= headerSize else {
+            throw DataError.truncated(path: path, expectedBytes: headerSize, foundBytes: header.count)
         }
-        let dimensions = (0..<rank).map { Int(bigEndianUInt32(bytes, at: 4 + 4 * $0)) }
-        let expected = headerSize + dimensions.reduce(1, *)
+        let dimensions = (0..<rank).map { Int(bigEndianUInt32(header, at: 4 + 4 * $0)) }
+        // Three 32-bit sizes can multiply past Int.max; no gzip file of this size holds more
+        // than maxInflatedSize anyway.
+        let most = Zlib.maxInflatedSize(compressedCount: compressed.count)
+        guard let count = CheckedSize.product(dimensions), count <= most - headerSize else {
+            throw DataError.dimensionsTooLarge(path: path, dimensions: dimensions, compressedBytes: compressed.count)
+        }
+        let expected = headerSize + count
+        // A little past the end, to say how many extra bytes there are when there are few.
+        let inflated = try inflate(limit: expected + trailingBytesReported)
+        let bytes = inflated.bytes
         if bytes.count < expected {
             throw DataError.truncated(path: path, expectedBytes: expected, foundBytes: bytes.count)
+        }
+        if inflated.exceededLimit {
+            throw DataError.trailingBytes(path: path, expectedBytes: expected, foundBytes: nil)
         }
         if inflated.truncated {
             // All the payload is there but the gzip trailer (CRC, length) is missing.
@@ -55,6 +77,9 @@ public enum IDX {
         }
         return Contents(dimensions: dimensions, values: Array(bytes[headerSize...]))
     }
+
+    /// Extra bytes after the data are counted up to this many, then reading stops.
+    static let trailingBytesReported = 1 << 16
 
     @inline(__always)
     static func bigEndianUInt32(_ bytes: [UInt8], at i: Int) -> UInt32 {

@@ -19,7 +19,16 @@ public enum FileBytes {
     /// Writes `bytes` to `path` atomically: into a temporary file in the same directory,
     /// flushed to disk, then renamed over `path`, so a reader (or a crash) never sees a
     /// half-written file.
+    /// Only a regular file (or a symbolic link, which is replaced) is ever replaced: renaming
+    /// over a device such as /dev/null would, as root, swap the device for a plain file.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            let type = existing.st_mode & S_IFMT
+            guard type == S_IFREG || type == S_IFLNK else {
+                throw FileError(path: path, "exists and is not a regular file: expected a path for a new file or a file to replace")
+            }
+        }
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temp = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -31,19 +40,7 @@ public enum FileBytes {
         defer {
             if !ok { unlink(temp) }
         }
-        var written = 0
-        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
-                }
-                written += n
-            }
-            return nil
-        }
-        if let failure {
+        if let failure = writeAll(bytes, to: fd) {
             close(fd)
             throw FileError(path: path, failure)
         }
@@ -56,5 +53,40 @@ public enum FileBytes {
             throw FileError(path: path, "cannot rename \(temp) into place: \(String(cString: strerror(errno)))")
         }
         ok = true
+    }
+
+    /// Writes all of `bytes` to `fd`; the reason (with the system's message) if it could not.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
+        var written = 0
+        return bytes.withUnsafeBytes { raw -> String? in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
+                }
+                written += n
+            }
+            return nil
+        }
+    }
+
+    /// A file opened for appending (a log): each `append` writes all its bytes or throws
+    /// naming the file, so a full disk is an error rather than a trap.
+    public final class AppendingFile {
+        public let path: String
+        private var fd: Int32
+
+        public init(path: String) throws {
+            self.path = path
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            if fd < 0 { throw FileError(path: path, "cannot open for appending: \(String(cString: strerror(errno)))") }
+        }
+
+        deinit { if fd >= 0 { close(fd) } }
+
+        public func append(_ bytes: [UInt8]) throws {
+            if let failure = FileBytes.writeAll(bytes, to: fd) { throw FileError(path: path, failure) }
+        }
     }
 }

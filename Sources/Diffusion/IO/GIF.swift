@@ -7,13 +7,29 @@ public enum GIF {
     /// `frames` each `width * height` gray bytes; `delays` in hundredths of a second, one
     /// per frame (or one for all).
     public static func write(frames: [[UInt8]], width: Int, height: Int, delays: [Int], to path: String) throws {
+        if let problem = inputProblem(frames: frames, width: width, height: height, delays: delays) {
+            throw FileError(path: path, "cannot write this GIF: \(problem)")
+        }
         try FileBytes.writeAtomically(encode(frames: frames, width: width, height: height, delays: delays), to: path)
     }
 
+    /// Why these frames cannot be encoded, or nil.
+    static func inputProblem(frames: [[UInt8]], width: Int, height: Int, delays: [Int]) -> String? {
+        guard width > 0 && height > 0 && width <= 0xffff && height <= 0xffff else {
+            return "size \(width)x\(height), expected 1...65535 pixels each way"
+        }
+        guard delays.count == frames.count || delays.count == 1 else {
+            return "\(delays.count) delays for \(frames.count) frames (give one per frame or one for all)"
+        }
+        if let i = frames.firstIndex(where: { $0.count != width * height }) {
+            return "frame \(i) has \(frames[i].count) pixels, expected \(width * height)"
+        }
+        return nil
+    }
+
     public static func encode(frames: [[UInt8]], width: Int, height: Int, delays: [Int]) -> [UInt8] {
-        precondition(width > 0 && height > 0 && width <= 0xffff && height <= 0xffff, "GIF size \(width)x\(height)")
-        precondition(delays.count == frames.count || delays.count == 1,
-                     "\(delays.count) delays for \(frames.count) frames (give one per frame or one for all)")
+        let problem = inputProblem(frames: frames, width: width, height: height, delays: delays)
+        precondition(problem == nil, problem ?? "")
         var out = Array("GIF89a".utf8)
         // Logical screen: global color table of 2^(7+1) entries, 8 bits per primary.
         out.appendLittleEndian(UInt16(width))
@@ -23,7 +39,6 @@ public enum GIF {
         // Netscape application extension: loop count 0 = forever.
         out += [0x21, 0xFF, 0x0B] + Array("NETSCAPE2.0".utf8) + [0x03, 0x01, 0x00, 0x00, 0x00]
         for (i, frame) in frames.enumerated() {
-            precondition(frame.count == width * height, "frame \(i) has \(frame.count) pixels, expected \(width * height)")
             let delay = delays.count == 1 ? delays[0] : delays[i]
             // Graphic control extension: disposal 1 (leave in place), no transparency.
             out += [0x21, 0xF9, 0x04, 0x04]

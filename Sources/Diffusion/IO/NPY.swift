@@ -56,7 +56,7 @@ public struct NumpyArray: Sendable, Equatable {
     public func tensor() -> Tensor { Tensor(shape: shape, values: floats) }
 }
 
-/// NumPy's .npy format, version 1.0 written (1.0, 2.0 and 3.0 read): the magic
+/// NumPy's .npy format, version 1.0 written (2.0 for very long headers; 1.0, 2.0 and 3.0 read): the magic
 /// "\x93NUMPY", the version, a little-endian header length, an ASCII Python dict
 /// {'descr': '<f4', 'fortran_order': False, 'shape': (n, ...), } padded with spaces to a
 /// multiple of 64 bytes and ended by a newline, then the data.
@@ -93,11 +93,13 @@ public enum NPY {
         let dims = shape.map(String.init)
         let shapeText = shape.count == 1 ? "(\(dims[0]),)" : "(\(dims.joined(separator: ", ")))"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
-        let unpadded = magic.count + 2 + 2 + header.utf8.count + 1
+        // Version 1.0 has a 16-bit header length; a longer header (thousands of dimensions)
+        // needs 2.0's 32-bit one, as numpy.save does.
+        let version1 = magic.count + 2 + 2 + header.utf8.count + 1 + 63 <= 0xffff
+        let unpadded = magic.count + 2 + (version1 ? 2 : 4) + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        precondition(header.utf8.count <= 0xffff, "shape \(shape) makes the .npy header too long for version 1.0")
-        var out = magic + [1, 0]
-        out.appendLittleEndian(UInt16(header.utf8.count))
+        var out = magic + [version1 ? 1 : 2, 0]
+        if version1 { out.appendLittleEndian(UInt16(header.utf8.count)) } else { out.appendLittleEndian(UInt32(header.utf8.count)) }
         out += Array(header.utf8)
         out += data
         return out
@@ -117,7 +119,7 @@ public enum NPY {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw fail("truncated .npy header: \(bytes.count) bytes") }
+            guard bytes.count >= 12 else { throw fail("truncated .npy header: expected at least 12 bytes, found \(bytes.count)") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         default:
@@ -127,13 +129,14 @@ public enum NPY {
             throw fail("truncated .npy header: expected \(headerLength) header bytes, found \(bytes.count - headerStart)")
         }
         guard let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8) else {
-            throw fail("the .npy header is not text")
+            throw fail("the .npy header is not UTF-8 text: expected an ASCII Python dict")
         }
         let dict: NPYHeader
         do {
             dict = try NPYHeader(parsing: header)
         } catch let error as NPYHeader.ParseError {
-            throw fail("bad .npy header \(header.trimmingCharacters(in: .whitespacesAndNewlines)): \(error.message)")
+            throw fail("bad .npy header \(header.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)): \(error.message); "
+                       + "expected a dict like {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }")
         }
         if dict.fortranOrder {
             throw fail("fortran_order True is not supported: expected a C-order array")
@@ -144,11 +147,15 @@ public enum NPY {
         case "<f8": itemSize = 8
         default: throw fail("unsupported dtype '\(dict.descr)': expected '<f4' or '<f8'")
         }
-        let count = dict.shape.reduce(1, *)
         let dataStart = headerStart + headerLength
-        let expected = count * itemSize
+        // The shape is only believed once the file holds its bytes: nothing is allocated before.
+        guard let count = CheckedSize.product(dict.shape), let expected = CheckedSize.multiply(count, itemSize) else {
+            throw fail("shape \(dict.shape) of \(dict.descr) has more elements than fit in memory: expected a shape "
+                       + "matching the \(bytes.count - dataStart) data bytes")
+        }
         guard bytes.count - dataStart == expected else {
-            throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart)")
+            throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart); "
+                       + "expected the data the header describes")
         }
         return bytes.withUnsafeBytes { raw -> NumpyArray in
             let data = UnsafeRawBufferPointer(rebasing: raw[dataStart...])

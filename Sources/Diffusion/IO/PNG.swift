@@ -11,19 +11,36 @@ public enum PNG {
 
     /// A grayscale image, `width * height` bytes, row-major, 0 black.
     public static func write(grayscale pixels: [UInt8], width: Int, height: Int, to path: String) throws {
-        try FileBytes.writeAtomically(encode(pixels, width: width, height: height, colorType: .grayscale), to: path)
+        try write(pixels, width: width, height: height, colorType: .grayscale, to: path)
     }
 
     /// An RGB image, `width * height * 3` bytes, row-major, R G B per pixel.
     public static func write(rgb pixels: [UInt8], width: Int, height: Int, to path: String) throws {
-        try FileBytes.writeAtomically(encode(pixels, width: width, height: height, colorType: .rgb), to: path)
+        try write(pixels, width: width, height: height, colorType: .rgb, to: path)
+    }
+
+    static func write(_ pixels: [UInt8], width: Int, height: Int, colorType: ColorType, to path: String) throws {
+        if let problem = inputProblem(pixels.count, width: width, height: height, colorType: colorType) {
+            throw FileError(path: path, "cannot write this PNG: \(problem)")
+        }
+        try FileBytes.writeAtomically(encode(pixels, width: width, height: height, colorType: colorType), to: path)
+    }
+
+    /// Why `count` bytes cannot be a width x height image of `colorType`, or nil.
+    static func inputProblem(_ count: Int, width: Int, height: Int, colorType: ColorType) -> String? {
+        guard width > 0 && height > 0 && width < 1 << 31 && height < 1 << 31 else {
+            return "size \(width)x\(height), expected 1...\((1 << 31) - 1) pixels each way"
+        }
+        guard CheckedSize.product([width, height, colorType.channels]) == count else {
+            return "\(count) bytes for a \(width)x\(height) image of color type \(colorType)"
+        }
+        return nil
     }
 
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, colorType: ColorType) -> [UInt8] {
         let bpp = colorType.channels
-        precondition(width > 0 && height > 0 && width < 1 << 31 && height < 1 << 31, "PNG size \(width)x\(height)")
-        precondition(pixels.count == width * height * bpp,
-                     "\(pixels.count) bytes for a \(width)x\(height) PNG of color type \(colorType)")
+        let problem = inputProblem(pixels.count, width: width, height: height, colorType: colorType)
+        precondition(problem == nil, problem ?? "")
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         var header: [UInt8] = []
         header.appendBigEndian(UInt32(width))

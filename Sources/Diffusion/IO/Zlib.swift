@@ -78,15 +78,39 @@ public enum Zlib {
         var truncated: Bool
         /// zlib's message for damaged data (bad header, bad code, CRC mismatch, ...).
         var corruption: String?
+        /// Inflating stopped at the caller's `limit` with more output to come.
+        var exceededLimit = false
+
+        /// The bytes of a complete, undamaged stream; otherwise an error naming `name`.
+        func checked(name: String) throws -> [UInt8] {
+            if let corruption {
+                throw FileError(path: name, "corrupted compressed data after \(bytes.count) bytes (\(corruption)): expected a valid deflate stream")
+            }
+            if truncated {
+                throw FileError(path: name, "compressed data ends after \(bytes.count) bytes: expected the rest of the stream (truncated?)")
+            }
+            return bytes
+        }
+    }
+
+    /// Deflate expands at most about 1032:1, so no honest stream of n bytes inflates to more:
+    /// a size hint read from a file is capped by this before anything is allocated for it.
+    static func maxInflatedSize(compressedCount n: Int) -> Int {
+        n.multipliedReportingOverflow(by: 1032).partialValue + (1 << 16)
     }
 
     /// Inflates all of `input` (for gzip, every member in turn), keeping what was produced
     /// even when the data is damaged or cut short, so callers can say how far it got.
-    static func inflate(_ input: UnsafeRawBufferPointer, container: Container, sizeHint: Int = 0) -> Inflated {
+    /// Output stops after `limit` bytes (`exceededLimit` then says more was coming).
+    static func inflate(_ input: UnsafeRawBufferPointer, container: Container, sizeHint: Int = 0,
+                        limit: Int = Int.max) -> Inflated {
         var result = Inflated(bytes: [], truncated: false, corruption: nil)
-        var output = [UInt8](repeating: 0, count: max(sizeHint, 1 << 16))
+        let limit = max(limit, 0)
+        let hint = min(max(sizeHint, 0), maxInflatedSize(compressedCount: input.count), limit)
+        var output = [UInt8](repeating: 0, count: max(hint, 1 << 16))
         var produced = 0
         var consumed = 0
+        var scratch: UInt8 = 0
         var stream = z_stream()
         let initialized = inflateInit2_(&stream, container.windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         precondition(initialized == Z_OK, "inflateInit2 failed (\(initialized))")
@@ -97,12 +121,25 @@ public enum Zlib {
                 stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?
                     .advanced(by: consumed).assumingMemoryBound(to: Bytef.self))
                 stream.avail_in = UInt32(inChunk)
-                if produced == output.count { output += [UInt8](repeating: 0, count: output.count) }
-                let outChunk = min(output.count - produced, Int(UInt32.max >> 1))
-                let ret = output.withUnsafeMutableBytes { out -> Int32 in
-                    stream.next_out = out.baseAddress!.advanced(by: produced).assumingMemoryBound(to: Bytef.self)
-                    stream.avail_out = UInt32(outChunk)
-                    return CZlib.inflate(&stream, Z_NO_FLUSH)
+                let outChunk: Int
+                let ret: Int32
+                if produced < limit {
+                    if produced == output.count { output += [UInt8](repeating: 0, count: min(output.count, limit - produced)) }
+                    outChunk = min(output.count - produced, limit - produced, Int(UInt32.max >> 1))
+                    ret = output.withUnsafeMutableBytes { out -> Int32 in
+                        stream.next_out = out.baseAddress!.advanced(by: produced).assumingMemoryBound(to: Bytef.self)
+                        stream.avail_out = UInt32(outChunk)
+                        return CZlib.inflate(&stream, Z_NO_FLUSH)
+                    }
+                } else {
+                    // At the limit: one byte of scratch tells a stream that ends here from one that goes on.
+                    outChunk = 1
+                    ret = withUnsafeMutablePointer(to: &scratch) { out -> Int32 in
+                        stream.next_out = out
+                        stream.avail_out = 1
+                        return CZlib.inflate(&stream, Z_NO_FLUSH)
+                    }
+                    if stream.avail_out == 0 { result.exceededLimit = true; break members }
                 }
                 consumed += inChunk - Int(stream.avail_in)
                 produced += outChunk - Int(stream.avail_out)
@@ -135,14 +172,7 @@ public enum Zlib {
 
     /// Inflates a complete stream; `name` (a file, or a member of one) goes into errors.
     public static func decompress(_ bytes: [UInt8], container: Container, name: String, sizeHint: Int = 0) throws -> [UInt8] {
-        let r = bytes.withUnsafeBytes { inflate($0, container: container, sizeHint: sizeHint) }
-        if let corruption = r.corruption {
-            throw FileError(path: name, "corrupted compressed data after \(r.bytes.count) bytes: \(corruption)")
-        }
-        if r.truncated {
-            throw FileError(path: name, "compressed data ends early (truncated?) after \(r.bytes.count) bytes")
-        }
-        return r.bytes
+        try bytes.withUnsafeBytes { inflate($0, container: container, sizeHint: sizeHint) }.checked(name: name)
     }
 
     /// The uncompressed length a gzip file records in its trailer (modulo 2^32), as a

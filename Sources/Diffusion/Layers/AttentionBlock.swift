@@ -64,7 +64,7 @@ public final class AttentionBlock {
         guard let s = saved else { preconditionFailure("attention backward without a recorded forward") }
         saved = nil
         let n = dy.shape[0], C = channels, L = dy.count / (n * C), M = n * L
-        let dO = toOut.backward(dy)!
+        let dO = toOut.backward(dy)
         let dqkv = Tensor(uninitialized: [n, L, 3 * C])
         ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
                                            q: s.qkv.data, k: s.qkv.data + C, v: s.qkv.data + 2 * C, ld: 3 * C,

@@ -26,8 +26,6 @@ public final class Conv2DLayer {
                             k: k, stride: stride, pad: pad)
     }
 
-    var backend: ConvolutionBackend { context.convolutions ?? .current }
-
     public func forward(_ x: Tensor) -> Tensor {
         forward(x, imageBias: nil, residual: nil)
     }
@@ -39,20 +37,35 @@ public final class Conv2DLayer {
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
         if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
         if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
-        backend.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
-                        imageBias: imageBias?.data, residual: residual?.data, y: y.data)
+        context.convolutions.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
+                                     imageBias: imageBias?.data, residual: residual?.data, y: y.data)
         input = context.recordsForBackward ? x : nil
         return y
     }
 
-    /// Accumulates parameter gradients; returns dx unless `inputGradient` is false.
-    public func backward(_ dy: Tensor, inputGradient: Bool = true) -> Tensor? {
+    /// Accumulates the parameter gradients and returns dx.
+    public func backward(_ dy: Tensor) -> Tensor {
+        let x = takeRecordedInput()
+        let dx = Tensor(uninitialized: x.shape)
+        backward(x: x, dy: dy, dx: dx.data)
+        return dx
+    }
+
+    /// Accumulates the parameter gradients only: for a first layer, whose input needs none.
+    public func backwardParametersOnly(_ dy: Tensor) {
+        backward(x: takeRecordedInput(), dy: dy, dx: nil)
+    }
+
+    private func takeRecordedInput() -> Tensor {
         guard let x = input else { preconditionFailure("conv backward without a recorded forward") }
         input = nil
+        return x
+    }
+
+    private func backward(x: Tensor, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
         let g = geometry(x)
-        let dx = inputGradient ? Tensor(uninitialized: x.shape) : nil
-        backend.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx?.data,
-                         dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
-        return dx
+        precondition(dy.count == g.n * g.ho * g.wo * cout, "conv backward: dy \(dy.shape) for input \(x.shape)")
+        context.convolutions.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx,
+                                      dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
     }
 }

@@ -56,17 +56,33 @@ public final class Linear {
         }
     }
 
-    public func backward(_ dy: Tensor, inputGradient: Bool = true) -> Tensor? {
+    /// Accumulates the parameter gradients and returns dx.
+    public func backward(_ dy: Tensor) -> Tensor {
+        let x = takeRecordedInput()
+        accumulateParameterGradients(x: x, dy: dy)
+        let dx = Tensor(uninitialized: x.shape)
+        GEMM.rows(m: x.count / inFeatures, n: inFeatures, k: outFeatures, a: dy.data, lda: outFeatures,
+                  b: weight, ldb: inFeatures, c: dx.data, ldc: inFeatures)
+        return dx
+    }
+
+    /// Accumulates the parameter gradients only: for a first layer, whose input needs none.
+    public func backwardParametersOnly(_ dy: Tensor) {
+        accumulateParameterGradients(x: takeRecordedInput(), dy: dy)
+    }
+
+    private func takeRecordedInput() -> Tensor {
         guard let x = input else { preconditionFailure("linear backward without a recorded forward") }
         input = nil
+        return x
+    }
+
+    ///   dbias += sum over rows of dy;  dW += dy^T x
+    private func accumulateParameterGradients(x: Tensor, dy: Tensor) {
         let m = x.count / inFeatures
+        precondition(dy.count == m * outFeatures, "linear backward: dy \(dy.shape) for input \(x.shape)")
         GEMM.accumulateColumnSums(rows: m, cols: outFeatures, x: dy.data, into: store.grads + biasOffset)
         GEMM.accumulateATB(m: m, k: outFeatures, n: inFeatures, a: dy.data, lda: outFeatures,
                            b: x.data, ldb: inFeatures, c: store.grads + weightOffset)
-        guard inputGradient else { return nil }
-        let dx = Tensor(uninitialized: x.shape)
-        GEMM.rows(m: m, n: inFeatures, k: outFeatures, a: dy.data, lda: outFeatures,
-                  b: weight, ldb: inFeatures, c: dx.data, ldc: inFeatures)
-        return dx
     }
 }

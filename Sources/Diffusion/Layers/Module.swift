@@ -1,9 +1,9 @@
 /// State shared by all layers of one model: whether a forward pass keeps what its backward
 /// needs. Sampling and evaluation run with `recordsForBackward = false` and keep nothing.
-public final class ForwardContext: @unchecked Sendable {
+public final class ForwardContext {
     public var recordsForBackward = false
-    /// What runs this model's convolutions; nil follows `ConvolutionBackend.current`.
-    public var convolutions: ConvolutionBackend?
+    /// What runs this model's convolutions: our kernels unless a command or test picks oneDNN.
+    public var convolutions: ConvolutionBackend = .swift
     public init() {}
 }
 

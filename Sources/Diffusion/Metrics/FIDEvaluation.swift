@@ -18,7 +18,8 @@ public enum FIDEvaluation {
         public var dataDirectory = FashionMNIST.defaultDirectory
         /// Only the first N reference images (smoke tests).
         public var referenceLimit: Int?
-        /// Where the reference statistics are cached (default: the classifier's folder).
+        /// Where the reference statistics are cached (default: `ClassifierFolder.cacheDirectory`,
+        /// the classifier's folder when writable).
         public var cacheDirectory: String?
         public var kidSubsets = 100
         /// Rows per KID subset; capped by the rows available on either side (the report
@@ -112,7 +113,7 @@ public enum FIDEvaluation {
         let reference = try ReferenceStatistics.loadOrCompute(
             classifier: classifier, fingerprint: fingerprint, split: settings.reference,
             dataDirectory: settings.dataDirectory, limit: settings.referenceLimit,
-            cacheDirectory: settings.cacheDirectory ?? settings.classifierDirectory, batchSize: settings.batchSize,
+            cacheDirectory: settings.cacheDirectory ?? ClassifierFolder.cacheDirectory(for: settings.classifierDirectory), batchSize: settings.batchSize,
             group: group, progress: { progress?("reference", $0, $1) })
         return (classifier, reference)
     }

@@ -48,8 +48,8 @@ public struct FeatureMoments: Sendable, Equatable {
         guard let mu = arrays["mu"], let sigma = arrays["sigma"] else {
             throw FileError(path: path, "expected arrays mu and sigma (pytorch-fid statistics), found \(arrays.keys.sorted())")
         }
-        guard mu.shape.count == 1, sigma.shape == [mu.count, mu.count] else {
-            throw FileError(path: path, "mu has shape \(mu.shape) and sigma \(sigma.shape); expected [d] and [d, d]")
+        guard mu.shape.count == 1, mu.count >= 1, sigma.shape == [mu.count, mu.count] else {
+            throw FileError(path: path, "mu has shape \(mu.shape) and sigma \(sigma.shape); expected [d] and [d, d] with d >= 1")
         }
         var count: Int?
         if let n = arrays["n"] {
@@ -62,6 +62,11 @@ public struct FeatureMoments: Sendable, Equatable {
             if let bad = a.doubles.firstIndex(where: { !$0.isFinite }) {
                 throw FileError(path: path, "\(name) holds a non-finite value at flat index \(bad)")
             }
+        }
+        do {
+            try CovarianceCheck.validate(sigma.doubles, mean: mu.doubles, dimension: mu.count, name: "sigma")
+        } catch let error as MetricsError {
+            throw FileError(path: path, "\(error); expected the covariance of features (pytorch-fid statistics)")
         }
         return try FeatureMoments(mean: mu.doubles, covariance: sigma.doubles, count: count)
     }

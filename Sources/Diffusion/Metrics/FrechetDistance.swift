@@ -8,7 +8,9 @@ import CBLAS
 /// tr √(S₁ S₂) is the sum of √λ over the eigenvalues λ of the symmetric PSD matrix
 /// √S₁ S₂ √S₁ (which has the same eigenvalues as S₁ S₂), with √S₁ from S₁'s
 /// eigen-decomposition. Small negative eigenvalues, from rounding or from a rank-deficient
-/// covariance (fewer samples than features), are clamped to 0 in both steps. All in Float64.
+/// covariance (fewer samples than features), are clamped to 0 in both steps; covariances
+/// that are not symmetric positive semi-definite beyond rounding are refused
+/// (`CovarianceCheck`). All in Float64.
 ///
 /// The result is not clamped: for (near-)identical statistics it may come out as a tiny
 /// negative number of the size of the rounding error.
@@ -30,6 +32,8 @@ public enum FrechetDistance {
                 throw MetricsError.nonFinite("FID: \(name) entry \(bad) is \(v[bad])")
             }
         }
+        try CovarianceCheck.validate(covariance1, mean: mean1, dimension: d, name: "FID: covariance 1")
+        try CovarianceCheck.validate(covariance2, mean: mean2, dimension: d, name: "FID: covariance 2")
         var meanTerm = 0.0
         for i in 0..<d { let diff = mean1[i] - mean2[i]; meanTerm += diff * diff }
         var traces = 0.0

@@ -9,6 +9,7 @@ public enum DiffusersFolder {
 
     /// Writes both files, each atomically (temporary file + rename).
     public static func save(_ model: UNet2DModel, to directory: String) throws {
+        try model.store.checkFinite(before: directory + "/" + weightsName)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try Safetensors.write(model.store.exportedTensors(), metadata: ["format": "pt"], to: directory + "/" + weightsName)
         try model.config.write(to: directory + "/" + configName)
@@ -22,8 +23,10 @@ public enum DiffusersFolder {
             throw FileError(path: directory, "not a directory: expected a diffusers model folder with \(configName) and \(weightsName)")
         }
         let config = try UNetConfig.load(contentsOf: directory + "/" + configName)
+        let weights = try Safetensors(contentsOf: directory + "/" + weightsName)
+        try ParameterStore.checkCapacity(weights, for: config.parameterCount, config: directory + "/" + configName)
         let model = UNet2DModel(config: config)
-        try loadParameters(into: model, from: directory + "/" + weightsName)
+        try model.store.load(weights)
         return model
     }
 

@@ -11,7 +11,7 @@ public struct ParameterSpec: Equatable, Sendable, CustomStringConvertible {
 
     public var count: Int { shape.reduce(1, *) }
 
-    /// "name [d0, d1, ...]", the format of shared/reference/unet_seed_parameters.txt.
+    /// "name [d0, d1, ...]", the format of Tests/Fixtures/unet_seed_parameters.txt.
     public var description: String { "\(name) [\(shape.map(String.init).joined(separator: ", "))]" }
 }
 

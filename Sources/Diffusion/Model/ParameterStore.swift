@@ -4,7 +4,7 @@
 ///
 /// Parameters are registered in forward order, so the backward pass fills the gradient
 /// buffer roughly from the end towards the start.
-public final class ParameterStore: @unchecked Sendable {
+public final class ParameterStore {
     /// How a tensor is laid out inside the store, versus PyTorch's layout in files.
     public enum Layout: Sendable {
         /// Same as PyTorch (vectors, Linear weights [out, in]).

@@ -9,7 +9,12 @@ extension ParameterStore {
     /// Loads every parameter from `path`, checking that the file has exactly the tensors this
     /// store holds, each with the right shape and finite values.
     public func load(safetensors path: String) throws {
-        let file = try Safetensors(contentsOf: path)
+        try load(try Safetensors(contentsOf: path))
+    }
+
+    /// Loads every parameter from an opened safetensors file (see `load(safetensors:)`).
+    public func load(_ file: Safetensors) throws {
+        let path = file.path
         let expected = Set(entries.map(\.name))
         let missing = entries.map(\.name).filter { !file.contains($0) }
         let unexpected = file.names.filter { !expected.contains($0) }
@@ -30,4 +35,20 @@ extension ParameterStore {
             importTensor(e, from: t)
         }
     }
+
+    /// Throws if a model of `count` parameters is large (over `unconditionalCount`) and
+    /// `file` holds fewer values: checked before a model is built from a config.json, so a
+    /// config asking for a huge model next to small weights is an error instead of an
+    /// allocation the weights could never fill. Smaller models are built and then checked
+    /// tensor by tensor, which names the tensors that differ.
+    public static func checkCapacity(_ file: Safetensors, for count: Int, config: String) throws {
+        let held = file.tensors.reduce(0) { $0 &+ $1.elementCount }
+        guard count <= max(held, unconditionalCount) else {
+            throw FileError(path: file.path, "holds \(held) values, but \(config) describes a model of \(count) parameters: "
+                            + "expected the weights of that model (does \(config) match these weights?)")
+        }
+    }
+
+    /// Models up to this many parameters (64 MB) are built before their weights are checked.
+    public static let unconditionalCount = 1 << 24
 }

@@ -42,7 +42,7 @@ public final class ResnetBlock {
 
     /// Returns dx; adds this block's share of d(tembAct) into `dTembAct`.
     public func backward(_ dy: Tensor, dTembAct: Tensor) -> Tensor {
-        let dh = norm2.backward(conv2.backward(dy)!)
+        let dh = norm2.backward(conv2.backward(dy))
         // d(proj)[n, c] = sum over image n's pixels of dh
         let n = dh.shape[0], pixels = dh.count / (n * cout), c = cout
         let dproj = Tensor(uninitialized: [n, c])
@@ -50,8 +50,8 @@ public final class ResnetBlock {
             dproj.data.advanced(by: b * c).update(repeating: 0, count: c)
             GEMM.columnSums(rows: pixels, cols: c, x: dh.data + b * pixels * c, into: dproj.data + b * c)
         }
-        dTembAct.add(timeProj.backward(dproj)!)
-        let dSkip = shortcut?.backward(dy)! ?? dy
-        return norm1.backward(conv1.backward(dh)!, adding: dSkip)
+        dTembAct.add(timeProj.backward(dproj))
+        let dSkip = shortcut?.backward(dy) ?? dy
+        return norm1.backward(conv1.backward(dh), adding: dSkip)
     }
 }

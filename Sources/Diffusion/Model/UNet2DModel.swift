@@ -173,13 +173,13 @@ public final class UNet2DModel {
         let dTembAct = Tensor(shape: tembAct.shape)
 
         // 5. output
-        var dh = normOut.backward(convOut.backward(dOutput)!)
+        var dh = normOut.backward(convOut.backward(dOutput))
         gradientsReady?(normOut.weightOffset)
 
         // 4. up path in reverse; skip gradients collected in down-path order
         var dSkips: [Tensor] = []
         for b in upBlocks.reversed() {
-            if let u = b.upsampler { dh = Upsample2x.backward(u.backward(dh)!) }
+            if let u = b.upsampler { dh = Upsample2x.backward(u.backward(dh)) }
             for j in stride(from: b.resnets.count - 1, through: 0, by: -1) {
                 if !b.attentions.isEmpty { dh = b.attentions[j].backward(dh) }
                 let dcat = b.resnets[j].backward(dh, dTembAct: dTembAct)
@@ -199,7 +199,7 @@ public final class UNet2DModel {
 
         // 2. down path in reverse, adding each skip's gradient where it left
         for b in downBlocks.reversed() {
-            if let d = b.downsampler { dh.add(dSkips.removeLast()); dh = d.backward(dh)! }
+            if let d = b.downsampler { dh.add(dSkips.removeLast()); dh = d.backward(dh) }
             for j in stride(from: b.resnets.count - 1, through: 0, by: -1) {
                 dh.add(dSkips.removeLast())
                 if !b.attentions.isEmpty { dh = b.attentions[j].backward(dh) }
@@ -209,11 +209,11 @@ public final class UNet2DModel {
         }
         dh.add(dSkips.removeLast())
         precondition(dSkips.isEmpty)
-        let dSample = convIn.backward(dh)!
+        let dSample = convIn.backward(dh)
 
         // 1. time embedding (timesteps themselves get no gradient)
         let dTemb = timeAct2.backward(dTembAct)
-        _ = timeLinear1.backward(timeAct.backward(timeLinear2.backward(dTemb)!), inputGradient: false)
+        timeLinear1.backwardParametersOnly(timeAct.backward(timeLinear2.backward(dTemb)))
         gradientsReady?(0)
         return dSample
     }

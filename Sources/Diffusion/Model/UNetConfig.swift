@@ -83,7 +83,7 @@ extension UNetConfig {
         return c
     }()
 
-    /// The model of the parity fixture (shared/reference/parity/tiny/config.json), for tests:
+    /// The model of the parity fixture (Tests/Fixtures/tiny/config.json), for tests:
     /// (8,16,16) channels at 16x16, so one file serves config, naming and numerical checks.
     public static let tiny = UNetConfig(
         sampleSize: 16, inChannels: 1, outChannels: 1, blockOutChannels: [8, 16, 16],
@@ -131,6 +131,9 @@ extension UNetConfig {
         for c in blockOutChannels where c % normNumGroups != 0 {
             throw bad("norm_num_groups", "\(normNumGroups), which does not divide \(c) of block_out_channels \(blockOutChannels)",
                       "a divisor of every block_out_channels entry", .inconsistent)
+        }
+        guard blockCount <= Self.maxLevels else {
+            throw bad("block_out_channels", "\(blockCount) levels", "at most \(Self.maxLevels) levels")
         }
         let levels = 1 << (blockCount - 1)
         guard sampleSize >= 1, sampleSize % levels == 0 else {

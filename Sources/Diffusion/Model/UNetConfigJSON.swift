@@ -94,6 +94,15 @@ extension UNetConfig {
 
 // MARK: - One rule per UNet2DModel.__init__ argument
 
+extension UNetConfig {
+    /// Bounds on sizes read from a file: far beyond any model this code trains, and small
+    /// enough that parameter counts computed from them cannot overflow.
+    public static let maxChannels = 1 << 16
+    public static let maxLevels = 16
+    public static let maxLayersPerBlock = 64
+    public static let maxSampleSize = 1 << 15
+}
+
 /// How one config key is read (false: value not supported) and written.
 struct ConfigKeyRule {
     let key: String
@@ -118,9 +127,9 @@ extension UNetConfig {
         fixed(key, .string(value), "\"\(value)\"") { $0 == .string(value) }
     }
 
-    private static func int(_ key: String, _ path: WritableKeyPath<UNetConfig, Int>) -> ConfigKeyRule {
-        ConfigKeyRule(key: key, expected: "an integer", read: { c, v in
-            guard let n = v.intValue else { return false }
+    private static func int(_ key: String, _ path: WritableKeyPath<UNetConfig, Int>, _ range: ClosedRange<Int>) -> ConfigKeyRule {
+        ConfigKeyRule(key: key, expected: "an integer in \(range.lowerBound)...\(range.upperBound)", read: { c, v in
+            guard let n = v.intValue, range.contains(n) else { return false }
             c[keyPath: path] = n
             return true
         }, write: { .number(String($0[keyPath: path])) })
@@ -150,20 +159,22 @@ extension UNetConfig {
         }, write: { .array($0[keyPath: path].map { .string($0.rawValue) }) })
     }
 
-    static let keyRules: [ConfigKeyRule] = [
+    /// Built on each use (a few dozen small values, read once per config file): closures over
+    /// key paths are not Sendable, so a stored global of them would not be concurrency-safe.
+    static var keyRules: [ConfigKeyRule] { [
         fixedString("act_fn", "silu"),
         bool("add_attention", \.addAttention),
         ConfigKeyRule(key: "attention_head_dim",
-                      expected: "a positive integer (null, one head spanning each block, is not supported)", read: { c, v in
-            guard let n = v.intValue, n >= 1 else { return false }
+                      expected: "an integer in 1...\(maxChannels) (null, one head spanning each block, is not supported)", read: { c, v in
+            guard let n = v.intValue, (1...maxChannels).contains(n) else { return false }
             c.attentionHeadDim = n
             return true
         }, write: { .number(String($0.attentionHeadDim)) }),
         fixedNull("attn_norm_num_groups", "attention GroupNorms use norm_num_groups"),
-        ConfigKeyRule(key: "block_out_channels", expected: "a list of at least 2 positive integers", read: { c, v in
-            guard case .array(let items) = v, items.count >= 2 else { return false }
+        ConfigKeyRule(key: "block_out_channels", expected: "a list of 2 to \(maxLevels) integers in 1...\(maxChannels)", read: { c, v in
+            guard case .array(let items) = v, (2...maxLevels).contains(items.count) else { return false }
             let channels = items.compactMap(\.intValue)
-            guard channels.count == items.count, channels.allSatisfy({ $0 >= 1 }) else { return false }
+            guard channels.count == items.count, channels.allSatisfy({ (1...maxChannels).contains($0) }) else { return false }
             c.blockOutChannels = channels
             return true
         }, write: { .array($0.blockOutChannels.map { .number(String($0)) }) }),
@@ -174,9 +185,9 @@ extension UNetConfig {
         fixedString("downsample_type", "conv"),
         fixed("dropout", .number("0.0"), "0.0 (no dropout)") { $0.doubleValue == 0 },
         bool("flip_sin_to_cos", \.flipSinToCos),
-        int("freq_shift", \.freqShift),
-        int("in_channels", \.inChannels),
-        int("layers_per_block", \.layersPerBlock),
+        int("freq_shift", \.freqShift, -maxChannels...maxChannels),
+        int("in_channels", \.inChannels, 1...maxChannels),
+        int("layers_per_block", \.layersPerBlock, 1...maxLayersPerBlock),
         fixed("mid_block_scale_factor", .number("1"), "1") { $0.doubleValue == 1 },
         fixedString("mid_block_type", "UNetMidBlock2D"),
         ConfigKeyRule(key: "norm_eps", expected: "a positive number", read: { c, v in
@@ -184,13 +195,13 @@ extension UNetConfig {
             c.normEps = x
             return true
         }, write: { .number(String($0.normEps)) }),  // Swift's shortest repr matches Python's (1e-05)
-        int("norm_num_groups", \.normNumGroups),
+        int("norm_num_groups", \.normNumGroups, 1...maxChannels),
         fixedNull("num_class_embeds", "no class conditioning"),
         fixedNull("num_train_timesteps", "only the \"learned\" time embedding uses it"),
-        int("out_channels", \.outChannels),
+        int("out_channels", \.outChannels, 1...maxChannels),
         fixedString("resnet_time_scale_shift", "default"),
-        ConfigKeyRule(key: "sample_size", expected: "a positive integer (square images)", read: { c, v in
-            guard let n = v.intValue, n >= 1 else { return false }
+        ConfigKeyRule(key: "sample_size", expected: "an integer in 1...\(maxSampleSize) (square images)", read: { c, v in
+            guard let n = v.intValue, (1...maxSampleSize).contains(n) else { return false }
             c.sampleSize = n
             return true
         }, write: { .number(String($0.sampleSize)) }),
@@ -198,5 +209,5 @@ extension UNetConfig {
         fixedString("time_embedding_type", "positional"),
         blockTypes("up_block_types", \.upBlockTypes),
         fixedString("upsample_type", "conv"),
-    ]
+    ] }
 }

@@ -13,7 +13,7 @@ public enum SamplerComparison {
         }
     }
 
-    /// The five samplers of the original table (DESIGN.md) and DDIM eta=0 at 10, 20, 50, 100 steps.
+    /// The five samplers of the original table (docs/recipe.md) and DDIM eta=0 at 10, 20, 50, 100 steps.
     public static let standard: [Entry] = [
         Entry(label: "DDPM ancestral, t%3==0 or t<50 (recipe)", sampler: "ddpm", steps: nil, eta: nil, skip: "recipe"),
         Entry(label: "diffusers DDPMScheduler, 366 steps", sampler: "ddpm-diffusers", steps: 366, eta: nil, skip: nil),

@@ -17,7 +17,7 @@ public enum SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     case ddimRecipe(eta: Double, skip: EvaluationSkip)
     case ddim(steps: Int, eta: Double, spacing: DDIMSpacing)
 
-    public static let names = ["ddpm", "ddpm-diffusers", "ddim-diffusers", "ddim-recipe", "ddim"]
+    public static let names = SamplerName.allCases.map(\.rawValue)
 
     public var name: String {
         switch self {
@@ -96,6 +96,13 @@ public enum SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         return spec
     }
 
+    /// `parse` with typed names (a command line's enums); which sampler takes which option
+    /// is still checked there.
+    public static func parse(_ name: SamplerName, steps: Int? = nil, eta: Double? = nil, spacing: SpacingName? = nil,
+                             skip: EvaluationSkip? = nil) throws -> SamplerSpec {
+        try parse(name.rawValue, steps: steps, eta: eta, spacing: spacing?.rawValue, skip: skip?.rawValue)
+    }
+
     /// The sampler this spec names, over `schedule`.
     public func makeSampler(schedule: NoiseSchedule = .recipe) throws -> any DiffusionSampler {
         switch self {
@@ -117,4 +124,19 @@ public enum SamplerSpec: Equatable, Sendable, CustomStringConvertible {
             return try DDIMSampler(schedule: schedule, steps: steps, eta: eta, spacing: spacing)
         }
     }
+}
+
+/// The samplers by name (the table above).
+public enum SamplerName: String, CaseIterable, Sendable {
+    case ddpm
+    case ddpmDiffusers = "ddpm-diffusers"
+    case ddimDiffusers = "ddim-diffusers"
+    case ddimRecipe = "ddim-recipe"
+    case ddim
+}
+
+/// Every timestep spacing by name: diffusers' (`TimestepSpacing`) and the DDIM paper's
+/// (`DDIMSpacing`); `SamplerSpec.parse` checks that the sampler takes the one given.
+public enum SpacingName: String, CaseIterable, Sendable {
+    case leading, trailing, linspace, uniform, quadratic
 }

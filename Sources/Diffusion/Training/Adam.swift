@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// Adam (Kingma & Ba 2015) as PyTorch's `torch.optim.Adam` (no weight decay, no amsgrad):
 ///   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
@@ -30,15 +31,7 @@ public final class Adam {
         step += 1
         let bc1 = 1 - Foundation.pow(beta1, Double(step)), bc2 = 1 - Foundation.pow(beta2, Double(step))
         let stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot())
-        let b1 = Float(beta1), b2 = Float(beta2), eps = self.eps
-        let m = self.m, v = self.v
-        Parallel.forRanges(count, minChunk: 1 << 15) { r in
-            for i in r {
-                let g = grads[i]
-                m[i] = b1 * m[i] + (1 - b1) * g
-                v[i] = b2 * v[i] + (1 - b2) * g * g
-                params[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Sqrt + eps)
-            }
-        }
+        AdamKernel.update(params: params, grads: grads, m: m, v: v, count: count, stepSize: stepSize,
+                          beta1: Float(beta1), beta2: Float(beta2), bc2Sqrt: bc2Sqrt, eps: eps)
     }
 }

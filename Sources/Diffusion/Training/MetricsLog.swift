@@ -6,7 +6,7 @@ public final class MetricsLog {
     public static let header = "step,epoch,loss,lr,images_per_s"
     public let path: String
     public private(set) var steps: [Int] = [], losses: [Double] = []
-    private var handle: FileHandle?
+    private let file: FileBytes.AppendingFile
 
     /// Opens `path`, keeping only rows of steps before `keepBefore` (a resumed run rewrites
     /// what came after its checkpoint, so the file matches an uninterrupted run).
@@ -21,17 +21,14 @@ public final class MetricsLog {
             }
         }
         try FileBytes.writeAtomically(Array((kept.joined(separator: "\n") + "\n").utf8), to: path)
-        handle = FileHandle(forWritingAtPath: path)
-        guard handle != nil else { throw FileError(path: path, "cannot open for appending") }
-        handle?.seekToEndOfFile()
+        file = try FileBytes.AppendingFile(path: path)
     }
 
-    deinit { try? handle?.close() }
-
-    public func append(_ r: Trainer.StepReport) {
-        steps.append(r.step); losses.append(r.loss)
+    /// Appends a row; a failed write (a full disk) throws a `FileError` naming metrics.csv.
+    public func append(_ r: Trainer.StepReport) throws {
         let line = String(format: "%d,%d,%.6f,%.6e,%.2f\n", r.step, r.epoch, r.loss, r.lr, Double(r.images) / r.seconds)
-        handle?.write(Data(line.utf8))
+        try file.append(Array(line.utf8))
+        steps.append(r.step); losses.append(r.loss)
     }
 
     /// The loss curve (log scale) with a moving average over `window` steps.

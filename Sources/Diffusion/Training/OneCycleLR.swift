@@ -33,7 +33,9 @@ public struct OneCycleLR: Sendable, Equatable {
         let phase2End = Double(totalSteps - 1)
         let s = Double(step)
         if s <= phase1End {
-            let pct = s / phase1End
+            // A warm-up of pct_start * T = 1 step ends where it starts (PyTorch divides 0 by 0):
+            // that step is the peak.
+            let pct = phase1End > 0 ? s / phase1End : 1
             return (Self.cosineAnneal(initialLR, maxLR, pct), Self.cosineAnneal(maxMomentum, baseMomentum, pct))
         }
         let pct = (s - phase1End) / (phase2End - phase1End)

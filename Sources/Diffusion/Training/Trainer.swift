@@ -1,6 +1,6 @@
 import Foundation
 
-/// Data-parallel DDPM training (the recipe in DESIGN.md).
+/// Data-parallel DDPM training (the recipe in docs/recipe.md).
 ///
 /// Every rank holds the same parameters. Global step s takes batch s of its epoch's shuffled
 /// order; each rank runs its contiguous share of that batch. The noise and timestep of the
@@ -25,7 +25,7 @@ public final class Trainer {
     public var separateWaitFromAllreduce = false
 
     /// Floats per gradient bucket by default: 4 MiB, the fastest allreduce size over shared
-    /// memory here (README, "Allreduce latency and bandwidth").
+    /// memory here (docs/scaling.md, "Allreduce latency and bandwidth").
     public static let defaultBucketSize = 1 << 20
 
     /// Gradients are allreduced in buckets of this many floats (a few large calls).

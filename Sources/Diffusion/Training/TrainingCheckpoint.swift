@@ -10,6 +10,7 @@ public enum TrainingCheckpoint {
     public static let fileName = "training_state.safetensors"
 
     public static func save(_ trainer: Trainer, to path: String) throws {
+        try checkFinite(trainer, before: path)
         let store = trainer.model.store
         func flat(_ p: UnsafeMutablePointer<Float>) -> Tensor {
             let t = Tensor(uninitialized: [store.count])
@@ -28,6 +29,15 @@ public enum TrainingCheckpoint {
         ], to: path)
     }
 
+    /// Throws `NonFiniteParametersError` naming the first NaN or infinity in the parameters or
+    /// Adam's moments; `path` is the file that will then not be written.
+    public static func checkFinite(_ trainer: Trainer, before path: String) throws {
+        let store = trainer.model.store
+        try store.checkFinite(before: path)
+        try store.checkFinite(trainer.adam.m, named: "adam.m", before: path)
+        try store.checkFinite(trainer.adam.v, named: "adam.v", before: path)
+    }
+
     public struct State {
         public let step: Int
         public let options: TrainingOptions
@@ -37,10 +47,21 @@ public enum TrainingCheckpoint {
 
     /// Reads and checks a state file (it must come from this project's `save`).
     public static func load(from path: String) throws -> State {
-        let file = try Safetensors(contentsOf: path)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path)
+        } catch let failure as FileError {
+            throw SafetensorsError(.io, path: path, expected: "a readable file", found: failure.message)
+        }
+        return try load(bytes: bytes, path: path)
+    }
+
+    /// Parses and checks the bytes of a state file; `path` is only used in errors.
+    public static func load(bytes: [UInt8], path: String) throws -> State {
+        let file = try Safetensors(bytes: bytes, path: path)
         func meta(_ key: String) throws -> String {
             guard let v = file.metadata[key] else {
-                throw FileError(path: path, "metadata field '\(key)' missing: not a training state written by `launcher train`")
+                throw FileError(path: path, "metadata field '\(key)' missing: expected a training state written by `launcher train`")
             }
             return v
         }
@@ -49,15 +70,31 @@ public enum TrainingCheckpoint {
         }
         let options: TrainingOptions
         do { options = try TrainingOptions(json: try meta("options")) } catch let e as FileError { throw e } catch {
-            throw FileError(path: path, "metadata field 'options' is not valid training options: \(error)")
+            throw FileError(path: path, "metadata field 'options' is not valid training options (\(error)): "
+                            + "expected the options JSON `launcher train` writes")
+        }
+        if let problem = options.firstProblem {
+            throw FileError(path: path, "metadata field 'options': \(problem)")
         }
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")
         let count = config.parameterCount
         func vector(_ name: String) throws -> Tensor {
-            guard file.contains(name) else { throw FileError(path: path, "tensor '\(name)' missing") }
+            guard file.contains(name) else {
+                throw FileError(path: path, "tensor '\(name)' missing: expected parameters, adam.m and adam.v")
+            }
+            let info = try file.info(named: name)
+            // Checked before converting, so a wrong size never allocates.
+            guard info.shape == [count] else {
+                throw FileError(path: path, "tensor '\(name)' has shape \(info.shape), expected [\(count)] for the model in its config")
+            }
             let t = try file.tensor(named: name)
-            guard t.shape == [count] else {
-                throw FileError(path: path, "tensor '\(name)' has shape \(t.shape), expected [\(count)] for the model in its config")
+            // Adam's second moment is a running mean of squares: never negative.
+            let valid: (Float) -> Bool = name == "adam.v" ? { $0.isFinite && $0 >= 0 } : { $0.isFinite }
+            if let bad = (0..<t.count).first(where: { !valid(t[$0]) }) {
+                let parameter = UNet2DModel(config: config).store.entry(containing: bad)
+                throw FileError(path: path, "corrupt: tensor '\(name)' holds \(t[bad]) at flat index \(bad)"
+                                + (parameter.map { " (parameter \($0.name))" } ?? "")
+                                + (name == "adam.v" ? "; expected finite non-negative values" : "; expected finite values"))
             }
             return t
         }

@@ -1,4 +1,6 @@
-/// Every hyperparameter of a training run; the defaults are the recipe (DESIGN.md).
+import Foundation
+
+/// Every hyperparameter of a training run; the defaults are the recipe (docs/recipe.md).
 /// Encoded into checkpoints and hashed so that all ranks, and a resumed run, agree on them.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     public var batchSize = 128
@@ -21,6 +23,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var maxGradNorm: Double? = nil
     /// Keep the last, smaller batch of each epoch (PyTorch's DataLoader default).
     public var dropLast = false
+    /// Train on the first N images only (smoke tests). Left out of the JSON when nil.
+    public var trainSubset: Int? = nil
 
     public init() {}
 
@@ -57,4 +61,65 @@ extension TrainingOptions {
     }
 }
 
-import Foundation
+extension TrainingOptions {
+    /// Global batches beyond this are a typo, not a plan (and keep step * batch in range).
+    public static let maxBatchSize = 1 << 20
+
+    /// Every field finite and in range: the flags of `launcher train` and the options stored
+    /// in a training state go through this one check. `name` turns a field name ("maxLR")
+    /// into what the user knows it as ("--max-lr").
+    public func validate(name: (String) -> String = { $0 }) throws {
+        try OptionCheck.integer(batchSize, name("batchSize"), 1...Self.maxBatchSize)
+        try OptionCheck.integer(epochs, name("epochs"), 1...1_000_000)
+        if let maxSteps { try OptionCheck.integer(maxSteps, name("maxSteps"), 1...Int.max) }
+        if let trainSubset { try OptionCheck.integer(trainSubset, name("trainSubset"), 1...Int.max) }
+        try OptionCheck.number(maxLR, name("maxLR"), 0, 10, lowerOpen: true)
+        try OptionCheck.number(pctStart, name("pctStart"), 0, 1, lowerOpen: true, upperOpen: true)
+        try OptionCheck.number(divFactor, name("divFactor"), 1, 1e6)
+        try OptionCheck.number(finalDivFactor, name("finalDivFactor"), 1, 1e12)
+        try OptionCheck.number(baseMomentum, name("baseMomentum"), 0, 1, upperOpen: true)
+        try OptionCheck.number(maxMomentum, name("maxMomentum"), 0, 1, upperOpen: true)
+        try OptionCheck.number(beta2, name("beta2"), 0, 1, upperOpen: true)
+        try OptionCheck.number(adamEps, name("adamEps"), 1e-30, 1)
+        try OptionCheck.number(betaStart, name("betaStart"), 0, 1, lowerOpen: true, upperOpen: true)
+        try OptionCheck.number(betaMax, name("betaMax"), max(1e-4, betaStart), 1, lowerOpen: true, upperOpen: true)
+        try OptionCheck.integer(timesteps, name("timesteps"), 2...100_000)
+        if let maxGradNorm { try OptionCheck.number(maxGradNorm, name("maxGradNorm"), 0, 1e12, lowerOpen: true) }
+    }
+
+    /// The plan on `datasetSize` images fits: the batch is not larger than the data and
+    /// epochs x steps per epoch is countable.
+    public func validatePlan(datasetSize: Int, name: (String) -> String = { $0 }) throws {
+        guard batchSize <= datasetSize else {
+            throw OptionError(name("batchSize"), "is \(batchSize), more than the \(datasetSize) training images")
+        }
+        _ = try OptionCheck.product(epochs, stepsPerEpoch(datasetSize: datasetSize),
+                                    "\(name("epochs")) x steps per epoch (\(stepsPerEpoch(datasetSize: datasetSize)))")
+    }
+
+    /// The fields and their JSON values, by field name ("maxLR": "0.01"); nil fields absent.
+    public var fields: [String: String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(canonicalJSON.utf8)) as? [String: Any] else { return [:] }
+        return object.mapValues { "\($0)" }
+    }
+
+    /// Fields that may differ between a saved run and its --resume: how far to go.
+    public static let resumableFields: Set<String> = ["maxSteps"]
+
+    /// A saved run's options, continued with `given` (the new command line's options, with
+    /// `explicit` the fields actually given): a given field must equal the saved one, except
+    /// the `resumableFields`, which `given` changes. The error names each conflict.
+    public func resumed(with given: TrainingOptions, explicit: Set<String>, name: (String) -> String,
+                        source: String) throws -> TrainingOptions {
+        let saved = fields, new = given.fields
+        let conflicts = explicit.subtracting(Self.resumableFields).sorted().filter { saved[$0] != new[$0] }
+        guard conflicts.isEmpty else {
+            let list = conflicts.map { "\(name($0)) \(new[$0] ?? "none") (saved: \(saved[$0] ?? "none"))" }
+            throw OptionError(list.joined(separator: ", "), (conflicts.count == 1 ? "differs" : "differ") + " from the run being resumed (\(source)); "
+                              + "leave them out to continue it as it was, or start a new run in another folder")
+        }
+        var o = self
+        if explicit.contains("maxSteps") { o.maxSteps = given.maxSteps }
+        return o
+    }
+}

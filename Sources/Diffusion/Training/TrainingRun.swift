@@ -33,6 +33,8 @@ public final class TrainingRun {
     /// the state last-but-not-least so it never points past a model that was not written.
     public func writeCheckpoint() throws {
         guard trainer.group.isRoot else { return }
+        // Nothing is written unless everything is finite: the last good checkpoint stays whole.
+        try TrainingCheckpoint.checkFinite(trainer, before: statePath)
         try DiffusersFolder.save(trainer.model, to: modelPath)
         try TrainingCheckpoint.save(trainer, to: statePath)
         try metrics?.writeLossPlot(to: lossPlotPath)
@@ -44,7 +46,7 @@ public final class TrainingRun {
     public func run(shouldStop: () -> Bool, onStep: (Trainer.StepReport) -> Void) throws -> Outcome {
         while !trainer.isFinished {
             let report = try trainer.trainStep()
-            metrics?.append(report)
+            try metrics?.append(report)
             onStep(report)
             if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
             // Every rank must leave at the same step: agree on the stop flag.

@@ -1,0 +1,47 @@
+/// Rank 0's progress bar for a training run: steps of the run, with the loss and images/s
+/// smoothed over about ten steps.
+public final class TrainingProgress {
+    let bar: ProgressBar?
+    let firstStep: Int
+    var loss: Double?, imagesPerSecond: Double?
+
+    public init(trainer: Trainer) {
+        bar = trainer.group.isRoot ? ProgressBar(total: trainer.totalSteps, label: "train") : nil
+        firstStep = trainer.step
+    }
+
+    public func record(_ r: Trainer.StepReport) {
+        guard let bar else { return }
+        let smoothed = loss.map { 0.9 * $0 + 0.1 * r.loss } ?? r.loss
+        let ips = Double(r.images) / r.seconds
+        let rate = imagesPerSecond.map { 0.9 * $0 + 0.1 * ips } ?? ips
+        loss = smoothed; imagesPerSecond = rate
+        bar.update(done: r.step + 1, startedAt: firstStep,
+                   info: String(format: "epoch %d  loss %.4f  %.1f img/s", r.epoch + 1, smoothed, rate))
+    }
+
+    public func finish() { bar?.finish() }
+}
+
+/// Rank 0's progress bar for a sampler: it counts what the sampler reports, its steps, and
+/// learns their number from the first report.
+public final class SamplingProgressBar {
+    let label: String
+    let enabled: Bool
+    let info: ((_ done: Int, _ seconds: Double) -> String)?
+    private var bar: ProgressBar?
+
+    public init(label: String, group: Collectives, info: ((_ done: Int, _ seconds: Double) -> String)? = nil) {
+        self.label = label; enabled = group.isRoot; self.info = info
+    }
+
+    /// For `onStep` of the samplers.
+    public func step(_ index: Int, of total: Int) {
+        guard enabled else { return }
+        let bar = self.bar ?? ProgressBar(total: total, label: label)
+        self.bar = bar
+        bar.update(done: index + 1, info: info?(index + 1, bar.now().timeIntervalSince(bar.start)) ?? "")
+    }
+
+    public func finish() { bar?.finish() }
+}

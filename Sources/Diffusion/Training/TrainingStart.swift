@@ -1,0 +1,107 @@
+import Foundation
+
+/// Where a training run starts, agreed by every rank: a fresh model, a diffusers folder's
+/// weights (`--init-from`), or a run's training state (`--resume`, read by rank 0 and shared).
+public struct TrainingStart {
+    public private(set) var options: TrainingOptions
+    public let config: UNetConfig
+    /// The first step to take (the saved step when resuming).
+    public let step: Int
+    /// Rank 0 of a resumed run: the state read from disk.
+    let state: TrainingCheckpoint.State?
+    /// Where a resumed run's state came from (for messages); nil for a new run.
+    public let statePath: String?
+
+    public static func new(options: TrainingOptions, config: UNetConfig) -> TrainingStart {
+        TrainingStart(options: options, config: config, step: 0, state: nil, statePath: nil)
+    }
+
+    /// Rank 0 reads and checks the state (options in range, every number finite); its step,
+    /// options and config reach every rank, and so does its error if it cannot.
+    public static func resume(statePath path: String, group: Collectives) throws -> TrainingStart {
+        let state = try group.rootLoads { () throws -> TrainingCheckpoint.State in
+            let state = try TrainingCheckpoint.load(from: path)
+            do { try state.options.validate(name: { "options field '\($0)'" }) } catch {
+                throw FileError(path: path, "\(error)")
+            }
+            for (name, tensor) in [("parameters", state.parameters), ("adam.m", state.adamM), ("adam.v", state.adamV)] {
+                try requireFinite(tensor.buffer, what: "tensor '\(name)'", path: path)
+            }
+            return state
+        }
+        let summary = try group.broadcast(state.map { Summary(step: $0.step, options: $0.options, config: $0.config.toJSON()).json } ?? "")
+        guard let shared = try? JSONDecoder().decode(Summary.self, from: Data(summary.utf8)) else {
+            throw FileError(path: path, "rank 0 could not share the state's summary")
+        }
+        let config = try UNetConfig(json: Array(shared.config.utf8), path: path + " (metadata 'config')")
+        return TrainingStart(options: shared.options, config: config, step: shared.step, state: state, statePath: path)
+    }
+
+    struct Summary: Codable {
+        let step: Int, options: TrainingOptions, config: String
+        var json: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }
+    }
+
+    /// A resumed run's options continued with the command line's (see `TrainingOptions.resumed`).
+    public mutating func continueWith(_ given: TrainingOptions, explicit: Set<String>, name: (String) -> String) throws {
+        options = try options.resumed(with: given, explicit: explicit, name: name, source: statePath ?? "the saved run")
+    }
+
+    /// The images this run trains on: the split's first `trainSubset` (or all) images.
+    public func loadImages(directory: String) throws -> Tensor {
+        let data = try FashionMNIST.load(split: .train, directory: directory)
+        return Preprocess.images(data, indices: options.trainSubset.map { Array(0..<min($0, data.count)) })
+    }
+
+    /// The plan on `datasetSize` images fits, and a resumed step lies within it.
+    public func validatePlan(datasetSize: Int, name: (String) -> String) throws {
+        try options.validatePlan(datasetSize: datasetSize, name: name)
+        let planned = options.plannedSteps(datasetSize: datasetSize)
+        if let statePath, !(0...planned).contains(step) {
+            throw FileError(path: statePath, "step \(step) lies outside the run's plan of \(planned) steps")
+        }
+    }
+
+    /// The trainer on every rank, starting where this says: rank 0 sets the parameters (the
+    /// state's, a diffusers folder's, or a fresh initialisation) and they are broadcast, with
+    /// Adam's moments when resuming. Collective.
+    public func makeTrainer(images: Tensor, initFrom: String?, bucketSize: Int, group: Collectives) throws -> Trainer {
+        let unet = UNet2DModel(config: config)
+        _ = try group.rootLoads {
+            if let state {
+                unet.store.values.update(from: state.parameters.data, count: unet.store.count)
+            } else if let initFrom {
+                let path = initFrom + "/" + DiffusersFolder.weightsName
+                try DiffusersFolder.loadParameters(into: unet, from: path)
+                try requireFinite(unet.store.valueBuffer, what: "the weights", path: path)
+            } else {
+                unet.initializeParameters(seed: options.seed)
+            }
+        }
+        let trainer = Trainer(model: unet, images: images, options: options, group: group)
+        trainer.bucketSize = bucketSize
+        try trainer.broadcastParameters()
+        if statePath != nil {
+            let m = state?.adamM ?? Tensor(shape: [unet.store.count])
+            let v = state?.adamV ?? Tensor(shape: [unet.store.count])
+            try group.broadcast(m.buffer, root: 0)
+            try group.broadcast(v.buffer, root: 0)
+            trainer.restore(step: step, adamM: m.data, adamV: v.data)
+        }
+        return trainer
+    }
+
+    /// Every rank runs rank 0's options and model config (a config.json read on each rank
+    /// could differ between hosts). Collective.
+    public func checkSameOnEveryRank(group: Collectives) throws {
+        try RankAgreement.check([("training options", options.canonicalJSON), ("model config", config.toJSON())], group: group)
+    }
+}
+
+/// A file whose numbers are not all finite is corrupt: say so, naming it, before it trains
+/// into NaN and looks like a learning-rate problem.
+func requireFinite(_ values: UnsafeMutableBufferPointer<Float>, what: String, path: String) throws {
+    if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw FileError(path: path, "\(what) hold a non-finite value (\(values[i]) at index \(i)): the file is corrupt")
+    }
+}

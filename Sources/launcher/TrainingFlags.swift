@@ -1,0 +1,66 @@
+import ArgumentParser
+import Diffusion
+
+/// The hyperparameters of `launcher train`, one flag per `TrainingOptions` field. All are
+/// Optional: the defaults live in `TrainingOptions` alone, and `--resume` can tell a flag that
+/// was given (it must match the saved run) from one that was not (the saved value stands).
+struct TrainingFlags: ParsableArguments {
+    static let defaults = TrainingOptions()
+
+    @Option(help: "Global batch size, split across ranks (default \(defaults.batchSize)).") var batchSize: Int?
+    @Option(help: "Epochs: the learning-rate schedule is planned for these (default \(defaults.epochs)).") var epochs: Int?
+    @Option(help: "Stop after this many optimizer steps (the schedule still spans --epochs); may change on --resume.")
+    var maxSteps: Int?
+    @Option(help: "Use only the first N training images (smoke tests).") var trainSubset: Int?
+    @Option(help: "OneCycle peak learning rate, in (0, 10] (default \(defaults.maxLR)).") var maxLR: Double?
+    @Option(help: "OneCycle warm-up fraction, in (0, 1) (default \(defaults.pctStart)).") var pctStart: Double?
+    @Option(help: "OneCycle: initial lr = max lr / div-factor, in [1, 1e6] (default \(defaults.divFactor)).") var divFactor: Double?
+    @Option(help: "OneCycle: final lr = initial lr / final-div-factor, in [1, 1e12] (default \(defaults.finalDivFactor)).")
+    var finalDivFactor: Double?
+    @Option(help: "Adam beta2, in [0, 1) (default \(defaults.beta2)).") var beta2: Double?
+    @Option(help: "Adam epsilon, in [1e-30, 1] (default \(defaults.adamEps)).") var adamEps: Double?
+    @Option(help: ArgumentHelp("Clip the global gradient norm to this before each Adam step (default: no clipping, as the recipe).",
+                               valueName: "norm")) var maxGradNorm: Double?
+    @Option(help: "Last beta of the linear noise schedule, in (1e-4, 1) (default \(defaults.betaMax)).") var betaMax: Double?
+    @Option(help: "Seed for initialisation, shuffling and noise (default \(defaults.seed)).") var seed: UInt64?
+
+    /// The given flags over `base` (the defaults, or a saved run's options).
+    func applied(to base: TrainingOptions = defaults) -> TrainingOptions {
+        var o = base
+        if let batchSize { o.batchSize = batchSize }
+        if let epochs { o.epochs = epochs }
+        if let maxSteps { o.maxSteps = maxSteps }
+        if let trainSubset { o.trainSubset = trainSubset }
+        if let maxLR { o.maxLR = maxLR }
+        if let pctStart { o.pctStart = pctStart }
+        if let divFactor { o.divFactor = divFactor }
+        if let finalDivFactor { o.finalDivFactor = finalDivFactor }
+        if let beta2 { o.beta2 = beta2 }
+        if let adamEps { o.adamEps = adamEps }
+        if let maxGradNorm { o.maxGradNorm = maxGradNorm }
+        if let betaMax { o.betaMax = betaMax }
+        if let seed { o.seed = seed }
+        return o
+    }
+
+    func validate() throws {
+        try applied().validate(name: flagName)
+    }
+}
+
+/// --bucket-mib, shared by `train` and `bench train`: the gradient allreduce bucket in MiB.
+struct BucketOption: ParsableArguments {
+    static let floatsPerMiB = 262_144.0
+    static let defaultMiB = Double(Trainer.defaultBucketSize) / floatsPerMiB
+
+    @Option(help: ArgumentHelp("Gradient allreduce bucket in MiB, fractions allowed, in (0, 1024] (default \(defaultMiB)); "
+                               + "each bucket starts as soon as backward has finished it.", valueName: "MiB"))
+    var bucketMib: Double?
+
+    func validate() throws {
+        if let bucketMib { try OptionCheck.number(bucketMib, "--bucket-mib", 0, 1024, lowerOpen: true) }
+    }
+
+    /// Floats per bucket (at least one).
+    var floats: Int { max(1, Int(((bucketMib ?? Self.defaultMiB) * Self.floatsPerMiB).rounded())) }
+}

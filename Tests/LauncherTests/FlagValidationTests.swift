@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// Every bad numeric flag is refused before any work: non-zero exit, a message naming the
+/// flag, and nothing written (the run folder is not created).
+@Suite(.serialized) struct FlagValidationTests {
+    static let train = ["train", "--preset", "tiny", "--train-subset", "96", "--batch-size", "24", "--max-steps", "1",
+                        "--samples", "0", "--threads", "1"]
+
+    /// (arguments after the command's defaults, the flag the error must name)
+    static let cases: [([String], String)] = [
+        (train + ["--max-lr", "inf"], "--max-lr"),
+        (train + ["--max-lr", "0"], "--max-lr"),
+        (train + ["--pct-start", "nan"], "--pct-start"),
+        (train + ["--div-factor", "0"], "--div-factor"),
+        (train + ["--final-div-factor", "-1"], "--final-div-factor"),
+        (train + ["--adam-eps", "nan"], "--adam-eps"),
+        (train + ["--beta2", "2"], "--beta2"),
+        (train + ["--beta-max", "1"], "--beta-max"),
+        (train + ["--max-grad-norm", "-1"], "--max-grad-norm"),
+        (train + ["--bucket-mib", "inf"], "--bucket-mib"),
+        (train + ["--bucket-mib", "0"], "--bucket-mib"),
+        (train + ["--train-subset=-5"], "--train-subset"),
+        (train + ["--train-subset", "0"], "--train-subset"),
+        (train + ["--batch-size", "100000000"], "--batch-size"),
+        (train + ["--epochs", "100000000000"], "--epochs"),
+        (train + ["--max-steps", "0"], "--max-steps"),
+        (train + ["--checkpoint-every", "0"], "--checkpoint-every"),
+        (train + ["--samples", "-1"], "--samples"),
+        (train + ["--threads", "0"], "--threads"),
+        (train + ["--sampler", "ddpn"], "--sampler"),
+        (train + ["--preset", "large"], "--preset"),
+        (train + ["--backend", "mkl"], "--backend"),
+        (train + ["--precision", "bf16"], "--precision"),
+        (train + ["--backend", "onednn", "--precision", "fp16"], "--precision"),
+        (["sample", "--model", "m", "--n", "-1"], "--n"),
+        (["sample", "--model", "m", "--n", "0"], "--n"),
+        (["sample", "--model", "m", "--eta", "2", "--sampler", "ddim"], "eta"),
+        (["sample", "--model", "m", "--steps", "0", "--sampler", "ddim"], "steps"),
+        (["sample", "--model", "m", "--beta-max", "nan"], "--beta-max"),
+        (["sample", "--model", "m", "--spacing", "cosine"], "--spacing"),
+        (["sample", "--model", "m", "--skip", "every5"], "--skip"),
+        (["sample", "--model", "m", "--fid", "--kid-subsets", "0"], "--kid-subsets"),
+        (["fid", "--samples", "real:test", "--samples-limit", "1"], "--samples-limit"),
+        (["fid", "--samples", "real:test", "--feature-batch", "0"], "--feature-batch"),
+        (["fid", "--samples", "real:test", "--reference", "validation"], "--reference"),
+        (["compare-samplers", "--model", "m", "--only", "12"], "--only"),
+        (["compare-samplers", "--model", "m", "--n", "1"], "--n"),
+        (["train-classifier", "--max-shift", "16"], "--max-shift"),
+        (["train-classifier", "--channels", "32", "0"], "--channels"),
+        (["train-classifier", "--max-lr", "inf"], "--max-lr"),
+        (["bench", "model", "--preset", "tiny"], "--preset"),
+        (["bench", "model", "--iterations", "0"], "--iterations"),
+        (["bench", "conv", "--repeats", "0"], "--repeats"),
+        (["bench", "conv", "--batch", "0"], "--batch"),
+        (["bench", "train", "--bucket-mib", "-1"], "--bucket-mib"),
+        (["bench", "train", "--batch", "0"], "--batch"),
+        (["bench", "sample", "--n", "0"], "--n"),
+        (["bench", "allreduce", "--sizes", "3"], "--sizes"),
+        (["bench", "model-scaling", "--images-per-second", "nan"], "--images-per-second"),
+        (["bench", "model-scaling", "--images-per-second", "10", "--ranks", "0"], "--ranks"),
+        (["predict", "--model", "m", "--input", "i", "--output", "o", "--threads", "-2"], "--threads"),
+        (["data-preview", "--out", "p.png", "--count", "0"], "--count"),
+    ]
+
+    @Test(arguments: cases)
+    func badFlagIsRefusedBeforeAnyWork(arguments: [String], flag: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flags-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Relative --out: a run folder would appear in `folder`.
+        let outFlag = ["train", "sample", "compare-samplers", "train-classifier"].contains(arguments[0]) ? ["--out", "run"] : []
+        let run = try MPIRun.run([try MPIRun.launcherURL().path] + arguments + outFlag, timeout: 60, directory: folder)
+        #expect(run.status != 0, "\(arguments): exit 0\n\(run.stdout)")
+        #expect(run.stderr.contains(flag), "\(arguments): stderr does not name \(flag):\n\(run.stderr)")
+        #expect(!run.stderr.contains("Fatal error") && run.status < 128, "\(arguments): crashed\n\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "\(arguments) wrote files")
+    }
+
+    /// Limits that depend on the data are checked once it is read, still before training.
+    @Test func batchLargerThanTheDataIsRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flags-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let run = try MPIRun.launcher(["train", "--preset", "tiny", "--train-subset", "10", "--batch-size", "24",
+                                       "--samples", "0", "--threads", "1", "--out", folder], ranks: 2, timeout: 120)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("--batch-size is 24, more than the 10 training images"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/training_state.safetensors"))
+    }
+
+    /// The list and unit flags that changed form work end to end: space-separated lists,
+    /// fractional MiB buckets.
+    @Test func listAndUnitFlagsWork() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flags-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let classifier = try MPIRun.launcher(["train-classifier", "--train-subset", "256", "--test-subset", "64", "--epochs", "1",
+                                              "--channels", "8", "16", "--blocks", "1", "1", "--threads", "1", "--out", folder],
+                                             ranks: 2, timeout: 300)
+        #expect(classifier.status == 0, "\(classifier.stderr)")
+        let config = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
+        #expect(config.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\n", with: "").contains("\"channels\":[8,16]"),
+                "\(config)")
+        let bench = try MPIRun.launcher(["bench", "train", "--preset", "tiny", "--batch", "8", "--steps", "1",
+                                         "--bucket-mib", "0.5", "--threads", "1"], ranks: 2, timeout: 300)
+        #expect(bench.status == 0, "\(bench.stderr)")
+        #expect(bench.stdout.contains("in 131072-float buckets"), "\(bench.stdout)")
+        let allreduce = try MPIRun.launcher(["bench", "allreduce", "--sizes", "4", "1K", "--repeats", "1"], ranks: 2, timeout: 120)
+        #expect(allreduce.status == 0, "\(allreduce.stderr)")
+        #expect(allreduce.lines.contains { $0.hasPrefix("        1024  ") }, "\(allreduce.stdout)")
+    }
+}
