@@ -32,8 +32,10 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "Kernels", dependencies: ["CBLAS"], swiftSettings: uncheckedKernelFlags),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL"], swiftSettings: uncheckedKernelFlags),
         .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
                 swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [

@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: the model alone, training, sampling, allreduce; predict scaling.",
-        subcommands: [BenchModel.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self,
+        subcommands: [BenchModel.self, BenchConv.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self,
                       BenchModelScaling.self, BenchScalingReport.self])
 }
 
@@ -20,6 +20,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Timed iterations after one warm-up, in 1...1000.") var iterations = 3
     @OptionGroup var threads: ThreadsOption
     @Flag(help: "Print every iteration.") var verbose = false
+    @OptionGroup var convolution: ConvolutionOptions
 
     func validate() throws {
         guard preset.referenceCost != nil else {
@@ -34,8 +35,8 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         guard let ref = preset.referenceCost else { return }  // checked in validate()
         let threads = threads.configureSingleProcess()
-        let model = benchmarkModel(preset: preset)
-        print("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads")
+        let model = benchmarkModel(preset: preset, convolutions: convolution.resolve())
+        print("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(model.context.convolutions)")
         let r = ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
                                    log: { if verbose { print($0) } })
         let f = r.forwardImagesPerSecond, t = r.trainImagesPerSecond

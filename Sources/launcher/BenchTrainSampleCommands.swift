@@ -12,10 +12,11 @@ func syntheticImages(count: Int, size: Int) -> Tensor {
 }
 
 /// A freshly initialised model of a preset, on 32x32 images: what the benchmarks time.
-func benchmarkModel(preset: ModelPreset) -> UNet2DModel {
+func benchmarkModel(preset: ModelPreset, convolutions: ConvolutionBackend) -> UNet2DModel {
     var config = preset.config
     config.sampleSize = Preprocess.imageSize
     let model = UNet2DModel(config: config)
+    model.context.convolutions = convolutions
     model.initializeParameters(seed: 0)
     return model
 }
@@ -25,6 +26,7 @@ struct BenchRunOptions: ParsableArguments {
     @Option(help: "Model preset.") var preset: ModelPreset = .small
     @OptionGroup var threads: ThreadsOption
     @Option(help: "Also write the result as JSON to this file.") var json: String?
+    @OptionGroup var convolution: ConvolutionOptions
 }
 
 struct BenchTrain: ParsableCommand {
@@ -48,7 +50,7 @@ struct BenchTrain: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "bench train")) { comm in
             let threads = try common.threads.configure(comm)
             let preset = common.preset
-            let model = benchmarkModel(preset: preset)
+            let model = benchmarkModel(preset: preset, convolutions: common.convolution.resolve(report: comm.isRoot))
             let bucketFloats = bucket.floats
             var options = TrainingOptions()
             options.batchSize = batch
@@ -102,7 +104,7 @@ struct BenchSample: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "bench sample")) { comm in
             let threads = try common.threads.configure(comm)
             let preset = common.preset
-            let model = benchmarkModel(preset: preset)
+            let model = benchmarkModel(preset: preset, convolutions: common.convolution.resolve(report: comm.isRoot))
             let spec = try SamplerSpec.parse(.ddim, steps: steps)
             try comm.barrier()
             let t0 = Communicator.wtime()

@@ -16,11 +16,13 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "safetensors file with `sample` and `timestep`.") var input: String
     @Option(help: "safetensors file to write `output` to.") var output: String
     @OptionGroup var threads: ThreadsOption
+    @OptionGroup var convolution: ConvolutionOptions
 
     func run() throws {
         _ = threads.configureSingleProcess()
         do {
             let unet = try DiffusersFolder.load(from: model)
+            unet.context.convolutions = convolution.resolve()
             try Prediction.run(model: unet, inputPath: input, outputPath: output)
             print("wrote \(output)")
         } catch {

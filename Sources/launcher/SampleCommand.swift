@@ -38,6 +38,7 @@ struct SampleCommand: ParsableCommand {
     @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
     var fid = false
     @OptionGroup(title: "FID and KID (with --fid)") var fidOptions: FIDOptions
+    @OptionGroup var convolution: ConvolutionOptions
 
     func validate() throws {
         try OptionCheck.integer(n, "--n", 1...100_000)
@@ -55,6 +56,7 @@ struct SampleCommand: ParsableCommand {
             let schedule = NoiseSchedule(betaEnd: betaMax)
             let (unet, x_T) = try comm.together {
                 let unet = try DiffusersFolder.load(from: model)
+                unet.context.convolutions = convolution.resolve(report: comm.isRoot)
                 if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
                 return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize) })
             }
@@ -63,7 +65,7 @@ struct SampleCommand: ParsableCommand {
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("sampling \(n) images with \(self.sampler.rawValue) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
-                      + "on \(comm.size) rank(s) x \(threads) thread(s)")
+                      + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)")
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
             let bar = SamplingProgressBar(label: "sample", group: comm) { done, seconds in

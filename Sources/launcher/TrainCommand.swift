@@ -22,6 +22,7 @@ struct TrainCommand: ParsableCommand {
         """)
 
     @OptionGroup var model: ModelChoice
+    @OptionGroup var convolution: ConvolutionOptions
     @OptionGroup(title: "Hyperparameters") var hyper: TrainingFlags
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Run folder (default runs/<date-time>).") var out: String?
@@ -55,10 +56,11 @@ struct TrainCommand: ParsableCommand {
                 return images
             }
             let trainer = try start.makeTrainer(images: images, initFrom: initFrom, bucketSize: bucket.floats, group: comm)
+            trainer.model.context.convolutions = convolution.resolve(report: comm.isRoot)
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery)
             if comm.isRoot {
-                print("training \(trainer.model.store.count) parameters on \(comm.size) rank(s) x \(threads) thread(s); "
+                print("training \(trainer.model.store.count) parameters on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(trainer.model.context.convolutions); "
                       + "\(trainer.datasetSize) images, batch \(start.options.batchSize), "
                       + "steps \(trainer.step)..<\(trainer.totalSteps) of \(start.options.plannedSteps(datasetSize: trainer.datasetSize)) planned")
                 print("run folder: \(directory)")

@@ -16,8 +16,11 @@ import Testing
         return model
     }
 
-    @Test func forwardAndGradientsMatchDiffusers() throws {
+    /// Our kernels and oneDNN fp32 (when it starts here) both hold the same tolerances.
+    @Test(arguments: [ConvolutionBackend.swift] + (OneDNN.isAvailable ? [.oneDNN(.fp32)] : []))
+    func forwardAndGradientsMatchDiffusers(_ convolutions: ConvolutionBackend) throws {
         let model = try tinyModel()
+        model.context.convolutions = convolutions
         let io = try Safetensors(contentsOf: PackageFixtures.tinyIO)
         let x = Layout.nchwToNHWC(try io.tensor(named: "sample"))
         let expected = Layout.nchwToNHWC(try io.tensor(named: "output"))

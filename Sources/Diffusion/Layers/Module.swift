@@ -2,6 +2,8 @@
 /// needs. Sampling and evaluation run with `recordsForBackward = false` and keep nothing.
 public final class ForwardContext {
     public var recordsForBackward = false
+    /// What runs this model's convolutions: our kernels unless a command or test picks oneDNN.
+    public var convolutions: ConvolutionBackend = .swift
     public init() {}
 }
 

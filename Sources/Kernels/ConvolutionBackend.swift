@@ -1,0 +1,78 @@
+/// Arithmetic of a oneDNN convolution. bf16 rounds inputs and weights to bfloat16 (8-bit
+/// mantissa) and accumulates and writes fp32, as PyTorch's autocast does on CPU.
+public enum ConvolutionPrecision: String, CaseIterable, Sendable {
+    case fp32, bf16
+}
+
+/// What runs a model's convolutions (its `ForwardContext.convolutions`).
+///
+/// Our kernels are the default everywhere: on an AVX2-only EPYC (2 cores) oneDNN fp32 ran
+/// at 0.77-0.91x their speed over a whole U-Net (`launcher bench conv`, docs/kernels.md); no
+/// AVX-512 machine was measured with this wrapper.
+public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
+    /// Our own kernels (`Conv2D`): the default, and the reference the others are tested against.
+    case swift
+    /// oneDNN (Debian's libdnnl) at the given precision.
+    case oneDNN(ConvolutionPrecision)
+
+    /// What `requested` becomes on this machine, with a note when it had to change:
+    /// oneDNN without an engine falls back to our kernels, and bf16 without native bf16
+    /// instructions (AVX512-BF16; Debian's oneDNN has no bf16 convolution below that) to fp32.
+    public static func resolve(_ requested: ConvolutionBackend) -> (backend: ConvolutionBackend, note: String?) {
+        switch requested {
+        case .swift:
+            return (.swift, nil)
+        case .oneDNN where !OneDNN.isAvailable:
+            return (.swift, "oneDNN could not start a CPU engine: convolutions run on the Swift kernels")
+        case .oneDNN(.bf16) where !OneDNN.hasNativeBF16:
+            return (.oneDNN(.fp32), "this CPU has no AVX512-BF16 (oneDNN dispatches \(OneDNN.isaName)): "
+                        + "convolutions run in fp32 instead of bf16")
+        case .oneDNN:
+            return (requested, nil)
+        }
+    }
+
+    /// "swift", "onednn fp32", "onednn bf16".
+    public var description: String {
+        switch self {
+        case .swift: return "swift"
+        case .oneDNN(let p): return "onednn \(p.rawValue)"
+        }
+    }
+
+    /// The library and the instruction set it runs on, for logs and benchmarks.
+    public static var oneDNNDescription: String { OneDNN.versionDescription }
+}
+
+extension ConvolutionBackend {
+    /// `Conv2D.forward` on this backend: y = conv(x, weight) + bias (+ imageBias[n] on every
+    /// pixel of image n, + residual). Returns the backend that ran it: our kernels when
+    /// oneDNN has no primitive for the shape.
+    @discardableResult
+    package func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 imageBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
+                 y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
+        if case .oneDNN(let precision) = self,
+           OneDNNConvolution.forward(g, precision: precision, x: x, weight: weight, bias: bias,
+                                     imageBias: imageBias, residual: residual, y: y) {
+            return self
+        }
+        Conv2D.forward(g, x: x, weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
+        return .swift
+    }
+
+    /// `Conv2D.backward` on this backend: dweight, dbias += their gradients; dx (when given)
+    /// overwritten. Returns the backend that ran it.
+    @discardableResult
+    package func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                  dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                  dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
+        if case .oneDNN(let precision) = self,
+           OneDNNConvolution.backward(g, precision: precision, x: x, weight: weight, dy: dy, dx: dx,
+                                      dweight: dweight, dbias: dbias) {
+            return self
+        }
+        Conv2D.backward(g, x: x, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
+        return .swift
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+@testable import Diffusion
+
+/// oneDNN convolutions against our own kernels (`ConvolutionBackend.swift`, the reference):
+/// forward (plain, and with the per-image bias and residual the resnets fold in), weight and
+/// bias gradients (accumulated onto what the buffers held) and input gradient.
+@Suite(.kernelThreads(2)) struct OneDNNConvolutionTests {
+    /// (n, h, w, cin, cout, k, stride): U-Net channel counts at tiny sizes; stride-2
+    /// downsamplers (even and odd sizes), 1x1 shortcuts, conv_in (1 channel in), conv_out
+    /// (1 out), odd batches (uneven slices over two threads), a batch of one, odd widths.
+    static let shapes: [(Int, Int, Int, Int, Int, Int, Int)] = [
+        (3, 8, 8, 16, 16, 3, 1), (2, 8, 8, 48, 32, 3, 1), (5, 4, 4, 64, 64, 3, 1), (2, 4, 4, 128, 64, 3, 1),
+        (3, 8, 8, 16, 16, 3, 2), (2, 7, 7, 8, 8, 3, 2), (2, 8, 8, 48, 32, 1, 1), (3, 4, 4, 96, 64, 1, 1),
+        (2, 16, 16, 1, 16, 3, 1), (2, 16, 16, 16, 1, 3, 1), (1, 6, 5, 12, 12, 3, 1),
+    ]
+
+    /// Buffers of one convolution, random normal; gradients start non-zero to check they accumulate.
+    final class Case {
+        let g: ConvGeometry
+        let x, w, b, imageBias, residual, dy: [Float]
+        init(_ s: (Int, Int, Int, Int, Int, Int, Int), seed: UInt64) {
+            g = ConvGeometry(n: s.0, h: s.1, w: s.2, cin: s.3, cout: s.4, k: s.5, stride: s.6, pad: (s.5 - 1) / 2)
+            var rng = RandomStream(seed: seed, key: 31)
+            func normal(_ n: Int, _ scale: Double = 1) -> [Float] { (0..<n).map { _ in Float(rng.normal() * scale) } }
+            x = normal(g.n * g.h * g.w * g.cin)
+            w = normal(g.colWidth * g.cout, 1 / Double(g.colWidth).squareRoot())
+            b = normal(g.cout); imageBias = normal(g.n * g.cout); residual = normal(g.outRows * g.cout)
+            dy = normal(g.outRows * g.cout)
+        }
+
+        struct Results { var y, yFused, dx, dw, db, dwOnly: [Float] }
+
+        /// Everything `backend` computes here, and the backend that actually ran each call.
+        func run(_ backend: ConvolutionBackend, x: [Float]? = nil, w: [Float]? = nil, dy: [Float]? = nil)
+            -> (Results, [ConvolutionBackend]) {
+            let (x, w, dy) = (x ?? self.x, w ?? self.w, dy ?? self.dy)
+            var r = Results(y: .init(repeating: 0, count: g.outRows * g.cout), yFused: .init(repeating: 0, count: g.outRows * g.cout),
+                            dx: .init(repeating: .nan, count: x.count), dw: .init(repeating: 0.5, count: w.count),
+                            db: .init(repeating: -0.25, count: g.cout), dwOnly: .init(repeating: 0.5, count: w.count))
+            var ran: [ConvolutionBackend] = []
+            var dbOnly = [Float](repeating: 0, count: g.cout)
+            ran.append(backend.forward(g, x: x, weight: w, bias: b, y: &r.y))
+            ran.append(backend.forward(g, x: x, weight: w, bias: b, imageBias: imageBias, residual: residual, y: &r.yFused))
+            ran.append(backend.backward(g, x: x, weight: w, dy: dy, dx: &r.dx, dweight: &r.dw, dbias: &r.db))
+            ran.append(backend.backward(g, x: x, weight: w, dy: dy, dx: nil, dweight: &r.dwOnly, dbias: &dbOnly))
+            return (r, ran)
+        }
+    }
+
+    /// max |a - b| / max |b|: one scale per tensor, so near-zero entries do not dominate.
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+        let scale = b.reduce(0.0) { max($0, Double(abs($1))) }
+        let diff = zip(a, b).reduce(0.0) { max($0, Double(abs($1.0 - $1.1))) }
+        return diff / max(scale, 1e-30)
+    }
+
+    /// fp32 against fp32: the same sums in another order, so only rounding differs
+    /// (K <= 9 * 128 terms, each ~1e-7 relative).
+    @Test(arguments: shapes.indices)
+    func fp32MatchesSwiftKernels(_ index: Int) {
+        let c = Case(Self.shapes[index], seed: UInt64(index))
+        let (ref, _) = c.run(.swift)
+        let (mine, ran) = c.run(.oneDNN(.fp32))
+        #expect(ran.allSatisfy { $0 == .oneDNN(.fp32) }, "oneDNN fell back to the Swift kernels for \(c.g)")
+        for (name, a, b) in [("y", mine.y, ref.y), ("y fused", mine.yFused, ref.yFused), ("dx", mine.dx, ref.dx),
+                             ("dW", mine.dw, ref.dw), ("db", mine.db, ref.db), ("dW without dx", mine.dwOnly, ref.dwOnly)] {
+            let e = Self.relativeError(a, b)
+            #expect(e < 1e-5, "\(name) \(c.g): relative error \(e)")
+        }
+    }
+
+    /// bf16 rounds both factors of every product to an 8-bit significand (unit roundoff
+    /// u = 2^-8), so each product is off by at most (2u + u^2)|a||b| and a sum of K of them by
+    /// at most (2u + u^2) sum_k |a_k||b_k|. That sum is the same convolution run on |x|, |w|,
+    /// |dy| (fp32, our kernels), so each element gets its own bound, plus 1e-5 of the tensor's
+    /// scale for fp32 rounding. (A random-sign sum usually lands near 2^-8 sqrt(K) of a typical
+    /// term, far inside this worst case.)
+    @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: shapes.indices)
+    func bf16WithinItsRoundingOfFP32(_ index: Int) {
+        let c = Case(Self.shapes[index], seed: UInt64(100 + index))
+        let (ref, _) = c.run(.swift)
+        let (mine, ran) = c.run(.oneDNN(.bf16))
+        #expect(ran.allSatisfy { $0 == .oneDNN(.bf16) }, "oneDNN bf16 fell back for \(c.g)")
+        let (abs, _) = c.run(.swift, x: c.x.map(Swift.abs), w: c.w.map(Swift.abs), dy: c.dy.map(Swift.abs))
+        // |x| conv |w| without the bias `run` added (the bias terms are exact in fp32); weight
+        // gradients start from 0.5 in `run`, taken off again below.
+        let yBound = zip(abs.y.indices, abs.y).map { i, v in v - c.b[i % c.g.cout] }
+        let u = 1.0 / 256, factor = 2 * u + u * u
+        func check(_ name: String, _ a: [Float], _ b: [Float], _ bound: [Float], offset: Float = 0) {
+            let scale = b.reduce(0.0) { max($0, Double(Swift.abs($1))) }
+            var worst = 0.0
+            for i in a.indices {
+                let allowed = factor * Double(bound[i] - offset) + 1e-5 * scale
+                worst = max(worst, Double(Swift.abs(a[i] - b[i])) / allowed)
+            }
+            #expect(worst <= 1, "\(name) \(c.g): error reaches \(worst) x its bf16 bound")
+        }
+        check("y", mine.y, ref.y, yBound)
+        check("y fused", mine.yFused, ref.yFused, yBound)
+        check("dx", mine.dx, ref.dx, abs.dx)
+        check("dW", mine.dw, ref.dw, abs.dw, offset: 0.5)
+        check("dW without dx", mine.dwOnly, ref.dwOnly, abs.dwOnly, offset: 0.5)
+        // The bias gradient sums dy in fp32 (no products): fp32 rounding only.
+        #expect(Self.relativeError(mine.db, ref.db) < 1e-5)
+    }
+
+    /// Where oneDNN cannot build a primitive (here: bf16 on a CPU without it), each call runs
+    /// our kernels instead, with their exact results, and says so.
+    @Test(.enabled(if: !OneDNN.hasNativeBF16, "this CPU runs bf16 convolutions"))
+    func unbuildablePrimitiveFallsBackToSwift() {
+        let c = Case(Self.shapes[0], seed: 7)
+        let (ref, _) = c.run(.swift)
+        let (mine, ran) = c.run(.oneDNN(.bf16))
+        #expect(ran == [ConvolutionBackend](repeating: .swift, count: 4))
+        #expect(mine.y == ref.y && mine.yFused == ref.yFused && mine.dx == ref.dx && mine.dw == ref.dw && mine.db == ref.db)
+    }
+
+    @Test func resolveFallsBackToWhatTheMachineRuns() {
+        #expect(ConvolutionBackend.resolve(.swift) == (.swift, nil))
+        #expect(ConvolutionBackend.resolve(.oneDNN(.fp32)).backend == (OneDNN.isAvailable ? .oneDNN(.fp32) : .swift))
+        let (bf16, note) = ConvolutionBackend.resolve(.oneDNN(.bf16))
+        if OneDNN.hasNativeBF16 {
+            #expect(bf16 == .oneDNN(.bf16) && note == nil)
+        } else {
+            #expect(bf16 != .oneDNN(.bf16))
+            #expect(note?.contains("AVX512-BF16") == true)
+        }
+    }
+
+    /// Slices: one per worker, covering the batch in order, sizes within one of each other.
+    @Test(arguments: [1, 2, 3, 7, 128])
+    func batchSlicesCoverTheBatch(_ n: Int) {
+        let s = OneDNNConvolution.slices(n)
+        #expect(s.count == min(n, Parallel.threads))
+        #expect(s.first?.lowerBound == 0 && s.last?.upperBound == n)
+        #expect(zip(s, s.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect((s.map(\.count).max() ?? 0) - (s.map(\.count).min() ?? 0) <= 1)
+    }
+}
