@@ -171,7 +171,7 @@ public enum ScaledDotProductAttention {
     package static func backwardScratch(_ L: Int) -> Int { 64 * L }
 
     /// Eight Float8 values, one per row of a block (held in registers by the loops below).
-    typealias Rows8 = (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8)
+    package typealias Rows8 = (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8)
 
     @inline(__always)
     static func loadRows8(_ p: UnsafePointer<Float>, stride: Int, scale: Float = 1) -> Rows8 {
@@ -184,7 +184,7 @@ public enum ScaledDotProductAttention {
     /// out_r = sum over j < L of w[r * L + j] * m[j] (m: L packed rows of 8), r < 8: one pass
     /// over m for 8 weight rows, 8 independent accumulators.
     @inline(never)
-    static func weightedRows8(_ w: UnsafePointer<Float>, L: Int, m: UnsafePointer<Float>) -> Rows8 {
+    package static func weightedRows8(_ w: UnsafePointer<Float>, L: Int, m: UnsafePointer<Float>) -> Rows8 {
         var a0 = Float8(), a1 = Float8(), a2 = Float8(), a3 = Float8()
         var a4 = Float8(), a5 = Float8(), a6 = Float8(), a7 = Float8()
         for j in 0..<L {

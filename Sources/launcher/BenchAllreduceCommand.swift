@@ -36,42 +36,10 @@ struct BenchAllreduce: ParsableCommand {
     func run() throws {
         let sizes = self.sizes.map(\.bytes)
         try runOnWorld(agreeing: agreedFields(command: "bench allreduce")) { comm in
-            var buffer = [Float](repeating: 0, count: (sizes.max() ?? 4) / 4)  // zeros: sums stay finite
-            var scratch = [Float](repeating: 0, count: evictMb * 250_000)
-            var rows: [AllreduceBenchResult.Row] = []
-            for bytes in sizes {
-                let count = bytes / 4
-                // Enough calls per sample that one sample lasts ~1 ms even for tiny messages.
-                let calls = max(1, min(1000, (1 << 20) / bytes))
-                var samples: [Double] = []
-                try buffer.withUnsafeMutableBufferPointer { all in
-                    let message = UnsafeMutableBufferPointer(rebasing: all[0..<count])
-                    try comm.allreduce(message)  // warm-up: connections, buffers
-                    for sample in 0..<repeats {
-                        for i in stride(from: 0, to: scratch.count, by: 16) { scratch[i] = Float(sample) }
-                        try comm.barrier()
-                        let t0 = Communicator.wtime()
-                        for _ in 0..<calls { try comm.allreduce(message) }
-                        samples.append((Communicator.wtime() - t0) / Double(calls))
-                    }
-                }
-                keep(scratch.last ?? 0)
-                try comm.allreduce(&samples, op: .max)
-                let t = ModelBenchmark.median(samples)
-                rows.append(.init(bytes: bytes, callsPerSample: calls, seconds: t,
-                                  algorithmBandwidth: Double(bytes) / t,
-                                  busBandwidth: RingAllreduceCost.busBandwidth(ranks: comm.size, bytes: Double(bytes), seconds: t)))
-            }
+            let result = try AllreduceBenchmark.run(sizes: sizes, repeats: repeats, evictMegabytes: evictMb, group: comm)
             guard comm.isRoot else { return }
-            let fit = RingAllreduceCost.fit(ranks: comm.size, bytes: rows.map { Double($0.bytes) }, seconds: rows.map(\.seconds))
-            let result = AllreduceBenchResult(ranks: comm.size, repeats: repeats, evictedMegabytes: evictMb, rows: rows,
-                                              alphaSeconds: fit?.alpha, betaBytesPerSecond: fit?.beta)
             print(result.formatted())
             if let json { try writeJSON(result, to: json) }
         }
     }
 }
-
-/// Keeps the optimizer from dropping stores it sees no reader for.
-@inline(never) func keep(_ value: Float) {}
-

@@ -4,8 +4,8 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure speed: the model alone, training, sampling, allreduce; predict scaling.",
-        subcommands: [BenchModel.self, BenchConv.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self,
+        abstract: "Measure speed: the model alone, training, sampling, allreduce, kernels; predict scaling.",
+        subcommands: [BenchModel.self, BenchConv.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self, BenchKernels.self,
                       BenchModelScaling.self, BenchScalingReport.self])
 }
 

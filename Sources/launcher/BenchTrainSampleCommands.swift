@@ -3,24 +3,6 @@ import Diffusion
 import Distributed
 import Foundation
 
-/// Synthetic training images in [-0.5, 0.5]: benchmarks measure compute, not data loading.
-func syntheticImages(count: Int, size: Int) -> Tensor {
-    let t = Tensor(shape: [count, size, size, 1])
-    var rng = RandomStream(seed: 7, key: 7)
-    for i in 0..<t.count { t[i] = Float(rng.uniform() - 0.5) }
-    return t
-}
-
-/// A freshly initialised model of a preset, on 32x32 images: what the benchmarks time.
-func benchmarkModel(preset: ModelPreset, convolutions: ConvolutionBackend) -> UNet2DModel {
-    var config = preset.config
-    config.sampleSize = Preprocess.imageSize
-    let model = UNet2DModel(config: config)
-    model.context.convolutions = convolutions
-    model.initializeParameters(seed: 0)
-    return model
-}
-
 /// What `bench train` and `bench sample` share: the model, the threads, a JSON copy.
 struct BenchRunOptions: ParsableArguments {
     @Option(help: "Model preset.") var preset: ModelPreset = .small
@@ -49,37 +31,11 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         try runOnWorld(agreeing: agreedFields(command: "bench train")) { comm in
             let threads = try common.threads.configure(comm)
-            let preset = common.preset
-            let model = benchmarkModel(preset: preset, convolutions: common.convolution.resolve(report: comm.isRoot))
-            let bucketFloats = bucket.floats
-            var options = TrainingOptions()
-            options.batchSize = batch
-            options.epochs = 1
-            let trainer = Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
-                                  options: options, group: comm)
-            trainer.separateWaitFromAllreduce = true
-            trainer.overlapAllreduce = !noOverlap
-            trainer.bucketSize = bucketFloats
-            var reports: [Trainer.StepReport] = []
-            for i in 0...steps {
-                let r = try trainer.trainStep()
-                if i > 0 { reports.append(r) }
-            }
-            // The slowest rank sets the pace: take each step's maximum over ranks.
-            var seconds = reports.map(\.seconds), allreduce = reports.map(\.allreduceSeconds), wait = reports.map(\.waitSeconds)
-            try comm.allreduce(&seconds, op: .max)
-            try comm.allreduce(&allreduce, op: .max)
-            try comm.allreduce(&wait, op: .max)
+            let result = try TrainBenchmark.run(preset: common.preset, convolutions: common.convolution.resolve(report: comm.isRoot),
+                                                batch: batch, steps: steps, overlap: !noOverlap,
+                                                bucketFloats: bucket.floats, threadsPerRank: threads, group: comm)
             guard comm.isRoot else { return }
-            let step = ModelBenchmark.median(seconds), ar = ModelBenchmark.median(allreduce), waited = ModelBenchmark.median(wait)
-            let result = TrainBenchResult(preset: preset.rawValue, ranks: comm.size, threadsPerRank: threads, globalBatch: batch,
-                                          stepSeconds: step, imagesPerSecond: Double(batch) / step,
-                                          allreduceSeconds: ar, allreduceShare: ar / step, imbalanceWaitSeconds: waited,
-                                          gradientMegabytes: Double(model.store.count * 4) / 1e6,
-                                          overlap: !noOverlap, bucketFloats: bucketFloats)
-            print(String(format: "preset %@, %d rank(s) x %d thread(s), global batch %d: %.1f img/s (step %.3f s), allreduce left after backward %.1f ms = %.1f%% of the step (%.1f MB of gradients in %d-float buckets, %@), waiting for the slowest rank %.1f ms",
-                         preset.rawValue, comm.size, threads, batch, result.imagesPerSecond, step, ar * 1000, 100 * result.allreduceShare,
-                         result.gradientMegabytes, bucketFloats, noOverlap ? "not overlapped" : "overlapped with backward", waited * 1000))
+            print(result.summary)
             if let json = common.json { try writeJSON(result, to: json) }
         }
     }
@@ -103,22 +59,12 @@ struct BenchSample: ParsableCommand {
     func run() throws {
         try runOnWorld(agreeing: agreedFields(command: "bench sample")) { comm in
             let threads = try common.threads.configure(comm)
-            let preset = common.preset
-            let model = benchmarkModel(preset: preset, convolutions: common.convolution.resolve(report: comm.isRoot))
-            let spec = try SamplerSpec.parse(.ddim, steps: steps)
-            try comm.barrier()
-            let t0 = Communicator.wtime()
-            let result = try ShardedSampling.generate(model: model, spec: spec, schedule: .recipe, count: n, seed: 0, group: comm)
-            let seconds = Communicator.wtime() - t0
+            let result = try SampleBenchmark.run(preset: common.preset, convolutions: common.convolution.resolve(report: comm.isRoot),
+                                                 images: n, steps: steps, threadsPerRank: threads,
+                                                 group: comm)
             guard comm.isRoot else { return }
-            let r = SampleBenchResult(preset: preset.rawValue, ranks: comm.size, threadsPerRank: threads, images: n,
-                                      modelEvaluations: result.modelEvaluations, seconds: seconds,
-                                      evaluationsPerSecond: Double(result.modelEvaluations) / seconds,
-                                      imagesPerSecond: Double(n) / seconds,
-                                      forwardImagesPerSecond: Double(n * result.modelEvaluations) / seconds)
-            print(String(format: "preset %@, %d rank(s) x %d thread(s): %d images x %d evaluations in %.2f s: %.2f evaluations/s, %.2f img/s end to end, %.1f img/s through the model",
-                         preset.rawValue, comm.size, threads, n, r.modelEvaluations, seconds, r.evaluationsPerSecond, r.imagesPerSecond, r.forwardImagesPerSecond))
-            if let json = common.json { try writeJSON(r, to: json) }
+            print(result.summary)
+            if let json = common.json { try writeJSON(result, to: json) }
         }
     }
 }

@@ -69,32 +69,9 @@ struct CompareSamplersCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("comparing samplers on \(model): \(n) images each, \(comm.size) rank(s) x \(threads) thread(s)")
             }
-            var rows: [SamplerComparison.Row] = []
-            for (i, entry) in entries.enumerated() {
-                let spec = try entry.spec()
-                let planned = try Sampling.plannedModelEvaluations(spec: spec, schedule: schedule)
-                let bar = SamplingProgressBar(label: "[\(i + 1)] \(entry.sampler)", group: comm)
-                try comm.barrier()
-                let t0 = Communicator.wtime()
-                let result = try ShardedSampling.generate(model: unet, spec: spec, schedule: schedule, count: n,
-                                                          seed: seed, group: comm) { step, total, _ in bar.step(step, of: total) }
-                try comm.barrier()
-                let seconds = Communicator.wtime() - t0
-                bar.finish()
-                let report = try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange,
-                                                        settings: fidOptions.settings, group: comm)
-                if let images = result.images, let report {
-                    let grid = ImageGrid.make(images: images.gather(Array(0..<min(64, n))))
-                    try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height,
-                                  to: directory + "/samples_\(i + 1)_\(entry.sampler).png")
-                    let row = SamplerComparison.Row(label: entry.label, sampler: entry.sampler, modelEvaluations: planned,
-                                                    seconds: seconds, fid: report.fid, kidMean: report.kid?.mean,
-                                                    kidStd: report.kid?.std, images: n)
-                    rows.append(row)
-                    print(String(format: "[%d] %@: %d evaluations, %.1f s, FID %.2f, KID %.4f", i + 1, entry.label,
-                                 planned, seconds, report.fid, report.kid?.mean ?? .nan))
-                }
-            }
+            let rows = try SamplerComparison.run(entries, model: unet, schedule: schedule, count: n, seed: seed,
+                                                 fid: fidOptions.settings, directory: directory, group: comm,
+                                                 log: { print($0) })
             guard comm.isRoot else { return }
             let title = "Sampler comparison: \(model), n = \(n) per sampler, seed \(seed), \(comm.size) rank(s) x \(threads) thread(s)"
                 + (modelNote.map { "\n\nModel: " + $0 } ?? "")

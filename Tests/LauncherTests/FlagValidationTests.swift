@@ -59,6 +59,8 @@ import Testing
         (["bench", "allreduce", "--sizes", "3"], "--sizes"),
         (["bench", "model-scaling", "--images-per-second", "nan"], "--images-per-second"),
         (["bench", "model-scaling", "--images-per-second", "10", "--ranks", "0"], "--ranks"),
+        (["bench", "kernels", "--only", "softmax"], "--only"),
+        (["bench", "kernels", "--repeats", "0"], "--repeats"),
         (["predict", "--model", "m", "--input", "i", "--output", "o", "--threads", "-2"], "--threads"),
         (["data-preview", "--out", "p.png", "--count", "0"], "--count"),
     ]
@@ -107,5 +109,10 @@ import Testing
         let allreduce = try MPIRun.launcher(["bench", "allreduce", "--sizes", "4", "1K", "--repeats", "1"], ranks: 2, timeout: 120)
         #expect(allreduce.status == 0, "\(allreduce.stderr)")
         #expect(allreduce.lines.contains { $0.hasPrefix("        1024  ") }, "\(allreduce.stdout)")
+        // --only runs the named benchmark and no other.
+        let kernels = try MPIRun.run([try MPIRun.launcherURL().path, "bench", "kernels", "--only", "exp-row", "--repeats", "1"],
+                                     timeout: 120)
+        #expect(kernels.status == 0, "\(kernels.stderr)")
+        #expect(kernels.lines.count == 1 && kernels.lines[0].hasPrefix("expShifted: "), "\(kernels.stdout)")
     }
 }

@@ -67,3 +67,42 @@ public enum SamplerComparison {
         return plot
     }
 }
+
+extension SamplerComparison {
+    /// Samples `count` images (the same `seed`) with each entry, split across the group, and
+    /// scores them with FID/KID. Rank 0 writes each sampler's grid of the first 64 images to
+    /// `directory`/samples_<i>_<sampler>.png, logs one line per sampler and gets the rows;
+    /// the other ranks get []. Collective. The time of a sampler runs from a barrier to a
+    /// barrier after the last rank's images, without scoring.
+    public static func run(_ entries: [Entry], model: UNet2DModel, schedule: NoiseSchedule, count n: Int, seed: UInt64,
+                           fid: FIDEvaluation.Settings, directory: String, group: Collectives,
+                           log: (String) -> Void) throws -> [Row] {
+        var rows: [Row] = []
+        for (i, entry) in entries.enumerated() {
+            let spec = try entry.spec()
+            let planned = try Sampling.plannedModelEvaluations(spec: spec, schedule: schedule)
+            let bar = SamplingProgressBar(label: "[\(i + 1)] \(entry.sampler)", group: group)
+            try group.barrier()
+            let t0 = ResourceUsage.now()
+            let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: n,
+                                                      seed: seed, group: group) { step, total, _ in bar.step(step, of: total) }
+            try group.barrier()
+            let seconds = ResourceUsage.now() - t0
+            bar.finish()
+            let report = try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange,
+                                                    settings: fid, group: group)
+            if let images = result.images, let report {
+                let grid = ImageGrid.make(images: images.gather(Array(0..<min(64, n))))
+                try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height,
+                              to: directory + "/samples_\(i + 1)_\(entry.sampler).png")
+                let row = Row(label: entry.label, sampler: entry.sampler, modelEvaluations: planned,
+                              seconds: seconds, fid: report.fid, kidMean: report.kid?.mean,
+                              kidStd: report.kid?.std, images: n)
+                rows.append(row)
+                log(String(format: "[%d] %@: %d evaluations, %.1f s, FID %.2f, KID %.4f", i + 1, entry.label,
+                           planned, seconds, report.fid, report.kid?.mean ?? .nan))
+            }
+        }
+        return rows
+    }
+}

@@ -35,6 +35,16 @@ extension Collectives {
         return v
     }
 
+    /// Element-wise maximum over ranks, on every rank; the same count on every rank. Each rank
+    /// fills its own slot of a size x count array and the sum (exact: the other slots are 0)
+    /// shows every rank all values: for the few timings benchmarks compare, not for bulk data.
+    public func allreduceMax(_ values: [Double]) throws -> [Double] {
+        var slots = [Double](repeating: 0, count: size * values.count)
+        slots.replaceSubrange(rank * values.count..<(rank + 1) * values.count, with: values)
+        let all = try allreduceSum(slots)
+        return values.indices.map { i in (0..<size).map { all[$0 * values.count + i] }.max()! }
+    }
+
     /// Rank 0's string on every rank.
     public func broadcast(_ string: String, root: Int = 0) throws -> String {
         // Length first (as Double through a sum: only root contributes), then the bytes.

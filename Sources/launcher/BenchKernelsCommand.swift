@@ -1,0 +1,32 @@
+import ArgumentParser
+import Diffusion
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Per-kernel speed at the U-Net's shapes (convolutions, attention, linears, group norm), for tuning.",
+        discussion: """
+        With one thread (the default) times are the thread's CPU time, so other jobs on a shared \
+        machine do not inflate them; with more, wall time. Benchmarks: \
+        \(KernelBenchmarks.names.joined(separator: ", ")).
+
+        Example: launcher bench kernels --only convolutions linears --repeats 3
+        """)
+
+    // Not the shared ThreadsOption: its default is every core, and one thread is what gives CPU times.
+    @Option(help: "Kernel threads, in 1...4096 (1: thread CPU time; more: wall time).") var threads = 1
+    @Option(help: "Timings per figure, the best is kept (after one warm-up), in 1...1000.") var repeats = 5
+    @Option(parsing: .upToNextOption, help: "Only these benchmarks (default: all).") var only: [String] = []
+
+    func validate() throws {
+        try OptionCheck.integer(threads, "--threads", 1...4096)
+        try OptionCheck.integer(repeats, "--repeats", 1...1000)
+        for name in only where !KernelBenchmarks.names.contains(name) {
+            throw OptionError("--only", "must name benchmarks among \(KernelBenchmarks.names.joined(separator: ", ")), got \(name)")
+        }
+    }
+
+    func run() {
+        KernelBenchmarks(threads: threads, repeats: repeats, log: { print($0) }).run(only)
+    }
+}
