@@ -40,7 +40,7 @@ struct BenchModel: ParsableCommand {
         BLAS.configure(threads: threads)
         let model = try benchmarkModel(preset: preset)
         print("preset \(preset): \(model.store.count) parameters, \(threads) threads")
-        let r = ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
+        let r = try ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
                                    log: { if verbose { print($0) } })
         let f = r.forwardImagesPerSecond, t = r.trainImagesPerSecond
         print(String(format: "forward  batch %4d: %7.1f img/s  %6.1f GFLOPS  (PyTorch %.1f img/s, x%.2f)",

@@ -17,7 +17,7 @@ func benchmarkModel(preset: String) throws -> UNet2DModel {
         throw ValidationError("unknown preset '\(preset)': expected seed, small or tiny")
     }
     config.sampleSize = Preprocess.imageSize
-    let model = UNet2DModel(config: config)
+    let model = try UNet2DModel(config: config)
     model.initializeParameters(seed: 0)
     return model
 }
@@ -53,7 +53,7 @@ struct BenchTrain: ParsableCommand {
             var options = TrainingOptions()
             options.batchSize = batch
             options.epochs = 1
-            let trainer = Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
+            let trainer = try Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
                                   options: options, group: comm)
             trainer.separateWaitFromAllreduce = true
             trainer.overlapAllreduce = !noOverlap

@@ -10,7 +10,7 @@ struct ModelChoice: ParsableArguments {
     @Option(help: "A diffusers UNet2DModel config.json to use instead of a preset.")
     var config: String?
 
-    /// The configuration, checked against the data it will see (32x32, one channel).
+    /// The configuration, checked against the data it will see (32x32; gray images are replicated into in_channels).
     func resolve() throws -> UNetConfig {
         var c: UNetConfig
         if let config {
@@ -23,9 +23,6 @@ struct ModelChoice: ParsableArguments {
             c.sampleSize = Preprocess.imageSize  // tiny's fixture size is 16; the data is 32x32
         }
         let source = config ?? "preset \(preset)"
-        guard c.inChannels == 1, c.outChannels == 1 else {
-            throw ValidationError("\(source): in_channels \(c.inChannels) and out_channels \(c.outChannels); Fashion-MNIST needs 1 and 1")
-        }
         guard c.sampleSize == Preprocess.imageSize else {
             throw ValidationError("\(source): sample_size \(c.sampleSize); the data is \(Preprocess.imageSize)x\(Preprocess.imageSize)")
         }

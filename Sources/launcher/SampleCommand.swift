@@ -53,7 +53,7 @@ struct SampleCommand: ParsableCommand {
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
             let schedule = NoiseSchedule(betaEnd: betaMax)
             let unet = try DiffusersFolder.load(from: model)
-            let x_T = try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize) }
+            let x_T = try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) }
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count
             if comm.isRoot {

@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
             let data = try FashionMNIST.load(split: .train, directory: dataDir)
             let images = Preprocess.images(data, indices: trainSubset.map { Array(0..<min($0, data.count)) })
 
-            let unet = UNet2DModel(config: config)
+            let unet = try UNet2DModel(config: config)
             if comm.isRoot {
                 if let state = state {
                     unet.store.values.update(from: state.parameters.data, count: unet.store.count)
@@ -111,7 +111,7 @@ struct TrainCommand: ParsableCommand {
                     unet.initializeParameters(seed: options.seed)
                 }
             }
-            let trainer = Trainer(model: unet, images: images, options: options, group: comm)
+            let trainer = try Trainer(model: unet, images: images, options: options, group: comm)
             trainer.bucketSize = max(1, Int(bucketMib * floatsPerMiB))
             try trainer.broadcastParameters()
             if resume {
@@ -167,8 +167,7 @@ struct TrainCommand: ParsableCommand {
         }
         bar?.finish()
         if let images = result.images {
-            let grid = ImageGrid.make(images: images)
-            try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height, to: directory + "/samples.png")
+            try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
             print("samples: \(directory)/samples.png (\(samples) images, sampler \(sampler))")
         }
     }

@@ -2,12 +2,14 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// The U-Net against diffusers 0.42.1 on shared/reference/parity/tiny (copied to
-/// Tests/Fixtures/tiny): output, loss, and the gradient of every parameter and of the input.
+/// The U-Net against diffusers 0.42.1 on two fixtures: shared/reference/parity/tiny (copied to
+/// Tests/Fixtures/tiny, one channel) and Tests/Fixtures/tiny-rgb (three channels, one resnet
+/// per down block, 4-wide heads; made by Tests/Fixtures/make_tiny_rgb.py): output, loss, and
+/// the gradient of every parameter and of the input.
 @Suite struct UNetParityTests {
-    func tinyModel() throws -> UNet2DModel {
-        let model = UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.tinyConfig))
-        let w = try Safetensors(contentsOf: PackageFixtures.tinyModel)
+    func model(_ fixture: String) throws -> UNet2DModel {
+        let model = try UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.path(fixture + "/config.json")))
+        let w = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/diffusion_pytorch_model.safetensors"))
         #expect(w.names.count == model.store.entries.count)
         for e in model.store.entries {
             model.store.importTensor(e, from: try w.tensor(named: e.name))
@@ -15,18 +17,21 @@ import Testing
         return model
     }
 
-    @Test func forwardAndGradientsMatchDiffusers() throws {
+    @Test(arguments: ["tiny", "tiny-rgb"])
+    func forwardAndGradientsMatchDiffusers(fixture: String) throws {
         BLAS.configure(threads: 2)
-        let model = try tinyModel()
-        let io = try Safetensors(contentsOf: PackageFixtures.tinyIO)
+        let model = try model(fixture)
+        let io = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/io.safetensors"))
         let x = Layout.nchwToNHWC(try io.tensor(named: "sample"))
+        #expect(x.shape[3] == model.config.inChannels)
         let expected = Layout.nchwToNHWC(try io.tensor(named: "output"))
         let target = Layout.nchwToNHWC(try io.tensor(named: "target"))
         let t = try io.int64Values(named: "timestep").map { Float($0) }
-        let out = model.forward(x, timesteps: t, recordForBackward: true)
+        let out = try model.forward(x, timesteps: t, recordForBackward: true)
         var maxDiff: Float = 0
         for i in 0..<out.count { maxDiff = max(maxDiff, abs(out[i] - expected[i])) }
         print("max |output - diffusers| =", maxDiff)
+        #expect(out.shape == expected.shape)
         #expect(maxDiff < 1e-4)
 
         let dOut = Tensor(shape: out.shape)
@@ -44,7 +49,8 @@ import Testing
         let gradSample = Layout.nchwToNHWC(try io.tensor(named: "grad_sample"))
         #expect(relativeError(dx.array, gradSample.array) < 1e-3)
 
-        let grads = try Safetensors(contentsOf: PackageFixtures.tinyGrads)
+        let grads = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/grads.safetensors"))
+        #expect(grads.names.count == model.store.entries.count)
         var worst = ("", 0.0)
         for e in model.store.entries {
             let mine = model.store.exportTensor(e, from: model.store.grads).array

@@ -144,9 +144,11 @@ public enum NPY {
         case "<f8": itemSize = 8
         default: throw fail("unsupported dtype '\(dict.descr)': expected '<f4' or '<f8'")
         }
-        let count = dict.shape.reduce(1, *)
+        guard dict.shape.allSatisfy({ $0 >= 0 }), let count = dict.shape.checkedElementCount,
+              let expected = (CheckedSize(count) * itemSize).value else {
+            throw fail("shape \(dict.shape) of \(dict.descr) has more bytes than a 64-bit count holds")
+        }
         let dataStart = headerStart + headerLength
-        let expected = count * itemSize
         guard bytes.count - dataStart == expected else {
             throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart)")
         }

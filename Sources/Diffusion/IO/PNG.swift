@@ -19,6 +19,12 @@ public enum PNG {
         try FileBytes.writeAtomically(encode(pixels, width: width, height: height, colorType: .rgb), to: path)
     }
 
+    /// A grid as ImageGrid lays it out, gray or RGB.
+    public static func write(_ picture: ImageGrid.Picture, to path: String) throws {
+        try FileBytes.writeAtomically(encode(picture.pixels, width: picture.width, height: picture.height,
+                                             colorType: picture.colorType), to: path)
+    }
+
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, colorType: ColorType) -> [UInt8] {
         let bpp = colorType.channels
         precondition(width > 0 && height > 0 && width < 1 << 31 && height < 1 << 31, "PNG size \(width)x\(height)")

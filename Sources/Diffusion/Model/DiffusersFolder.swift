@@ -22,7 +22,7 @@ public enum DiffusersFolder {
             throw FileError(path: directory, "not a directory: expected a diffusers model folder with \(configName) and \(weightsName)")
         }
         let config = try UNetConfig.load(contentsOf: directory + "/" + configName)
-        let model = UNet2DModel(config: config)
+        let model = try UNet2DModel(config: config)
         try loadParameters(into: model, from: directory + "/" + weightsName)
         return model
     }

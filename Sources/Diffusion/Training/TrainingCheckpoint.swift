@@ -52,7 +52,8 @@ public enum TrainingCheckpoint {
             throw FileError(path: path, "metadata field 'options' is not valid training options: \(error)")
         }
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")
-        let count = config.parameterCount
+        // Counted in closed form: listing the parameters of a tampered config could exhaust memory.
+        let count = config.checkedParameterCount.value ?? -1
         func vector(_ name: String) throws -> Tensor {
             guard file.contains(name) else { throw FileError(path: path, "tensor '\(name)' missing") }
             let t = try file.tensor(named: name)
