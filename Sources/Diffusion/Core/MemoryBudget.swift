@@ -17,8 +17,8 @@ public struct MemoryEstimate: Sendable, CustomStringConvertible {
     public var totalBytes: CheckedSize { parameterBytes + activationBytes + otherBytes }
 
     public var description: String {
-        var parts = ["\(parameters) parameters: \(MemoryBudget.format(parameterBytes))",
-                     "activations \(MemoryBudget.format(activationBytes))"]
+        var parts = ["\(parameters) parameters: \(MemoryBudget.format(parameterBytes))"]
+        if activationBytes != 0 { parts.append("activations \(MemoryBudget.format(activationBytes))") }
         if otherBytes != 0 { parts.append("data \(MemoryBudget.format(otherBytes))") }
         return "about \(MemoryBudget.format(totalBytes)) (" + parts.joined(separator: ", ") + ")"
     }
@@ -39,8 +39,13 @@ public enum MemoryBudget {
         public init(bytes: Int, source: String) { self.bytes = bytes; self.source = source }
     }
 
-    /// The budget, read from the environment and the machine.
+    /// A budget for the code run inside `$scoped.withValue(limit) { }` (this task only), before
+    /// the environment and the machine: a test's or an embedding program's own limit.
+    @TaskLocal public static var scoped: Limit?
+
+    /// The budget: the scoped one, else read from the environment and the machine.
     public static func limit(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Limit {
+        if let scoped { return scoped }
         if let text = environment[limitVariable] {
             guard let mib = Double(text), mib > 0, mib < Double(Int.max >> 20) else {
                 throw MemoryError.badLimit(variable: limitVariable, value: text)
@@ -82,10 +87,11 @@ public enum MemoryBudget {
         return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// "1.23 GiB", "456.0 MiB".
+    /// "456.0 MiB", "1.23 GiB", "5.7 TiB".
     public static func format(_ bytes: CheckedSize) -> String {
         guard let b = bytes.value else { return "more than \(Int.max) bytes" }
         let mib = Double(b) / 1_048_576
+        if mib >= 1024 * 1024 { return String(format: "%.1f TiB", mib / 1024 / 1024) }
         return mib >= 1024 ? String(format: "%.2f GiB", mib / 1024) : String(format: "%.1f MiB", mib)
     }
 }

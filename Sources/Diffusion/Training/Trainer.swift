@@ -52,10 +52,11 @@ public final class Trainer {
                                           + "\(config.inChannels) (in_channels)]")
         }
         try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0])
-        let perRank = options.batchSize / group.size + (options.batchSize % group.size == 0 ? 0 : 1)
+        let batch = min(options.batchSize, images.shape[0])  // EpochPlan's batches hold at most the data set
+        let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
         var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
         estimate.otherBytes = CheckedSize.product(images.shape) * 4
-        try MemoryBudget.check(estimate, for: "training with batch \(options.batchSize) (\(perRank) per rank)", group: group)
+        try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
