@@ -35,22 +35,21 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         guard let ref = preset.referenceCost else { return }  // checked in validate()
         let threads = threads.configureSingleProcess()
-        let model = benchmarkModel(preset: preset, convolutions: convolution.resolve())
+        let model = try benchmarkModel(preset: preset, convolutions: convolution.resolve())
         print("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(model.context.convolutions)")
-        let r = ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
+        let r = try ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
                                    log: { if verbose { print($0) } })
         let f = r.forwardImagesPerSecond, t = r.trainImagesPerSecond
-        print(String(format: "forward  batch %4d: %7.1f img/s  %6.1f GFLOPS  (PyTorch %.1f img/s, x%.2f)",
-                     forwardBatch, f, f * ref.forwardGFLOP, ref.torchForwardImagesPerSecond, f / ref.torchForwardImagesPerSecond))
-        print(String(format: "train    batch %4d: %7.1f img/s  %6.1f GFLOPS  (PyTorch %.1f img/s, x%.2f)",
-                     batch, t, t * ref.trainGFLOP, ref.torchTrainImagesPerSecond, t / ref.torchTrainImagesPerSecond))
+        // No ratio to PyTorch here: a ratio means something only when both run on the same
+        // machine in the same session (docs/speed.md says how that was measured).
+        print(String(format: "forward  batch %4d: %7.1f img/s  %6.1f GFLOPS", forwardBatch, f, f * ref.forwardGFLOP))
+        print(String(format: "train    batch %4d: %7.1f img/s  %6.1f GFLOPS", batch, t, t * ref.trainGFLOP))
         // Work per image in CPU time, and the rate it gives when the threads have their cores
         // to themselves: on a shared machine wall time also counts other processes' load.
         let cf = r.forwardCPUMillisecondsPerImage, ct = r.trainCPUMillisecondsPerImage
         let ideal = Double(threads) * 1000
-        print(String(format: "CPU time per image: forward %.2f ms, train %.2f ms -> %.1f / %.1f img/s on %d idle cores (x%.2f / x%.2f PyTorch)",
-                     cf, ct, ideal / cf, ideal / ct, threads,
-                     ideal / cf / ref.torchForwardImagesPerSecond, ideal / ct / ref.torchTrainImagesPerSecond))
+        print(String(format: "CPU time per image: forward %.2f ms, train %.2f ms -> %.1f / %.1f img/s on %d idle cores",
+                     cf, ct, ideal / cf, ideal / ct, threads))
         if let rss = ResourceUsage.peakRSSMiB() { print(String(format: "peak RSS: %.0f MiB", rss)) }
     }
 }

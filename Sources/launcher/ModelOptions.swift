@@ -30,9 +30,6 @@ struct ModelChoice: ParsableArguments {
             c.sampleSize = Preprocess.imageSize  // tiny's fixture size is 16; the data is 32x32
         }
         let source = config ?? "preset \(preset.rawValue)"
-        guard c.inChannels == 1, c.outChannels == 1 else {
-            throw ValidationError("\(source): in_channels \(c.inChannels) and out_channels \(c.outChannels); Fashion-MNIST needs 1 and 1")
-        }
         guard c.sampleSize == Preprocess.imageSize else {
             throw ValidationError("\(source): sample_size \(c.sampleSize); the data is \(Preprocess.imageSize)x\(Preprocess.imageSize)")
         }

@@ -16,7 +16,7 @@ struct SampleCommand: ParsableCommand {
           ddim-recipe     the recipe's DDIM over t = 999..1, --eta (1), --skip 367 (default) or every10 (145)
           ddim            DDIM with --steps S (50), --eta (0), --spacing uniform|quadratic (DDIM paper)
         Image i draws all its noise from a stream keyed by (--seed, i): the images are the same at \
-        any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32) \
+        any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32; [n,C,32,32] for C > 1 channels) \
         and, with --animate, samples.gif.
 
         Example: mpirun -np 2 --bind-to none launcher sample --model runs/x/model --sampler ddim --steps 50
@@ -32,7 +32,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Seed of the per-image noise streams.") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
-    @Option(help: "Start from this x_T (.npy, [n,1,32,32]) instead of drawing it.") var noise: String?
+    @Option(help: "Start from this x_T (.npy, [n,C,32,32]) instead of drawing it.") var noise: String?
     @Flag(help: "Also write samples.gif: the predicted x0 of the first images over the steps.") var animate = false
     @OptionGroup var threads: ThreadsOption
     @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
@@ -58,7 +58,7 @@ struct SampleCommand: ParsableCommand {
                 let unet = try DiffusersFolder.load(from: model)
                 unet.context.convolutions = convolution.resolve(report: comm.isRoot)
                 if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
-                return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize) })
+                return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) })
             }
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count

@@ -102,8 +102,7 @@ struct TrainCommand: ParsableCommand {
                                                   seed: seed, group: comm) { i, total, _ in bar.step(i, of: total) }
         bar.finish()
         if let images = result.images {
-            let grid = ImageGrid.make(images: images)
-            try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height, to: directory + "/samples.png")
+            try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
             print("samples: \(directory)/samples.png (\(samples) images, sampler \(sampler.rawValue))")
         }
     }

@@ -17,18 +17,18 @@ import Testing
     }
 
     @Test func saveThenLoadGivesIdenticalPredictions() throws {
-        let model = UNet2DModel(config: .tiny)
+        let model = try UNet2DModel(config: .tiny)
         model.initializeParameters(seed: 5)
         let dir = temporaryDirectory()
         try DiffusersFolder.save(model, to: dir)
         let loaded = try DiffusersFolder.load(from: dir)
         #expect(loaded.config == model.config)
         let (x, t) = randomBatch(2, size: 16)
-        #expect(model.forward(x, timesteps: t).array == loaded.forward(x, timesteps: t).array)
+        #expect(try model.forward(x, timesteps: t).array == loaded.forward(x, timesteps: t).array)
     }
 
     @Test func missingAndUnexpectedTensorsAreNamed() throws {
-        let model = UNet2DModel(config: .tiny)
+        let model = try UNet2DModel(config: .tiny)
         let dir = temporaryDirectory()
         try DiffusersFolder.save(model, to: dir)
         let path = dir + "/" + DiffusersFolder.weightsName
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func wrongShapeIsNamed() throws {
-        let model = UNet2DModel(config: .tiny)
+        let model = try UNet2DModel(config: .tiny)
         let dir = temporaryDirectory()
         try DiffusersFolder.save(model, to: dir)
         let path = dir + "/" + DiffusersFolder.weightsName
@@ -77,13 +77,13 @@ import Testing
     @Test(.kernelThreads(1)) func nonFiniteLossStopsTraining() throws {
         var config = UNetConfig.tiny
         config.sampleSize = 8
-        let model = UNet2DModel(config: config)
+        let model = try UNet2DModel(config: config)
         model.initializeParameters(seed: 1)
         let images = Tensor(shape: [4, 8, 8, 1])
         images[3] = .nan
         var options = TrainingOptions()
         options.batchSize = 4
-        let trainer = Trainer(model: model, images: images, options: options, group: SingleProcess())
+        let trainer = try Trainer(model: model, images: images, options: options, group: SingleProcess())
         let before = model.store.valueBuffer.map { $0 }
         #expect {
             _ = try trainer.trainStep()
@@ -95,14 +95,14 @@ import Testing
     @Test(.kernelThreads(1)) func trainingStateRoundTrip() throws {
         var config = UNetConfig.tiny
         config.sampleSize = 8
-        let model = UNet2DModel(config: config)
+        let model = try UNet2DModel(config: config)
         model.initializeParameters(seed: 1)
         var rng = RandomStream(seed: 2)
         let images = Tensor(shape: [8, 8, 8, 1])
         for i in 0..<images.count { images[i] = Float(rng.uniform() - 0.5) }
         var options = TrainingOptions()
         options.batchSize = 4
-        let trainer = Trainer(model: model, images: images, options: options, group: SingleProcess())
+        let trainer = try Trainer(model: model, images: images, options: options, group: SingleProcess())
         _ = try trainer.trainStep()
         let path = temporaryDirectory() + "/state.safetensors"
         try TrainingCheckpoint.save(trainer, to: path)

@@ -63,13 +63,13 @@ private final class RecordingGroup: Collectives {
 @Suite struct BackwardReadyOffsetsTests {
     /// What backward reports is a true watermark: the offsets only fall, and no gradient at or
     /// above a reported offset changes after the report (so starting its allreduce is safe).
-    @Test func unetReportsOnlyFinishedGradients() {
-        let model = UNet2DModel(config: .tiny)
+    @Test func unetReportsOnlyFinishedGradients() throws {
+        let model = try UNet2DModel(config: .tiny)
         model.initializeParameters(seed: 3)
         var rng = RandomStream(seed: 4)
         let x = Tensor(shape: [2, 16, 16, 1])
         rng.fillNormal(x.data, count: x.count)
-        let out = model.forward(x, timesteps: [17, 650], recordForBackward: true)
+        let out = try model.forward(x, timesteps: [17, 650], recordForBackward: true)
         let dOut = Tensor(shape: out.shape)
         rng.fillNormal(dOut.data, count: dOut.count)
         model.store.zeroGrads()

@@ -2,13 +2,15 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// The U-Net against diffusers 0.42.1 on the fixture in Tests/Fixtures/tiny (a UNet2DModel with
-/// random non-zero weights, its input, output, loss and gradients, made with torch 2.15 +
-/// diffusers 0.42.1): output, loss, and the gradient of every parameter and of the input.
+/// The U-Net against diffusers 0.42.1 on two fixtures made with torch 2.15 + diffusers 0.42.1
+/// (UNet2DModels with random non-zero weights, their input, output, loss and gradients):
+/// Tests/Fixtures/tiny (one channel) and Tests/Fixtures/tiny-rgb (three channels, one resnet
+/// per down block, 4-wide heads; made by Tests/Fixtures/make_tiny_rgb.py): output, loss, and
+/// the gradient of every parameter and of the input.
 @Suite(.kernelThreads(2)) struct UNetParityTests {
-    func tinyModel() throws -> UNet2DModel {
-        let model = UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.tinyConfig))
-        let w = try Safetensors(contentsOf: PackageFixtures.tinyModel)
+    func model(_ fixture: String) throws -> UNet2DModel {
+        let model = try UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.path(fixture + "/config.json")))
+        let w = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/diffusion_pytorch_model.safetensors"))
         #expect(w.names.count == model.store.entries.count)
         for e in model.store.entries {
             model.store.importTensor(e, from: try w.tensor(named: e.name))
@@ -17,19 +19,21 @@ import Testing
     }
 
     /// Our kernels and oneDNN fp32 (when it starts here) both hold the same tolerances.
-    @Test(arguments: [ConvolutionBackend.swift] + (OneDNN.isAvailable ? [.oneDNN(.fp32)] : []))
-    func forwardAndGradientsMatchDiffusers(_ convolutions: ConvolutionBackend) throws {
-        let model = try tinyModel()
+    @Test(arguments: ["tiny", "tiny-rgb"], [ConvolutionBackend.swift] + (OneDNN.isAvailable ? [.oneDNN(.fp32)] : []))
+    func forwardAndGradientsMatchDiffusers(fixture: String, convolutions: ConvolutionBackend) throws {
+        let model = try model(fixture)
         model.context.convolutions = convolutions
-        let io = try Safetensors(contentsOf: PackageFixtures.tinyIO)
+        let io = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/io.safetensors"))
         let x = Layout.nchwToNHWC(try io.tensor(named: "sample"))
+        #expect(x.shape[3] == model.config.inChannels)
         let expected = Layout.nchwToNHWC(try io.tensor(named: "output"))
         let target = Layout.nchwToNHWC(try io.tensor(named: "target"))
         let t = try io.int64Values(named: "timestep").map { Float($0) }
-        let out = model.forward(x, timesteps: t, recordForBackward: true)
+        let out = try model.forward(x, timesteps: t, recordForBackward: true)
         var maxDiff: Float = 0
         for i in 0..<out.count { maxDiff = max(maxDiff, abs(out[i] - expected[i])) }
         print("max |output - diffusers| =", maxDiff)
+        #expect(out.shape == expected.shape)
         #expect(maxDiff < 1e-4)
 
         let dOut = Tensor(shape: out.shape)
@@ -47,7 +51,8 @@ import Testing
         let gradSample = Layout.nchwToNHWC(try io.tensor(named: "grad_sample"))
         #expect(relativeError(dx.array, gradSample.array) < 1e-3)
 
-        let grads = try Safetensors(contentsOf: PackageFixtures.tinyGrads)
+        let grads = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/grads.safetensors"))
+        #expect(grads.names.count == model.store.entries.count)
         var worst = ("", 0.0)
         for e in model.store.entries {
             let mine = model.store.exportTensor(e, from: model.store.grads).array

@@ -2,7 +2,7 @@
 """Independent decoders for the files the Diffusion package writes (stdlib only).
 
   check_formats.py png FILE        -> JSON {width, height, color_type, pixels}
-  check_formats.py gif FILE...     -> JSON list of {width, height, loop, frames: [{delay, pixels}]}
+  check_formats.py gif FILE...     -> JSON list of {width, height, loop, frames: [{delay, pixels (gray, or null), rgb}]}
   check_formats.py zip FILE        -> JSON {members: [{name, size, crc, method}], bad: first bad member or null}
 
 Written from the PNG (RFC 2083), GIF89a and ZIP (APPNOTE) specifications, sharing no code
@@ -163,13 +163,13 @@ def decode_gif(path):
             min_code_size = data[pos]
             lzw, pos = sub_blocks(pos + 1)
             indices = lzw_decode(lzw, min_code_size, w * h)
-            gray = []
+            rgb = []
             for i in indices:
-                r, g, b = pal[3 * i:3 * i + 3]
-                if not (r == g == b):
-                    raise SystemExit(f'{path}: palette entry {i} is not gray')
-                gray.append(r)
-            frames.append({'delay': delay, 'left': left, 'top': top, 'width': w, 'height': h, 'pixels': gray})
+                rgb += pal[3 * i:3 * i + 3]
+            # 'pixels': gray values when every pixel's color is gray, else null; 'rgb': R, G, B per pixel
+            is_gray = all(rgb[3 * k] == rgb[3 * k + 1] == rgb[3 * k + 2] for k in range(len(indices)))
+            frames.append({'delay': delay, 'left': left, 'top': top, 'width': w, 'height': h,
+                           'pixels': rgb[0::3] if is_gray else None, 'rgb': list(rgb)})
         else:
             raise SystemExit(f'{path}: unexpected block 0x{tag:02x} at {pos}')
     return {'width': width, 'height': height, 'loop': loop, 'frames': frames}

@@ -20,7 +20,7 @@ public struct ModelBenchmark {
     }
 
     public static func run(model: UNet2DModel, forwardBatch: Int, trainBatch: Int, iterations: Int,
-                           log: (String) -> Void = { _ in }) -> Result {
+                           log: (String) -> Void = { _ in }) throws -> Result {
         var result = Result()
         result.forwardBatch = forwardBatch; result.trainBatch = trainBatch
         let size = model.config.sampleSize, c = model.config.inChannels
@@ -34,7 +34,7 @@ public struct ModelBenchmark {
             let (x, t) = batch(forwardBatch)
             for i in 0...iterations {
                 let t0 = ResourceUsage.now(), c0 = ResourceUsage.processCPUSeconds()
-                _ = model.forward(x, timesteps: t)
+                _ = try model.forward(x, timesteps: t)
                 let dt = ResourceUsage.now() - t0
                 if i > 0 {  // the first run warms up
                     result.forwardSeconds.append(dt)
@@ -49,7 +49,7 @@ public struct ModelBenchmark {
             for i in 0...iterations {
                 let t0 = ResourceUsage.now(), c0 = ResourceUsage.processCPUSeconds()
                 model.store.zeroGrads()
-                let out = model.forward(x, timesteps: t, recordForBackward: true)
+                let out = try model.forward(x, timesteps: t, recordForBackward: true)
                 let dOut = Tensor(uninitialized: out.shape)
                 let scale = 2 / Float(out.count)
                 for j in 0..<out.count { dOut[j] = scale * (out[j] - x[j]) }

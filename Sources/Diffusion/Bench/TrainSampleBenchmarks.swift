@@ -1,10 +1,10 @@
 import Foundation
 
 /// A freshly initialised model of a preset, on 32x32 images: what the benchmarks time.
-public func benchmarkModel(preset: ModelPreset, convolutions: ConvolutionBackend = .swift) -> UNet2DModel {
+public func benchmarkModel(preset: ModelPreset, convolutions: ConvolutionBackend = .swift) throws -> UNet2DModel {
     var config = preset.config
     config.sampleSize = Preprocess.imageSize
-    let model = UNet2DModel(config: config)
+    let model = try UNet2DModel(config: config)
     model.context.convolutions = convolutions
     model.initializeParameters(seed: 0)
     return model
@@ -17,11 +17,11 @@ public enum TrainBenchmark {
     /// the same result.
     public static func run(preset: ModelPreset, convolutions: ConvolutionBackend = .swift, batch: Int, steps: Int,
                            overlap: Bool, bucketFloats: Int, threadsPerRank: Int, group: Collectives) throws -> TrainBenchResult {
-        let model = benchmarkModel(preset: preset, convolutions: convolutions)
+        let model = try benchmarkModel(preset: preset, convolutions: convolutions)
         var options = TrainingOptions()
         options.batchSize = batch
         options.epochs = 1
-        let trainer = Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
+        let trainer = try Trainer(model: model, images: syntheticImages(count: batch * (steps + 1), size: 32),
                               options: options, group: group)
         trainer.separateWaitFromAllreduce = true
         trainer.overlapAllreduce = overlap
@@ -69,7 +69,7 @@ public enum SampleBenchmark {
     /// the end of generation. Collective; each rank reports its own time (rank 0's is printed).
     public static func run(preset: ModelPreset, convolutions: ConvolutionBackend = .swift, images n: Int, steps: Int,
                            threadsPerRank: Int, group: Collectives) throws -> SampleBenchResult {
-        let model = benchmarkModel(preset: preset, convolutions: convolutions)
+        let model = try benchmarkModel(preset: preset, convolutions: convolutions)
         let spec = try SamplerSpec.parse(.ddim, steps: steps)
         try group.barrier()
         let t0 = ResourceUsage.now()

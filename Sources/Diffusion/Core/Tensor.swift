@@ -12,9 +12,8 @@ public final class Tensor: @unchecked Sendable {
 
     /// A zero-filled tensor.
     public init(shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
-        self.count = shape.reduce(1, *)
+        self.count = Self.elementCount(shape)
         HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
@@ -22,9 +21,8 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor whose contents are garbage: for outputs that a kernel overwrites entirely.
     public init(uninitialized shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
-        self.count = shape.reduce(1, *)
+        self.count = Self.elementCount(shape)
         HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
     }
@@ -36,6 +34,17 @@ public final class Tensor: @unchecked Sendable {
     }
 
     deinit { data.deallocate() }
+
+    /// Callers check sizes that come from input (UNetConfig.memoryEstimate, the file
+    /// readers); a shape that still gets here negative or overflowing is a bug, stopped
+    /// before it becomes a wrapped allocation (fatalError survives -Ounchecked).
+    static func elementCount(_ shape: [Int]) -> Int {
+        guard shape.allSatisfy({ $0 >= 0 }), let count = shape.checkedElementCount,
+              (CheckedSize(count) * MemoryLayout<Float>.stride).value != nil else {
+            fatalError("tensor shape \(shape) is negative or has more elements than memory can address")
+        }
+        return count
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }

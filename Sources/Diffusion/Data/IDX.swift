@@ -55,7 +55,7 @@ public enum IDX {
         // Three 32-bit sizes can multiply past Int.max; no gzip file of this size holds more
         // than maxInflatedSize anyway.
         let most = Zlib.maxInflatedSize(compressedCount: compressed.count)
-        guard let count = CheckedSize.product(dimensions), count <= most - headerSize else {
+        guard let count = CheckedSize.elementCount(dimensions), count <= most - headerSize else {
             throw DataError.dimensionsTooLarge(path: path, dimensions: dimensions, compressedBytes: compressed.count)
         }
         let expected = headerSize + count

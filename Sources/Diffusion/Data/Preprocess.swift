@@ -38,6 +38,18 @@ public enum Preprocess {
         }
         return out
     }
+
+    /// Fashion-MNIST is grayscale: a model with C > 1 input channels (an RGB model) sees each
+    /// gray image replicated into all C channels. `images` [n, h, w, 1] -> [n, h, w, C].
+    public static func replicatingChannels(_ images: Tensor, to channels: Int) -> Tensor {
+        precondition(images.shape.count == 4 && images.shape[3] == 1, "replicates one channel, got \(images.shape)")
+        if channels == 1 { return images }
+        let out = Tensor(uninitialized: Array(images.shape.dropLast()) + [channels])
+        for p in 0..<images.count {
+            (out.data + p * channels).update(repeating: images[p], count: channels)
+        }
+        return out
+    }
 }
 
 /// A bilinear resize of 8-bit single-channel images between two fixed sizes, with the

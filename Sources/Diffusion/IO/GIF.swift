@@ -1,16 +1,44 @@
-/// An animated GIF89a writer for grayscale frames (a 256-level gray palette, index = gray
-/// value), looping forever, with a delay per frame. Used for sampling animations.
+/// An animated GIF89a writer (256-entry global palette), looping forever, with a delay per
+/// frame. Used for sampling animations: gray frames index a gray ramp; RGB frames are
+/// mapped to a 3-3-2 color cube (8 levels of red and green, 4 of blue), GIF's 256 colors.
 ///
 /// Pixel data is LZW-compressed as GIF specifies: 8-bit roots, codes from 9 bits growing to
 /// 12, a clear code first and whenever the 4096-entry table fills, an end code last.
 public enum GIF {
-    /// `frames` each `width * height` gray bytes; `delays` in hundredths of a second, one
-    /// per frame (or one for all).
-    public static func write(frames: [[UInt8]], width: Int, height: Int, delays: [Int], to path: String) throws {
+    public enum Palette: Sendable {
+        /// Index = gray value.
+        case gray
+        /// Index = r3 << 5 | g3 << 2 | b2.
+        case rgb332
+
+        /// 256 R, G, B triples.
+        var colors: [UInt8] {
+            switch self {
+            case .gray: return (0...255).flatMap { [UInt8($0), UInt8($0), UInt8($0)] }
+            case .rgb332:
+                func level(_ v: Int, _ top: Int) -> UInt8 { UInt8((v * 255 + top / 2) / top) }
+                return (0...255).flatMap { [level($0 >> 5, 7), level($0 >> 2 & 7, 7), level($0 & 3, 3)] }
+            }
+        }
+
+        /// Palette indices of R, G, B bytes (3 per pixel), each channel rounded to its level.
+        public static func rgb332Indices(_ rgb: [UInt8]) -> [UInt8] {
+            func round(_ v: UInt8, _ top: Int) -> Int { (Int(v) * top + 127) / 255 }
+            return (0..<(rgb.count / 3)).map { p in
+                UInt8(round(rgb[3 * p], 7) << 5 | round(rgb[3 * p + 1], 7) << 2 | round(rgb[3 * p + 2], 3))
+            }
+        }
+    }
+
+    /// `frames` each `width * height` palette indices; `delays` in hundredths of a second,
+    /// one per frame (or one for all).
+    public static func write(frames: [[UInt8]], width: Int, height: Int, delays: [Int], palette: Palette = .gray,
+                             to path: String) throws {
         if let problem = inputProblem(frames: frames, width: width, height: height, delays: delays) {
             throw FileError(path: path, "cannot write this GIF: \(problem)")
         }
-        try FileBytes.writeAtomically(encode(frames: frames, width: width, height: height, delays: delays), to: path)
+        try FileBytes.writeAtomically(encode(frames: frames, width: width, height: height, delays: delays,
+                                             palette: palette), to: path)
     }
 
     /// Why these frames cannot be encoded, or nil.
@@ -27,7 +55,8 @@ public enum GIF {
         return nil
     }
 
-    public static func encode(frames: [[UInt8]], width: Int, height: Int, delays: [Int]) -> [UInt8] {
+    public static func encode(frames: [[UInt8]], width: Int, height: Int, delays: [Int],
+                              palette: Palette = .gray) -> [UInt8] {
         let problem = inputProblem(frames: frames, width: width, height: height, delays: delays)
         precondition(problem == nil, problem ?? "")
         var out = Array("GIF89a".utf8)
@@ -35,7 +64,7 @@ public enum GIF {
         out.appendLittleEndian(UInt16(width))
         out.appendLittleEndian(UInt16(height))
         out += [0xF7, 0, 0]
-        for g in 0...255 { out += [UInt8(g), UInt8(g), UInt8(g)] }
+        out += palette.colors
         // Netscape application extension: loop count 0 = forever.
         out += [0x21, 0xFF, 0x0B] + Array("NETSCAPE2.0".utf8) + [0x03, 0x01, 0x00, 0x00, 0x00]
         for (i, frame) in frames.enumerated() {

@@ -149,7 +149,7 @@ public enum NPY {
         }
         let dataStart = headerStart + headerLength
         // The shape is only believed once the file holds its bytes: nothing is allocated before.
-        guard let count = CheckedSize.product(dict.shape), let expected = CheckedSize.multiply(count, itemSize) else {
+        guard let count = CheckedSize.elementCount(dict.shape), let expected = CheckedSize.multiply(count, itemSize) else {
             throw fail("shape \(dict.shape) of \(dict.descr) has more elements than fit in memory: expected a shape "
                        + "matching the \(bytes.count - dataStart) data bytes")
         }

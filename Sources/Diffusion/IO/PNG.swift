@@ -31,10 +31,16 @@ public enum PNG {
         guard width > 0 && height > 0 && width < 1 << 31 && height < 1 << 31 else {
             return "size \(width)x\(height), expected 1...\((1 << 31) - 1) pixels each way"
         }
-        guard CheckedSize.product([width, height, colorType.channels]) == count else {
+        guard CheckedSize.elementCount([width, height, colorType.channels]) == count else {
             return "\(count) bytes for a \(width)x\(height) image of color type \(colorType)"
         }
         return nil
+    }
+
+    /// A grid as ImageGrid lays it out, gray or RGB.
+    public static func write(_ picture: ImageGrid.Picture, to path: String) throws {
+        try FileBytes.writeAtomically(encode(picture.pixels, width: picture.width, height: picture.height,
+                                             colorType: picture.colorType), to: path)
     }
 
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, colorType: ColorType) -> [UInt8] {

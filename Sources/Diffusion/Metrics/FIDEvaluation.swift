@@ -70,6 +70,10 @@ public enum FIDEvaluation {
     /// the report is on rank 0, nil elsewhere.
     public static func evaluate(localImages: Tensor, localRange: Range<Int>, settings: Settings,
                                 group: Collectives, progress: Progress? = nil) throws -> Report? {
+        guard localImages.shape.count == 4, localImages.shape[3] == 1 else {
+            throw MetricsError.dimensionMismatch("images of shape \(localImages.shape) (NHWC); FID and KID take one-channel "
+                                                 + "images, as the Fashion-MNIST classifier sees them")
+        }
         let (classifier, reference) = try prepare(settings, group: group, progress: progress)
         let result = try ShardedFeatures.compute(localImages: localImages, localRange: localRange, classifier: classifier,
                                                  batchSize: settings.batchSize, group: group,

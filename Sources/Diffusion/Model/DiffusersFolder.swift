@@ -25,7 +25,7 @@ public enum DiffusersFolder {
         let config = try UNetConfig.load(contentsOf: directory + "/" + configName)
         let weights = try Safetensors(contentsOf: directory + "/" + weightsName)
         try ParameterStore.checkCapacity(weights, for: config.parameterCount, config: directory + "/" + configName)
-        let model = UNet2DModel(config: config)
+        let model = try UNet2DModel(config: config)
         try model.store.load(weights)
         return model
     }

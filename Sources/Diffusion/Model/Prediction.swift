@@ -22,10 +22,15 @@ public enum Prediction {
             throw FileError(path: inputPath, "tensor 'timestep' has \(timesteps.count) values, expected \(b) (one per sample) or 1")
         }
         let t = timesteps.count == b ? timesteps : [Float](repeating: timesteps[0], count: b)
+        var estimate = c.memoryEstimate(batch: b, height: h, width: w, training: false)
+        estimate.otherBytes = CheckedSize.product([b, c.inChannels + c.outChannels, h, w]) * 4 * 2  // NCHW and NHWC copies
+        try MemoryBudget.check(estimate, for: "predict on \(inputPath) (batch \(b), \(h)x\(w))")
         let x = Layout.nchwToNHWC(sample)
-        let y = model.forward(x, timesteps: t)
+        let y: Tensor
+        do { y = try model.forward(x, timesteps: t) } catch let error as ModelInputError {
+            throw FileError(path: inputPath, "tensor 'sample' has shape \(sample.shape) [B, C, H, W]: \(error)")
+        }
         let out = Layout.nhwcToNCHW(y)
-        precondition(out.shape == [b, c.outChannels, h, w])
         try Safetensors.write([(name: "output", tensor: out)], metadata: ["format": "pt"], to: outputPath)
     }
 }

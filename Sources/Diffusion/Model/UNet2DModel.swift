@@ -35,7 +35,13 @@ public final class UNet2DModel {
         var mainChannels: [Int]
     }
 
-    public init(config: UNetConfig) {
+    /// Builds the model with zero parameters. Throws `ConfigError` for a config that does not
+    /// describe a U-Net and `MemoryError` when its parameters and gradients cannot fit in
+    /// memory (checked before anything is allocated).
+    public init(config: UNetConfig) throws {
+        try config.validate()
+        try MemoryBudget.check(config.memoryEstimate(batch: 0, training: false),
+                               for: "a model with block_out_channels \(config.blockOutChannels) and layers_per_block \(config.layersPerBlock)")
         self.config = config
         let ch = config.blockOutChannels, groups = config.normNumGroups, eps = Float(config.normEps)
         timeChannels = ch[0]
@@ -116,11 +122,10 @@ public final class UNet2DModel {
     // Saved between forward and backward.
     private var tembAct: Tensor?
 
-    /// Predicts the noise. With `recordForBackward`, keeps what `backward` needs.
-    public func forward(_ sample: Tensor, timesteps: [Float], recordForBackward: Bool = false) -> Tensor {
-        precondition(sample.shape.count == 4 && sample.shape[3] == config.inChannels,
-                     "UNet expects [N,H,W,\(config.inChannels)], got \(sample.shape)")
-        precondition(timesteps.count == sample.shape[0], "\(timesteps.count) timesteps for batch \(sample.shape[0])")
+    /// Predicts the noise. With `recordForBackward`, keeps what `backward` needs. Throws
+    /// `ModelInputError` for a batch the model cannot take (see `checkInput`).
+    public func forward(_ sample: Tensor, timesteps: [Float], recordForBackward: Bool = false) throws -> Tensor {
+        try checkInput(shape: sample.shape, timesteps: timesteps)
         context.recordsForBackward = recordForBackward
 
         // 1. time embedding; every resnet uses silu(temb)

@@ -112,6 +112,10 @@ extension UNetConfig {
         guard blockOutChannels.count >= 2 else {
             throw bad("block_out_channels", "\(blockOutChannels)", "at least 2 levels")
         }
+        guard blockOutChannels.count <= 32 else {
+            throw bad("block_out_channels", "\(blockOutChannels.count) levels",
+                      "at most 32 (sample_size must be a multiple of 2^(levels-1))")
+        }
         guard blockOutChannels.allSatisfy({ $0 >= 1 }) else {
             throw bad("block_out_channels", "\(blockOutChannels)", "positive channel counts")
         }
@@ -157,6 +161,21 @@ extension UNetConfig {
         for c in attended where c % d != 0 {
             throw bad("attention_head_dim", "\(d), which does not divide the \(c) channels of an attention layer",
                       "a divisor of the channels of every block with attention", .inconsistent)
+        }
+    }
+}
+
+extension UNetConfig {
+    /// Training and sampling use the model as a denoiser of its own input (it predicts the
+    /// noise added to the sample), so its output must have the input's channels. diffusers
+    /// accepts in_channels != out_channels (e.g. conditioning channels concatenated to the
+    /// input); such a model runs with `predict` only. `use` names what was asked for.
+    public func checkDenoiser(for use: String) throws {
+        guard inChannels == outChannels else {
+            throw ConfigError(.inconsistent, path: "model config", key: "out_channels",
+                              found: "\(outChannels) while in_channels is \(inChannels)",
+                              expected: "out_channels equal to in_channels for \(use): the model predicts the noise "
+                                  + "added to its own input (`predict` runs a model whose channels differ)")
         }
     }
 }

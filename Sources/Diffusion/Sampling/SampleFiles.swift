@@ -1,25 +1,38 @@
-/// What a sampling run leaves on disk: samples.png (a grid), samples.npy ([n, H, W] Float32
-/// in [-0.5, 0.5], numpy.load reads it) and optionally samples.gif (x0 predictions over the steps).
+/// What a sampling run leaves on disk: samples.png (a grid: gray for one channel, RGB for
+/// three, C gray tiles per image otherwise), samples.npy (Float32 in [-0.5, 0.5], numpy.load
+/// reads it: [n, H, W] for one channel as ever, [n, C, H, W] as PyTorch lays out images for
+/// more) and optionally samples.gif (x0 predictions over the steps).
 public enum SampleFiles {
     public static func write(images: Tensor, to directory: String) throws {
-        let grid = ImageGrid.make(images: images)
-        try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height, to: directory + "/samples.png")
-        try NPY.write(images.reshaped(Array(images.shape.prefix(3))), to: directory + "/samples.npy")
+        try writeGrid(images: images, to: directory + "/samples.png")
+        try NPY.write(npyLayout(images), to: directory + "/samples.npy")
     }
 
-    /// Loads x_T for `n` images from a .npy of shape [n, 1, H, W] (diffusers' layout) or
-    /// [n, H, W]; returns NHWC [n, H, W, 1].
-    public static func readNoise(_ path: String, count n: Int, size: Int) throws -> Tensor {
+    /// The PNG grid of `images` [n, H, W, C] (see `ImageGrid.make`).
+    public static func writeGrid(images: Tensor, to path: String) throws {
+        try PNG.write(ImageGrid.make(images: images), to: path)
+    }
+
+    /// NHWC [n, H, W, C] as samples.npy holds it: [n, H, W] for C = 1, else [n, C, H, W].
+    public static func npyLayout(_ images: Tensor) -> Tensor {
+        images.shape[3] == 1 ? images.reshaped(Array(images.shape.prefix(3))) : Layout.nhwcToNCHW(images)
+    }
+
+    /// Loads x_T for `n` images of `channels` channels from a .npy of shape [n, C, H, W]
+    /// (diffusers' layout), or [n, H, W] for one channel; returns NHWC [n, H, W, C].
+    public static func readNoise(_ path: String, count n: Int, size: Int, channels: Int) throws -> Tensor {
         let array = try NPY.read(path)
-        let ok = array.shape == [n, 1, size, size] || array.shape == [n, size, size]
+        let ok = array.shape == [n, channels, size, size] || (channels == 1 && array.shape == [n, size, size])
         guard ok else {
-            throw FileError(path: path, "x_T has shape \(array.shape), expected [\(n), 1, \(size), \(size)] (or [\(n), \(size), \(size)]) for --n \(n)")
+            let alternative = channels == 1 ? " (or [\(n), \(size), \(size)])" : ""
+            throw FileError(path: path, "x_T has shape \(array.shape), expected [\(n), \(channels), \(size), \(size)]\(alternative) "
+                            + "for --n \(n) and a model with \(channels) channel(s)")
         }
         let values = array.floats
         for (i, v) in values.enumerated() where !v.isFinite {
             throw FileError(path: path, "x_T holds a non-finite value (\(v)) at flat index \(i)")
         }
-        return Tensor(shape: [n, size, size, 1], values: values)
+        return Layout.nchwToNHWC(Tensor(shape: [n, channels, size, size], values: values))
     }
 }
 
@@ -29,6 +42,7 @@ public final class SampleAnimation {
     public let count: Int, every: Int
     private var frames: [[UInt8]] = []
     private var size = (width: 0, height: 0)
+    private var palette = GIF.Palette.gray
 
     public init(count: Int = 16, totalSteps: Int, frames target: Int = 80) {
         self.count = count
@@ -41,7 +55,9 @@ public final class SampleAnimation {
         let clipped = x0.gather(Array(0..<k))
         for i in 0..<clipped.count { clipped[i] = min(0.5, max(-0.5, clipped[i])) }
         let grid = ImageGrid.make(images: clipped, columns: Int(Double(k).squareRoot().rounded(.up)))
-        frames.append(grid.pixels)
+        // RGB frames go to GIF's 256 colors as a 3-3-2 cube.
+        palette = grid.colorType == .rgb ? .rgb332 : .gray
+        frames.append(palette == .rgb332 ? GIF.Palette.rgb332Indices(grid.pixels) : grid.pixels)
         size = (grid.width, grid.height)
     }
 
@@ -49,6 +65,6 @@ public final class SampleAnimation {
         guard !frames.isEmpty else { return }
         var delays = [Int](repeating: 6, count: frames.count)
         delays[delays.count - 1] = 200  // hold the final images
-        try GIF.write(frames: frames, width: size.width, height: size.height, delays: delays, to: path)
+        try GIF.write(frames: frames, width: size.width, height: size.height, delays: delays, palette: palette, to: path)
     }
 }

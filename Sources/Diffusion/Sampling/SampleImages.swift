@@ -9,7 +9,7 @@ extension SampleFiles {
         let ok = s == [n, size, size] || s == [n, 1, size, size] || s == [n, size, size, 1]
         guard ok, n >= 1 else {
             throw FileError(path: path, "images have shape \(s), expected [n, \(size), \(size)], [n, 1, \(size), \(size)] "
-                            + "or [n, \(size), \(size), 1] with n >= 1")
+                            + "or [n, \(size), \(size), 1] with n >= 1 (one channel: the FID classifier sees gray Fashion-MNIST images)")
         }
         let values = array.floats
         if let bad = values.firstIndex(where: { !$0.isFinite }) {

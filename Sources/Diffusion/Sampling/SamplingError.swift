@@ -9,6 +9,8 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
     case timestepOutOfRange(what: String, timestep: Int, trainSteps: Int, hint: String)
     case streamCount(images: Int, streams: Int)
     case modelOutputShape(t: Int, expected: [Int], got: [Int])
+    case imageCount(Int)
+    case noiseShape(expected: [Int], got: [Int])
 
     public var description: String {
         switch self {
@@ -30,6 +32,10 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
             return "sampling \(images) images needs one random stream per image, got \(streams) streams"
         case let .modelOutputShape(t, expected, got):
             return "the model returned shape \(got) at t = \(t); expected eps of the sample's shape \(expected)"
+        case let .imageCount(n):
+            return "\(n) images to sample; expected a count >= 0"
+        case let .noiseShape(expected, got):
+            return "the initial noise x_T has shape \(got) (NHWC); expected \(expected) for this model and image count"
         }
     }
 }

@@ -14,20 +14,31 @@ public enum ShardedSampling {
 
     /// The U-Net as a `DenoisingModel` (no gradients kept).
     public static func denoiser(_ model: UNet2DModel) -> DenoisingModel {
-        { x, t in model.forward(x, timesteps: t.map { Float($0) }) }
+        { x, t in try model.forward(x, timesteps: t.map { Float($0) }) }
     }
 
+    /// Every rank runs its whole share of the n images as one batch: refuses, before drawing
+    /// anything, a model that is not a denoiser or a share (plus the n images gathered on
+    /// rank 0) that cannot fit in memory.
     /// - Parameter initialNoise: x_T for all n images ([n, H, W, C]); drawn from the streams when nil.
     public static func generate(model: UNet2DModel, spec: SamplerSpec, schedule: NoiseSchedule,
                                 count n: Int, seed: UInt64, group: Collectives,
                                 initialNoise: Tensor? = nil,
                                 onStep: SamplingProgress? = nil) throws -> Result {
-        let mine = EpochPlan.share(count: n, rank: group.rank, size: group.size)
         let c = model.config
+        try c.checkDenoiser(for: "sampling")
+        guard n >= 0 else { throw SamplingError.imageCount(n) }
+        let mine = EpochPlan.share(count: n, rank: group.rank, size: group.size)
         let imageShape = [c.sampleSize, c.sampleSize, c.outChannels]
+        var estimate = c.memoryEstimate(batch: mine.count, training: false)
+        if group.isRoot { estimate.otherBytes = CheckedSize.product([n] + imageShape) * 4 * 2 }  // the images and their .npy bytes
+        try MemoryBudget.check(estimate, for: "sampling \(n) images (\(mine.count) on rank \(group.rank))", group: group)
         var streams = Sampling.streams(seed: seed, images: mine)
         let noise: Tensor
         if let initialNoise {
+            guard initialNoise.shape == [n] + imageShape else {
+                throw SamplingError.noiseShape(expected: [n] + imageShape, got: initialNoise.shape)
+            }
             noise = initialNoise.gather(Array(mine))
         } else {
             noise = Sampling.initialNoise(imageShape: imageShape, streams: &streams)

@@ -40,7 +40,23 @@ public final class Trainer {
         public let images: Int, seconds: Double, allreduceSeconds: Double, waitSeconds: Double
     }
 
-    public init(model: UNet2DModel, images: Tensor, options: TrainingOptions, group: Collectives) {
+    /// `images` [n, H, W, C] with C the model's in_channels, or one gray channel that each
+    /// batch replicates into all of them (`Preprocess.replicatingChannels`). Throws when the
+    /// model is not a denoiser (in_channels != out_channels), the images do not fit it, or a
+    /// training step of `options.batchSize` images (split over the group) cannot fit in memory.
+    public init(model: UNet2DModel, images: Tensor, options: TrainingOptions, group: Collectives) throws {
+        let config = model.config
+        try config.checkDenoiser(for: "training")
+        guard images.shape.count == 4, images.shape[0] >= 1, [1, config.inChannels].contains(images.shape[3]) else {
+            throw TrainingError.badImages("training images have shape \(images.shape); expected [n >= 1, H, W, 1 or "
+                                          + "\(config.inChannels) (in_channels)]")
+        }
+        try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0])
+        let batch = min(options.batchSize, images.shape[0])  // EpochPlan's batches hold at most the data set
+        let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
+        var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
+        estimate.otherBytes = CheckedSize.product(images.shape) * 4
+        try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
@@ -84,8 +100,9 @@ public final class Trainer {
         let indices = batchIndices(step: step)
         let globalBatch = indices.count
         let mine = EpochPlan.share(count: globalBatch, rank: group.rank, size: group.size)
-        let pixels = images.count / datasetSize
-        let shape = [mine.count] + Array(images.shape.dropFirst())
+        // Elements per image as the model sees it (gray data replicated into its channels).
+        let shape = [mine.count] + images.shape[1..<3] + [model.config.inChannels]
+        let pixels = shape[1] * shape[2] * shape[3]
 
         // 1. q_sample: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, per sample
         let eps = Tensor(uninitialized: shape)
@@ -96,7 +113,9 @@ public final class Trainer {
             timesteps[local] = rng.int(below: options.timesteps)
             rng.fillNormal(eps.data + local * pixels, count: pixels)
         }
-        let xt = schedule.qSample(x0: images.gather(Array(indices[mine])), eps: eps, t: timesteps)
+        var x0 = images.gather(Array(indices[mine]))
+        if x0.shape[3] != shape[3] { x0 = Preprocess.replicatingChannels(x0, to: shape[3]) }
+        let xt = schedule.qSample(x0: x0, eps: eps, t: timesteps)
 
         // 2. forward, MSE against eps, backward; gradient buckets start their allreduce
         //    (top of the store first) as soon as backward has finished them
@@ -104,7 +123,7 @@ public final class Trainer {
         let buckets = GradientBuckets(gradients: model.store.gradBuffer, size: bucketSize)
         var localLoss = 0.0
         if !mine.isEmpty {
-            let out = model.forward(xt, timesteps: timesteps.map(Float.init), recordForBackward: true)
+            let out = try model.forward(xt, timesteps: timesteps.map(Float.init), recordForBackward: true)
             let dOut = Tensor(uninitialized: out.shape)
             let scale = 2 / Float(globalBatch * pixels)
             for i in 0..<out.count {
@@ -150,13 +169,14 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, loss: Double)
     case configurationMismatch(String)
     case badCheckpoint(String)
+    case badImages(String)
 
     public var description: String {
         switch self {
         case .nonFiniteLoss(let step, let loss):
             return "loss became \(loss) at step \(step); stopping (the last checkpoint is kept). Try a lower --max-lr."
         case .configurationMismatch(let s): return "ranks disagree on the configuration: \(s)"
-        case .badCheckpoint(let s): return s
+        case .badCheckpoint(let s), .badImages(let s): return s
         }
     }
 }

@@ -79,7 +79,8 @@ public enum TrainingCheckpoint {
             throw FileError(path: path, "metadata \(error); expected options in the ranges `launcher train` accepts")
         }
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")
-        let count = config.parameterCount
+        // Counted in closed form: listing the parameters of a tampered config could exhaust memory.
+        let count = config.checkedParameterCount.value ?? -1
         func vector(_ name: String) throws -> Tensor {
             guard file.contains(name) else {
                 throw FileError(path: path, "tensor '\(name)' missing: expected parameters, adam.m and adam.v")
@@ -93,7 +94,7 @@ public enum TrainingCheckpoint {
             // Adam's second moment is a running mean of squares: never negative.
             let valid: (Float) -> Bool = name == "adam.v" ? { $0.isFinite && $0 >= 0 } : { $0.isFinite }
             if let bad = (0..<t.count).first(where: { !valid(t[$0]) }) {
-                let parameter = UNet2DModel(config: config).store.entry(containing: bad)
+                let parameter = try UNet2DModel(config: config).store.entry(containing: bad)
                 throw FileError(path: path, "corrupt: tensor '\(name)' holds \(t[bad]) at flat index \(bad)"
                                 + (parameter.map { " (parameter \($0.name))" } ?? "")
                                 + (name == "adam.v" ? "; expected finite non-negative values" : "; expected finite values"))

@@ -58,7 +58,7 @@ public struct TrainingStart {
     /// state's, a diffusers folder's, or a fresh initialisation) and they are broadcast, with
     /// Adam's moments when resuming. Collective.
     public func makeTrainer(images: Tensor, initFrom: String?, bucketSize: Int, group: Collectives) throws -> Trainer {
-        let unet = UNet2DModel(config: config)
+        let unet = try UNet2DModel(config: config)
         _ = try group.rootLoads {
             if let state {
                 unet.store.values.update(from: state.parameters.data, count: unet.store.count)
@@ -69,7 +69,7 @@ public struct TrainingStart {
                 unet.initializeParameters(seed: options.seed)
             }
         }
-        let trainer = Trainer(model: unet, images: images, options: options, group: group)
+        let trainer = try Trainer(model: unet, images: images, options: options, group: group)
         trainer.bucketSize = bucketSize
         try trainer.broadcastParameters()
         if statePath != nil {

@@ -179,7 +179,7 @@ import Testing
 
     static func checkNumpy(_ a: NumpyArray) {
         #expect(a.shape.allSatisfy { $0 >= 0 })
-        #expect(CheckedSize.product(a.shape) == a.doubles.count)
+        #expect(CheckedSize.elementCount(a.shape) == a.doubles.count)
     }
 
     @Test func npy() throws {
@@ -268,7 +268,7 @@ import Testing
                                       layers: [Self.idxLayer(rank: dimensions.count)]) { bytes, name in
             let contents = try IDX.decode(gzip: bytes, path: name, magic: magic)
             #expect(contents.dimensions.count == dimensions.count)
-            #expect(CheckedSize.product(contents.dimensions) == contents.values.count)
+            #expect(CheckedSize.elementCount(contents.dimensions) == contents.values.count)
         }
         #expect(outcome.loaded > FuzzHarness.mutantCount / 50, "\(outcome.summary)")
         for fragment in ["corrupted gzip data", "bad magic number", "truncated", "extra bytes at the end", "more bytes than"] {

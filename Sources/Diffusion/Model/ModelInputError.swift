@@ -1,0 +1,51 @@
+/// Why a batch cannot go through the U-Net. diffusers raises for the same inputs (a channel
+/// mismatch in conv_in, a concatenation of skips whose sizes differ, an empty tensor in a
+/// convolution); every message says what would work.
+public enum ModelInputError: Error, Equatable, CustomStringConvertible {
+    /// The sample is not [N, H, W, C].
+    case rank(shape: [Int])
+    case emptyBatch
+    case channels(found: Int, inChannels: Int)
+    /// `dimension` ("height" or "width") is `size`, not a positive multiple of `multiple`.
+    case spatial(dimension: String, size: Int, multiple: Int, downBlocks: Int)
+    case timesteps(count: Int, batch: Int)
+    case nonFiniteTimestep(Float)
+
+    public var description: String {
+        switch self {
+        case .rank(let shape):
+            return "the sample has shape \(shape); the model takes [batch, height, width, channels] images"
+        case .emptyBatch:
+            return "the batch holds no images; the model needs at least one"
+        case .channels(let found, let inChannels):
+            return "the sample has \(found) channel(s); the model's in_channels is \(inChannels)"
+        case .spatial(let dimension, let size, let multiple, let downBlocks):
+            let below = size / multiple * multiple, above = below + multiple
+            let options = below > 0 ? "\(below) or \(above)" : "\(above)"
+            return "\(dimension) \(size) must be a positive multiple of \(multiple) for \(downBlocks) down blocks "
+                + "(each but the last halves it): \(options)"
+        case .timesteps(let count, let batch):
+            return "\(count) timestep(s) for a batch of \(batch) images; expected one per image"
+        case .nonFiniteTimestep(let t):
+            return "a timestep is \(t); expected finite numbers"
+        }
+    }
+}
+
+extension UNet2DModel {
+    /// Checks that `shape` ([N, H, W, C]) and `timesteps` can go through this model: the one
+    /// place sizes are checked, at the entry of `forward`.
+    public func checkInput(shape: [Int], timesteps: [Float]) throws {
+        guard shape.count == 4 else { throw ModelInputError.rank(shape: shape) }
+        guard shape[0] >= 1 else { throw ModelInputError.emptyBatch }
+        guard shape[3] == config.inChannels else {
+            throw ModelInputError.channels(found: shape[3], inChannels: config.inChannels)
+        }
+        let multiple = 1 << (config.blockCount - 1)
+        for (dimension, size) in [("height", shape[1]), ("width", shape[2])] where size < 1 || size % multiple != 0 {
+            throw ModelInputError.spatial(dimension: dimension, size: size, multiple: multiple, downBlocks: config.blockCount)
+        }
+        guard timesteps.count == shape[0] else { throw ModelInputError.timesteps(count: timesteps.count, batch: shape[0]) }
+        if let bad = timesteps.first(where: { !$0.isFinite }) { throw ModelInputError.nonFiniteTimestep(bad) }
+    }
+}
