@@ -47,7 +47,7 @@ import Testing
     /// A config.json asking for a far larger model than its weights hold is refused before
     /// the model is built (no allocation the file could never fill).
     @Test func oversizedConfigIsRefusedBeforeBuilding() throws {
-        let model = UNet2DModel(config: .tiny)
+        let model = try UNet2DModel(config: .tiny)
         let dir = temporaryDirectory()
         try DiffusersFolder.save(model, to: dir)
         var huge = UNetConfig.tiny

@@ -96,7 +96,7 @@ enum SmallFilesystem {
     @Test(.enabled(if: SmallFilesystem.available, "cannot mount a tmpfs here"))
     func checkpointOnAFullDisk() throws {
         try SmallFilesystem.with(kilobytes: 512) { dir in
-            let trainer = TinyTraining.trainer()
+            let trainer = try TinyTraining.trainer()
             let run = try TrainingRun(trainer: trainer, directory: dir + "/run", checkpointEvery: 1)
             _ = try trainer.trainStep()
             try run.writeCheckpoint()
@@ -116,7 +116,7 @@ enum SmallFilesystem {
     @Test(.enabled(if: SmallFilesystem.available, "cannot mount a tmpfs here"))
     func metricsOnAFullDiskDuringARun() throws {
         try SmallFilesystem.with(kilobytes: 512) { dir in
-            let trainer = TinyTraining.trainer(maxSteps: 10_000)
+            let trainer = try TinyTraining.trainer(maxSteps: 10_000)
             let run = try TrainingRun(trainer: trainer, directory: dir + "/run", checkpointEvery: 100_000)
             try run.writeCheckpoint()
             let good = try checkpointFiles(run)

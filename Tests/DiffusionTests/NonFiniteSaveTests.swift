@@ -8,7 +8,7 @@ import Testing
     /// A run folder with one good checkpoint, its files' bytes, and the run.
     func runWithCheckpoint() throws -> (run: TrainingRun, files: [String: [UInt8]], dir: String) {
         let dir = try temporaryDirectory()
-        let trainer = TinyTraining.trainer()
+        let trainer = try TinyTraining.trainer()
         _ = try trainer.trainStep()
         let run = try TrainingRun(trainer: trainer, directory: dir, checkpointEvery: 1)
         try run.writeCheckpoint()
@@ -50,7 +50,7 @@ import Testing
     @Test func nonFiniteModelIsNotSaved() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let model = UNet2DModel(config: TinyTraining.config)
+        let model = try UNet2DModel(config: TinyTraining.config)
         model.initializeParameters(seed: 1)
         try DiffusersFolder.save(model, to: dir)
         let before = try snapshot(dir)

@@ -8,8 +8,8 @@ enum TinyTraining {
                                    layersPerBlock: 1, attentionHeadDim: 8, normNumGroups: 4)
 
     /// A trainer on 4 fixed images, batch 2, parameters initialized with `seed`.
-    static func trainer(maxSteps: Int? = nil, seed: UInt64 = 3) -> Trainer {
-        let model = UNet2DModel(config: config)
+    static func trainer(maxSteps: Int? = nil, seed: UInt64 = 3) throws -> Trainer {
+        let model = try UNet2DModel(config: config)
         model.initializeParameters(seed: seed)
         var options = TrainingOptions()
         options.batchSize = 2
@@ -17,6 +17,6 @@ enum TinyTraining {
         options.maxSteps = maxSteps
         let images = Tensor(shape: [4, 4, 4, 1])
         for i in 0..<images.count { images[i] = Float(i % 7) / 7 - 0.5 }
-        return Trainer(model: model, images: images, options: options, group: SingleProcess())
+        return try Trainer(model: model, images: images, options: options, group: SingleProcess())
     }
 }

@@ -284,7 +284,7 @@ import Testing
 
     /// A small model's state after one step (so Adam's moments are not zero).
     static func trainingStateBase() throws -> [UInt8] {
-        let trainer = TinyTraining.trainer()
+        let trainer = try TinyTraining.trainer()
         _ = try trainer.trainStep()
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
