@@ -41,7 +41,8 @@ import Testing
         #expect(big.activationBytes.value == 4 * train.activationBytes.value!)
         print("small, batch 128: training", c.memoryEstimate(batch: 128, training: true),
               "; inference batch 256", c.memoryEstimate(batch: 256, training: false))
-        print("seed, batch 128: training", UNetConfig.seed.memoryEstimate(batch: 128, training: true))
+        print("seed, batch 128: training", UNetConfig.seed.memoryEstimate(batch: 128, training: true),
+              "; inference batch 256", UNetConfig.seed.memoryEstimate(batch: 256, training: false))
     }
 
     static func refusedModel(_ edit: (inout UNetConfig) -> Void) -> Error? {

@@ -42,8 +42,8 @@ extension UNetConfig {
     /// sample_size) in flight: parameters and gradients (plus Adam's moments when
     /// `training`), and activations — for training, every tensor forward keeps for backward
     /// plus backward's skip gradients and working set; for inference, the skip connections
-    /// plus a few tensors of the widest layer. Within about 1.5x of measured peaks (see the
-    /// test of this estimate); an upper bound, not an exact count.
+    /// plus a few tensors of the widest layer. An upper bound, not an exact count: 1.2-1.5x
+    /// the peak resident size measured with `launcher bench model` (docs/model-configs.md).
     public func memoryEstimate(batch: Int, height: Int? = nil, width: Int? = nil, training: Bool) -> MemoryEstimate {
         let h = height ?? sampleSize, w = width ?? sampleSize
         let c = blockOutChannels.map { CheckedSize($0) }, n = c.count, L = CheckedSize(layersPerBlock)
@@ -56,7 +56,7 @@ extension UNetConfig {
 
         var kept = pixels(0) * (CheckedSize(inChannels) + c[0])
         var skips = pixels(0) * c[0]
-        var widest = pixels(0) * max(inChannels, outChannels, blockOutChannels[0] * 2)
+        var widest = pixels(0) * CheckedSize.maximum(CheckedSize(max(inChannels, outChannels)), c[0] * 2)
         for i in 0..<n {
             let input = c[max(i - 1, 0)], output = c[i], p = pixels(i)
             kept += resnetKept(input, output, p) + (L - 1) * resnetKept(output, output, p)
@@ -85,7 +85,8 @@ extension UNetConfig {
         let parameters = checkedParameterCount
         return MemoryEstimate(parameters: parameters,
                               parameterBytes: parameters * (training ? 16 : 8),
-                              activationBytes: perImage * batch * 4 + attentionScratchFloats(height: h, width: w) * 4)
+                              activationBytes: perImage * batch * 4
+                                  + (batch > 0 ? attentionScratchFloats(height: h, width: w) * 4 : 0))
     }
 
     /// The general attention path (heads not 8 wide, or sequences not a multiple of 8)
