@@ -14,7 +14,7 @@ struct BenchModel: ParsableCommand {
         commandName: "model",
         abstract: "U-Net forward (no grad) and train step (forward, MSE, backward, Adam) images/s, GFLOPS and peak RSS.")
 
-    @Option(help: "Model preset (seed or small: PyTorch was measured on those).") var preset: ModelPreset = .seed
+    @Option(help: "Model preset (seed or small: the presets with a FLOP count).") var preset: ModelPreset = .seed
     @Option(help: "Training batch, in 1...4096.") var batch = 128
     @Option(help: "Forward-only batch, in 1...4096.") var forwardBatch = 256
     @Option(help: "Timed iterations after one warm-up, in 1...1000.") var iterations = 3
@@ -24,7 +24,7 @@ struct BenchModel: ParsableCommand {
 
     func validate() throws {
         guard preset.referenceCost != nil else {
-            throw ValidationError("--preset \(preset.rawValue): no PyTorch measurement; expected "
+            throw ValidationError("--preset \(preset.rawValue): no FLOP count; expected "
                                   + ModelPreset.measured.map(\.rawValue).joined(separator: " or "))
         }
         try OptionCheck.integer(batch, "--batch", 1...4096)

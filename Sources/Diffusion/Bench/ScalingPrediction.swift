@@ -1,11 +1,10 @@
 import Foundation
 
 /// FLOPs per 32x32 image of a preset (convolutions, linears and attention matmuls, counted
-/// for forward and for a training step) and PyTorch's speed on the 2-core machine the README
-/// reports, for `bench model` and the cluster prediction.
+/// for forward and for a training step; docs/speed.md), for `bench model` and the cluster
+/// prediction.
 public struct ReferenceCost: Sendable {
     public let forwardGFLOP: Double, trainGFLOP: Double
-    public let torchTrainImagesPerSecond: Double, torchForwardImagesPerSecond: Double
 }
 
 extension ModelPreset {
@@ -14,10 +13,8 @@ extension ModelPreset {
 
     public var referenceCost: ReferenceCost? {
         switch self {
-        case .seed: return ReferenceCost(forwardGFLOP: 1.5864, trainGFLOP: 4.8065,
-                                         torchTrainImagesPerSecond: 21.3, torchForwardImagesPerSecond: 53.7)
-        case .small: return ReferenceCost(forwardGFLOP: 0.4209, trainGFLOP: 1.2863,
-                                          torchTrainImagesPerSecond: 54.8, torchForwardImagesPerSecond: 135)
+        case .seed: return ReferenceCost(forwardGFLOP: 1.5864, trainGFLOP: 4.8065)
+        case .small: return ReferenceCost(forwardGFLOP: 0.4209, trainGFLOP: 1.2863)
         case .tiny: return nil
         }
     }
