@@ -5,7 +5,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed: the model alone, training, sampling, allreduce, kernels; predict scaling.",
-        subcommands: [BenchModel.self, BenchConv.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self, BenchKernels.self,
+        subcommands: [BenchModel.self, BenchConv.self, BenchPeak.self, BenchTrain.self, BenchSample.self, BenchAllreduce.self, BenchKernels.self,
                       BenchModelScaling.self, BenchScalingReport.self])
 }
 
@@ -20,6 +20,9 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Timed iterations after one warm-up, in 1...1000.") var iterations = 3
     @OptionGroup var threads: ThreadsOption
     @Flag(help: "Print every iteration.") var verbose = false
+    @Flag(help: "Print where the time goes: seconds per kind of layer work in a forward pass and a train step.")
+    var profile = false
+    @Option(help: "Also write the figures as JSON to this file.") var json: String?
     @OptionGroup var convolution: ConvolutionOptions
 
     func validate() throws {
@@ -36,20 +39,69 @@ struct BenchModel: ParsableCommand {
         guard let ref = preset.referenceCost else { return }  // checked in validate()
         let threads = threads.configureSingleProcess()
         let model = try benchmarkModel(preset: preset, convolutions: convolution.resolve())
-        print("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(model.context.convolutions)")
+        let backend = model.context.convolutions
+        print("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(backend)")
+        // The ceiling, measured now: a share of a peak from another day would mean nothing.
+        let fp32Peak = ArithmeticPeak.measure(.fma512, threads: threads) ?? ArithmeticPeak.measure(.fma256, threads: threads)
+        let bf16Peak = ArithmeticPeak.measure(.dpbf16, threads: threads)
         let r = try ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
-                                   log: { if verbose { print($0) } })
+                                       profile: profile, log: { if verbose { print($0) } })
         let f = r.forwardImagesPerSecond, t = r.trainImagesPerSecond
+        func share(_ gflops: Double) -> String {
+            var parts: [String] = []
+            if let fp32Peak { parts.append(String(format: "%4.0f%% of fp32 peak", 100 * gflops / fp32Peak)) }
+            if let bf16Peak { parts.append(String(format: "%4.0f%% of bf16 peak", 100 * gflops / bf16Peak)) }
+            return parts.joined(separator: ", ")
+        }
         // No ratio to PyTorch here: a ratio means something only when both run on the same
-        // machine in the same session (docs/speed.md says how that was measured).
-        print(String(format: "forward  batch %4d: %7.1f img/s  %6.1f GFLOPS", forwardBatch, f, f * ref.forwardGFLOP))
-        print(String(format: "train    batch %4d: %7.1f img/s  %6.1f GFLOPS", batch, t, t * ref.trainGFLOP))
+        // machine in the same run (scripts/bench-pytorch does that).
+        print(String(format: "forward  batch %4d: %7.1f img/s  %6.1f GFLOPS  ", forwardBatch, f, f * ref.forwardGFLOP) + share(f * ref.forwardGFLOP))
+        print(String(format: "train    batch %4d: %7.1f img/s  %6.1f GFLOPS  ", batch, t, t * ref.trainGFLOP) + share(t * ref.trainGFLOP))
+        print("peak measured just before: " + [fp32Peak.map { String(format: "fp32 %.0f GFLOPS", $0) },
+                                               bf16Peak.map { String(format: "bf16 %.0f GFLOPS", $0) }]
+            .compactMap { $0 }.joined(separator: ", ") + " (launcher bench peak)")
         // Work per image in CPU time, and the rate it gives when the threads have their cores
         // to themselves: on a shared machine wall time also counts other processes' load.
         let cf = r.forwardCPUMillisecondsPerImage, ct = r.trainCPUMillisecondsPerImage
         let ideal = Double(threads) * 1000
         print(String(format: "CPU time per image: forward %.2f ms, train %.2f ms -> %.1f / %.1f img/s on %d idle cores",
                      cf, ct, ideal / cf, ideal / ct, threads))
-        if let rss = ResourceUsage.peakRSSMiB() { print(String(format: "peak RSS: %.0f MiB", rss)) }
+        let rss = ResourceUsage.peakRSSMiB()
+        if let rss { print(String(format: "peak RSS: %.0f MiB", rss)) }
+        if profile {
+            printProfile("forward, batch \(forwardBatch)", r.forwardProfile)
+            printProfile("train step, batch \(batch)", r.trainProfile)
+        }
+        if let json {
+            try writeJSON(ModelBenchmarkReport(
+                preset: preset.rawValue, parameters: model.store.count, threads: threads, backend: backend.description,
+                forwardBatch: forwardBatch, trainBatch: batch, iterations: iterations,
+                forwardImagesPerSecond: f, trainImagesPerSecond: t,
+                forwardGFLOPS: f * ref.forwardGFLOP, trainGFLOPS: t * ref.trainGFLOP,
+                fp32PeakGFLOPS: fp32Peak, bf16PeakGFLOPS: bf16Peak, peakRSSMiB: rss,
+                forwardProfileMilliseconds: r.forwardProfile.map { .init(label: $0.label, milliseconds: 1000 * $0.seconds) },
+                trainProfileMilliseconds: r.trainProfile.map { .init(label: $0.label, milliseconds: 1000 * $0.seconds) }), to: json)
+        }
     }
+
+    private func printProfile(_ title: String, _ rows: [(label: String, seconds: Double)]) {
+        let total = rows.reduce(0) { $0 + $1.seconds }
+        print("\(title): \(String(format: "%.3f", total)) s")
+        for row in rows.sorted(by: { $0.seconds > $1.seconds }) {
+            let label = row.label.padding(toLength: 20, withPad: " ", startingAt: 0)
+            print("  \(label)" + String(format: " %8.1f ms  %5.1f%%", 1000 * row.seconds, 100 * row.seconds / total))
+        }
+    }
+}
+
+/// `bench model --json`: one run's figures (scripts/bench-pytorch reads them).
+struct ModelBenchmarkReport: Encodable {
+    struct ProfileRow: Encodable { let label: String; let milliseconds: Double }
+    let preset: String
+    let parameters, threads: Int
+    let backend: String
+    let forwardBatch, trainBatch, iterations: Int
+    let forwardImagesPerSecond, trainImagesPerSecond, forwardGFLOPS, trainGFLOPS: Double
+    let fp32PeakGFLOPS, bf16PeakGFLOPS, peakRSSMiB: Double?
+    let forwardProfileMilliseconds, trainProfileMilliseconds: [ProfileRow]
 }

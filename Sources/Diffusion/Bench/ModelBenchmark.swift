@@ -8,6 +8,11 @@ public struct ModelBenchmark {
         public var forwardCPUSeconds: [Double] = []
         public var trainCPUSeconds: [Double] = []
         public var forwardBatch = 0, trainBatch = 0
+        /// With `profile`: seconds per kind of work in one forward pass and one train step
+        /// (mean over the timed iterations), ending with "other" (copies, loss, the time
+        /// embedding: what no label covers).
+        public var forwardProfile: [(label: String, seconds: Double)] = []
+        public var trainProfile: [(label: String, seconds: Double)] = []
         public var forwardImagesPerSecond: Double { Double(forwardBatch) / median(forwardSeconds) }
         public var trainImagesPerSecond: Double { Double(trainBatch) / median(trainSeconds) }
         public var forwardCPUMillisecondsPerImage: Double { 1000 * median(forwardCPUSeconds) / Double(forwardBatch) }
@@ -19,8 +24,15 @@ public struct ModelBenchmark {
         return s.isEmpty ? .nan : s[s.count / 2]
     }
 
-    public static func run(model: UNet2DModel, forwardBatch: Int, trainBatch: Int, iterations: Int,
+    /// Seconds per label per iteration, with the rest of `total` as "other".
+    static func perIteration(_ p: StepProfile, total: Double, iterations: Int) -> [(label: String, seconds: Double)] {
+        let n = Double(iterations)
+        return p.entries.map { ($0.label, $0.seconds / n) } + [("other", max(0, total - p.totalSeconds) / n)]
+    }
+
+    public static func run(model: UNet2DModel, forwardBatch: Int, trainBatch: Int, iterations: Int, profile: Bool = false,
                            log: (String) -> Void = { _ in }) throws -> Result {
+        defer { model.context.profile = nil }
         var result = Result()
         result.forwardBatch = forwardBatch; result.trainBatch = trainBatch
         let size = model.config.sampleSize, c = model.config.inChannels
@@ -32,7 +44,9 @@ public struct ModelBenchmark {
         }
         if forwardBatch > 0 {
             let (x, t) = batch(forwardBatch)
+            let p = StepProfile()
             for i in 0...iterations {
+                model.context.profile = profile && i > 0 ? p : nil
                 let t0 = ResourceUsage.now(), c0 = ResourceUsage.processCPUSeconds()
                 _ = try model.forward(x, timesteps: t)
                 let dt = ResourceUsage.now() - t0
@@ -42,11 +56,14 @@ public struct ModelBenchmark {
                 }
                 log("forward \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
             }
+            if profile { result.forwardProfile = perIteration(p, total: result.forwardSeconds.reduce(0, +), iterations: iterations) }
         }
         if trainBatch > 0 {
             let adam = Adam(count: model.store.count)
             let (x, t) = batch(trainBatch)
+            let p = StepProfile()
             for i in 0...iterations {
+                model.context.profile = profile && i > 0 ? p : nil
                 let t0 = ResourceUsage.now(), c0 = ResourceUsage.processCPUSeconds()
                 model.store.zeroGrads()
                 let out = try model.forward(x, timesteps: t, recordForBackward: true)
@@ -54,7 +71,9 @@ public struct ModelBenchmark {
                 let scale = 2 / Float(out.count)
                 for j in 0..<out.count { dOut[j] = scale * (out[j] - x[j]) }
                 model.backward(dOut)
-                adam.update(params: model.store.values, grads: model.store.grads, lr: 1e-4, beta1: 0.9, beta2: 0.999)
+                model.context.timed("Adam") {
+                    adam.update(params: model.store.values, grads: model.store.grads, lr: 1e-4, beta1: 0.9, beta2: 0.999)
+                }
                 let dt = ResourceUsage.now() - t0
                 if i > 0 {
                     result.trainSeconds.append(dt)
@@ -62,6 +81,7 @@ public struct ModelBenchmark {
                 }
                 log("train step \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
             }
+            if profile { result.trainProfile = perIteration(p, total: result.trainSeconds.reduce(0, +), iterations: iterations) }
         }
         return result
     }

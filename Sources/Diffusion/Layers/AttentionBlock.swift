@@ -48,13 +48,17 @@ public final class AttentionBlock {
         let h = norm.forward(x)
         let w = stackedProjection()
         let qkv = Tensor(uninitialized: [n, L, 3 * C])
-        Linear.apply(m: M, in: C, out: 3 * C, x: h.data, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
-                     residual: nil, y: qkv.data, ldy: 3 * C)
+        context.timed("linear forward") {
+            Linear.apply(m: M, in: C, out: 3 * C, x: h.data, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
+                         residual: nil, y: qkv.data, ldy: 3 * C)
+        }
         let o = Tensor(uninitialized: x.shape)
         let lse = Tensor(uninitialized: [n, heads, L])
-        ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: headDim,
-                                          q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
-                                          o: o.data, ldo: C, lse: lse.data)
+        context.timed("attention forward") {
+            ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: headDim,
+                                              q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
+                                              o: o.data, ldo: C, lse: lse.data)
+        }
         let y = toOut.forward(o, residual: x)
         saved = context.recordsForBackward ? (h, qkv, o, lse, w) : nil
         return y
@@ -66,23 +70,27 @@ public final class AttentionBlock {
         let n = dy.shape[0], C = channels, L = dy.count / (n * C), M = n * L
         let dO = toOut.backward(dy)
         let dqkv = Tensor(uninitialized: [n, L, 3 * C])
-        ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
-                                           q: s.qkv.data, k: s.qkv.data + C, v: s.qkv.data + 2 * C, ld: 3 * C,
-                                           o: s.o.data, dout: dO.data, ldo: C, lse: s.lse.data,
-                                           dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C)
-        // Stacked parameter gradients, then handed to the three tensors.
-        let g = Tensor(shape: [3 * C * C + 3 * C])
-        GEMM.accumulateATB(m: M, k: 3 * C, n: C, a: dqkv.data, lda: 3 * C, b: s.h.data, ldb: C, c: g.data)
-        GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
-        let store = toQ.store
-        withExtendedLifetime(g) {
-            for (j, l) in [toQ, toK, toV].enumerated() {
-                Vectorized.add(g.data + j * C * C, into: store.grads + l.weightOffset, count: C * C)
-                Vectorized.add(g.data + 3 * C * C + j * C, into: store.grads + l.biasOffset, count: C)
-            }
+        context.timed("attention backward") {
+            ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
+                                               q: s.qkv.data, k: s.qkv.data + C, v: s.qkv.data + 2 * C, ld: 3 * C,
+                                               o: s.o.data, dout: dO.data, ldo: C, lse: s.lse.data,
+                                               dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C)
         }
+        // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])
-        GEMM.rows(m: M, n: C, k: 3 * C, a: dqkv.data, lda: 3 * C, b: s.w.data, ldb: C, c: dh.data, ldc: C)
+        context.timed("linear backward") {
+            let g = Tensor(shape: [3 * C * C + 3 * C])
+            GEMM.accumulateATB(m: M, k: 3 * C, n: C, a: dqkv.data, lda: 3 * C, b: s.h.data, ldb: C, c: g.data)
+            GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
+            let store = toQ.store
+            withExtendedLifetime(g) {
+                for (j, l) in [toQ, toK, toV].enumerated() {
+                    Vectorized.add(g.data + j * C * C, into: store.grads + l.weightOffset, count: C * C)
+                    Vectorized.add(g.data + 3 * C * C + j * C, into: store.grads + l.biasOffset, count: C)
+                }
+            }
+            GEMM.rows(m: M, n: C, k: 3 * C, a: dqkv.data, lda: 3 * C, b: s.w.data, ldb: C, c: dh.data, ldc: C)
+        }
         return norm.backward(dh, adding: dy)
     }
 }

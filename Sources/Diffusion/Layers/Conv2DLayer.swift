@@ -37,8 +37,10 @@ public final class Conv2DLayer {
         let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
         if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
         if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
-        context.convolutions.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
+        context.timed("conv \(k)x\(k) forward") {
+            context.convolutions.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
                                      imageBias: imageBias?.data, residual: residual?.data, y: y.data)
+        }
         input = context.recordsForBackward ? x : nil
         return y
     }
@@ -65,7 +67,9 @@ public final class Conv2DLayer {
     private func backward(x: Tensor, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
         let g = geometry(x)
         precondition(dy.count == g.n * g.ho * g.wo * cout, "conv backward: dy \(dy.shape) for input \(x.shape)")
-        context.convolutions.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx,
-                                      dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
+        context.timed("conv \(k)x\(k) backward") {
+            context.convolutions.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx,
+                                          dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
+        }
     }
 }

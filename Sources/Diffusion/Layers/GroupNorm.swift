@@ -38,6 +38,10 @@ public final class GroupNorm {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
+        context.timed("group norm forward") { normalize(x) }
+    }
+
+    private func normalize(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == channels, "group norm expects \(channels) channels, got \(x.shape)")
         let n = x.shape[0], pixels = x.count / (n * channels)
         let (C, G) = (channels, groups)
@@ -74,6 +78,10 @@ public final class GroupNorm {
 
     /// dx + `addend` (a residual branch's gradient, same shape), added in the last pass.
     func backward(_ dy: Tensor, adding addend: Tensor?) -> Tensor {
+        context.timed("group norm backward") { inputGradient(dy, adding: addend) }
+    }
+
+    private func inputGradient(_ dy: Tensor, adding addend: Tensor?) -> Tensor {
         guard let x = input else { preconditionFailure("group norm backward without a recorded forward") }
         input = nil
         let n = x.shape[0], pixels = x.count / (n * channels)

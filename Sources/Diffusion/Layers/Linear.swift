@@ -35,8 +35,10 @@ public final class Linear {
         precondition(x.shape.last == inFeatures, "linear expects last dim \(inFeatures), got \(x.shape)")
         let m = x.count / inFeatures
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
-        Linear.apply(m: m, in: inFeatures, out: outFeatures, x: x.data, ldx: inFeatures, weight: weight, bias: bias,
-                     residual: residual?.data, y: y.data, ldy: outFeatures)
+        context.timed("linear forward") {
+            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: x.data, ldx: inFeatures, weight: weight, bias: bias,
+                         residual: residual?.data, y: y.data, ldy: outFeatures)
+        }
         input = context.recordsForBackward ? x : nil
         return y
     }
@@ -59,16 +61,19 @@ public final class Linear {
     /// Accumulates the parameter gradients and returns dx.
     public func backward(_ dy: Tensor) -> Tensor {
         let x = takeRecordedInput()
-        accumulateParameterGradients(x: x, dy: dy)
-        let dx = Tensor(uninitialized: x.shape)
-        GEMM.rows(m: x.count / inFeatures, n: inFeatures, k: outFeatures, a: dy.data, lda: outFeatures,
-                  b: weight, ldb: inFeatures, c: dx.data, ldc: inFeatures)
-        return dx
+        return context.timed("linear backward") {
+            accumulateParameterGradients(x: x, dy: dy)
+            let dx = Tensor(uninitialized: x.shape)
+            GEMM.rows(m: x.count / inFeatures, n: inFeatures, k: outFeatures, a: dy.data, lda: outFeatures,
+                      b: weight, ldb: inFeatures, c: dx.data, ldc: inFeatures)
+            return dx
+        }
     }
 
     /// Accumulates the parameter gradients only: for a first layer, whose input needs none.
     public func backwardParametersOnly(_ dy: Tensor) {
-        accumulateParameterGradients(x: takeRecordedInput(), dy: dy)
+        let x = takeRecordedInput()
+        context.timed("linear backward") { accumulateParameterGradients(x: x, dy: dy) }
     }
 
     private func takeRecordedInput() -> Tensor {

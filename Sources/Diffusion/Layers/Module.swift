@@ -4,6 +4,8 @@ public final class ForwardContext {
     public var recordsForBackward = false
     /// What runs this model's convolutions: our kernels unless a command or test picks oneDNN.
     public var convolutions: ConvolutionBackend = .swift
+    /// Collects time per kind of layer when set (benchmarks only).
+    public var profile: StepProfile?
     public init() {}
 }
 
