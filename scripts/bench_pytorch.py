@@ -1,0 +1,162 @@
+# Side by side in one run: `launcher bench model` (our kernels, oneDNN fp32, oneDNN bf16) and
+# PyTorch + diffusers (fp32 eager, bf16 autocast, optionally torch.compile) on the same model
+# presets, batches, iteration counts and thread count. Run by scripts/bench-pytorch, which
+# makes the virtual environment (torch and diffusers from PyPI, outside the repository).
+# Every variant runs in its own process, so peak RSS is the variant's own.
+import argparse, json, os, resource, statistics, subprocess, sys, time
+
+# The presets of Sources/Diffusion/Model/UNetConfig.swift as diffusers configs; the worker
+# checks that the parameter count matches ours.
+PRESETS = {
+    'seed': (32, 64, 128, 256),
+    'small': (16, 32, 64, 128),
+}
+
+
+def model_for(preset):
+    from diffusers import UNet2DModel
+    return UNet2DModel(sample_size=32, in_channels=1, out_channels=1, block_out_channels=PRESETS[preset],
+                       layers_per_block=2, attention_head_dim=8, norm_num_groups=8,
+                       down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D', 'AttnDownBlock2D'),
+                       up_block_types=('AttnUpBlock2D', 'AttnUpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'))
+
+
+def worker(a):
+    """One PyTorch variant: forward (no grad) and train step (forward, MSE, backward, Adam)."""
+    import contextlib, torch
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = model_for(a.preset)
+    params = sum(p.numel() for p in model.parameters())
+    autocast = (lambda: torch.autocast('cpu', dtype=torch.bfloat16)) if a.variant.endswith('bf16') \
+        else contextlib.nullcontext
+    run = torch.compile(model) if a.variant.startswith('compile') else model
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def batch(n):
+        return torch.randn(n, 1, 32, 32), torch.randint(0, 1000, (n,))
+
+    def timed(step, n):
+        times = []
+        for i in range(a.iterations + 1):  # the first run warms up (and compiles)
+            t0 = time.perf_counter()
+            step()
+            if i > 0:
+                times.append(time.perf_counter() - t0)
+        return n / statistics.median(times)
+
+    x, t = batch(a.forward_batch)
+
+    def forward():
+        with torch.no_grad(), autocast():
+            run(x, t).sample
+
+    model.eval()
+    fwd = timed(forward, a.forward_batch)
+    model.train()
+    xt, tt = batch(a.batch)
+
+    def train():
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            loss = torch.nn.functional.mse_loss(run(xt, tt).sample.float(), xt)
+        loss.backward()
+        opt.step()
+
+    tr = timed(train, a.batch)
+    print(json.dumps({'parameters': params, 'forwardImagesPerSecond': fwd, 'trainImagesPerSecond': tr,
+                      'peakRSSMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      'torch': torch.__version__}))
+
+
+def ours(a, preset, backend, precision, out):
+    path = os.path.join(out, f'ours-{preset}-{backend}-{precision}.json')
+    cmd = [a.launcher, 'bench', 'model', '--preset', preset, '--batch', str(a.batch), '--forward-batch',
+           str(a.forward_batch), '--iterations', str(a.iterations), '--threads', str(a.threads),
+           '--backend', backend, '--json', path]
+    if backend == 'onednn':
+        cmd += ['--precision', precision]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(path) as f:
+        return json.load(f)
+
+
+def theirs(a, preset, variant):
+    cmd = [sys.executable, __file__, '--worker', '--preset', preset, '--variant', variant, '--batch', str(a.batch),
+           '--forward-batch', str(a.forward_batch), '--iterations', str(a.iterations), '--threads', str(a.threads)]
+    try:
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=a.timeout)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        print(f'{variant} on {preset}: failed ({type(e).__name__}); left out', file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
+    p.add_argument('--variant', default='eager-fp32')
+    p.add_argument('--launcher')
+    p.add_argument('--presets', nargs='+', default=['seed', 'small'])
+    p.add_argument('--preset', default='seed')
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--forward-batch', type=int, default=256)
+    p.add_argument('--iterations', type=int, default=3)
+    p.add_argument('--threads', type=int, default=os.cpu_count())
+    p.add_argument('--compile', action='store_true', help='also time torch.compile (slow to compile)')
+    p.add_argument('--timeout', type=float, default=1800)
+    p.add_argument('--out', default='runs/bench-pytorch')
+    a = p.parse_args()
+    if a.worker:
+        return worker(a)
+    os.makedirs(a.out, exist_ok=True)
+    ours_variants = [('swift', 'fp32'), ('onednn', 'fp32'), ('onednn', 'bf16')]
+    torch_variants = ['eager-fp32', 'eager-bf16'] + (['compile-fp32', 'compile-bf16'] if a.compile else [])
+    rows, peaks = [], []
+    load_start = os.getloadavg()
+    for preset in a.presets:
+        results = {}
+        for backend, precision in ours_variants:
+            r = results[f'ours {backend} {precision}'] = ours(a, preset, backend, precision, a.out)
+            peaks.append((r.get('fp32PeakGFLOPS'), r.get('bf16PeakGFLOPS')))
+        for variant in torch_variants:
+            r = theirs(a, preset, variant)
+            if r is None:
+                continue
+            if r['parameters'] != results['ours swift fp32']['parameters']:
+                sys.exit(f"{preset}: PyTorch model has {r['parameters']} parameters, ours "
+                         f"{results['ours swift fp32']['parameters']}: the configs disagree")
+            results[f'pytorch {variant}'] = r
+        for name, r in results.items():
+            rows.append({'preset': preset, 'variant': name, 'forward': r['forwardImagesPerSecond'],
+                         'train': r['trainImagesPerSecond'], 'rss': r.get('peakRSSMiB')})
+    best_torch = {}
+    for r in rows:
+        if r['variant'].startswith('pytorch'):
+            b = best_torch.setdefault(r['preset'], {'forward': 0, 'train': 0})
+            b['forward'] = max(b['forward'], r['forward']); b['train'] = max(b['train'], r['train'])
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
+    fam = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith(('cpu family', 'model\t'))][:2]
+    fp32 = max((x for x, _ in peaks if x), default=0); bf16 = max((y for _, y in peaks if y), default=0)
+    import torch
+    lines = [f"{time.strftime('%Y-%m-%d %H:%M')} · {cpu} (family {fam[0]}, model {fam[1]}), {os.cpu_count()} cores · "
+             f"load average {load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end · torch {torch.__version__} · "
+             f"measured peak fp32 {fp32:.0f} / bf16 {bf16:.0f} GFLOPS", '',
+             f"images/s, {a.threads} threads, train batch {a.batch}, forward batch {a.forward_batch}, "
+             f"median of {a.iterations}; x = ratio to the fastest PyTorch variant of the same preset",
+             '', '| preset | variant | train step | forward | peak RSS MiB |', '|---|---|---:|---:|---:|']
+    for r in rows:
+        b = best_torch.get(r['preset'], {'forward': 0, 'train': 0})
+        ratio = lambda v, k: f" (x{v / b[k]:.2f})" if b[k] and r['variant'].startswith('ours') else ''
+        lines.append(f"| {r['preset']} | {r['variant']} | {r['train']:.1f}{ratio(r['train'], 'train')} | "
+                     f"{r['forward']:.1f}{ratio(r['forward'], 'forward')} | {r['rss']:.0f} |")
+    text = '\n'.join(lines)
+    print(text)
+    with open(os.path.join(a.out, 'results.md'), 'w') as f:
+        f.write(text + '\n')
+    with open(os.path.join(a.out, 'results.json'), 'w') as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
