@@ -6,9 +6,11 @@ public enum ConvolutionPrecision: String, CaseIterable, Sendable {
 
 /// What runs a model's convolutions (its `ForwardContext.convolutions`).
 ///
-/// Our kernels are the default everywhere: on an AVX2-only EPYC (2 cores) oneDNN fp32 ran
-/// at 0.77-0.91x their speed over a whole U-Net (`launcher bench conv`, docs/kernels.md); no
-/// AVX-512 machine was measured with this wrapper.
+/// Our kernels are the library's default and the reference the others are tested against.
+/// The command line's default (`automatic`) picks oneDNN where the CPU has AVX-512 and our
+/// kernels elsewhere, after measurements over a whole U-Net's convolutions (`launcher bench
+/// conv`, docs/kernels.md): on an AVX2-only EPYC (Zen 3) oneDNN fp32 ran at 0.77-0.91x our
+/// kernels, on an AVX-512 one (Zen 4) at 1.2x, and bf16 at 2.1x.
 public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
     /// Our own kernels (`Conv2D`): the default, and the reference the others are tested against.
     case swift
@@ -30,6 +32,12 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
         case .oneDNN:
             return (requested, nil)
         }
+    }
+
+    /// The fastest measured backend on this CPU at `precision`: oneDNN with AVX-512 or for
+    /// bf16, our kernels otherwise (then `resolve` says what bf16 became).
+    public static func automatic(_ precision: ConvolutionPrecision) -> ConvolutionBackend {
+        precision == .bf16 || (OneDNN.isAvailable && OneDNN.hasAVX512) ? .oneDNN(precision) : .swift
     }
 
     /// "swift", "onednn fp32", "onednn bf16".

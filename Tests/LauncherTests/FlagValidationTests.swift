@@ -31,7 +31,7 @@ import Testing
         (train + ["--sampler", "ddpn"], "--sampler"),
         (train + ["--preset", "large"], "--preset"),
         (train + ["--backend", "mkl"], "--backend"),
-        (train + ["--precision", "bf16"], "--precision"),
+        (train + ["--backend", "swift", "--precision", "bf16"], "--precision"),
         (train + ["--backend", "onednn", "--precision", "fp16"], "--precision"),
         (["sample", "--model", "m", "--n", "-1"], "--n"),
         (["sample", "--model", "m", "--n", "0"], "--n"),

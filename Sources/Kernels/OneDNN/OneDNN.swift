@@ -35,6 +35,13 @@ package enum OneDNN {
         return isa & bf16 == bf16
     }
 
+    /// True when oneDNN dispatches AVX-512 kernels (avx512_core or later).
+    package static var hasAVX512: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        let avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return isa & avx512 == avx512
+    }
+
     /// "avx2", "avx512_core_bf16", ...: the instruction set oneDNN's kernels were generated for.
     package static var isaName: String {
         let names: [(dnnl_cpu_isa_t, String)] = [
