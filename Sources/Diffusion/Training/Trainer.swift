@@ -65,7 +65,8 @@ public final class Trainer {
             throw TrainingError.badImages("training images have shape \(images.shape); expected [n >= 1, H, W, 1 or "
                                           + "\(config.inChannels) (in_channels)]")
         }
-        try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0])
+        try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0],
+                             classLabels: model.isClassConditional ? [0] : nil)
         let batch = min(options.batchSize, images.shape[0])  // EpochPlan's batches hold at most the data set
         let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
         var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
