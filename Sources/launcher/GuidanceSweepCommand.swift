@@ -61,8 +61,8 @@ struct GuidanceSweepCommand: ParsableCommand {
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("guidance-"))
             let unet = try comm.together {
                 let unet = try DiffusersFolder.load(from: model)
-                try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
                 guard unet.config.guidanceClasses != nil else { throw SamplingError.classNotSupported }
+                try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
                 return unet
             }
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
