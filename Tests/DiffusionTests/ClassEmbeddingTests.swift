@@ -117,3 +117,24 @@ import Testing
         }
     }
 }
+
+/// `launcher predict`'s path on a class-conditional model: class_labels read from the input file.
+@Suite(.kernelThreads(2)) struct ClassConditionalPredictionTests {
+    @Test func predictReadsClassLabels() throws {
+        let model = try DiffusersFolder.load(from: PackageFixtures.path("tiny-class"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("predict-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Prediction.run(model: model, inputPath: PackageFixtures.path("tiny-class/io.safetensors"), outputPath: dir + "/out.safetensors")
+        let output = try Safetensors(contentsOf: dir + "/out.safetensors").tensor(named: "output").array
+        let expected = try Safetensors(contentsOf: PackageFixtures.path("tiny-class/io.safetensors")).tensor(named: "output").array
+        #expect(zip(output, expected).map { abs($0 - $1) }.max() ?? 1 < 1e-4)
+        // Without class_labels the conditional model is refused, naming the tensor.
+        let io = try Safetensors(contentsOf: PackageFixtures.path("tiny-class/io.safetensors"))
+        try Safetensors.write([(name: "sample", tensor: try io.tensor(named: "sample")), (name: "timestep", tensor: Tensor(shape: [3], values: try io.int64Values(named: "timestep").map { Float($0) }))],
+                              to: dir + "/in.safetensors")
+        let error = #expect(throws: FileError.self) {
+            try Prediction.run(model: model, inputPath: dir + "/in.safetensors", outputPath: dir + "/out2.safetensors")
+        }
+        #expect(error?.description.contains("class_labels") == true, "\(String(describing: error))")
+    }
+}

@@ -100,15 +100,20 @@ public enum GuidanceSweep {
         return s
     }
 
-    /// Two panels side by side: accuracy (%) and FID against w.
-    public static func plot(_ rows: [Row]) -> Canvas {
+    /// Two panels side by side: accuracy (%, overall and per class) and FID against w.
+    public static func plot(_ rows: [Row], names: [String] = FashionMNIST.classNames) -> Canvas {
         let x = rows.map(\.scale)
         var accuracy = LinePlot(title: "Class accuracy against guidance scale", xLabel: "guidance scale w",
                                 yLabel: "accuracy (%)")
         accuracy.series = [.init(label: "all classes", x: x, y: rows.map { 100 * $0.accuracy }, markers: true)]
+        let classes = rows.first?.perClassAccuracy.count ?? 0
+        for k in 0..<classes where rows.allSatisfy({ $0.perClassAccuracy.count == classes && $0.perClassAccuracy[k] != nil }) {
+            let name = k < names.count ? names[k] : "class \(k)"
+            accuracy.series.append(.init(label: name, x: x, y: rows.map { 100 * ($0.perClassAccuracy[k] ?? 0) }))
+        }
         var fid = LinePlot(title: "FID against guidance scale", xLabel: "guidance scale w", yLabel: "FID (lower is better)")
         fid.series = [.init(label: "FID", x: x, y: rows.map(\.fid), markers: true)]
-        accuracy.width = 600; fid.width = 600
+        accuracy.width = 700; fid.width = 600
         let left = accuracy.render(), right = fid.render()
         var canvas = Canvas(width: left.width + right.width, height: max(left.height, right.height))
         for (panel, offset) in [(left, 0), (right, left.width)] {
