@@ -79,6 +79,13 @@ import Testing
         #expect(run.stderr.contains(message), "\(run.stderr)")
     }
 
+    @Test func compareSamplersPointsConditionalModelsToTheSweep() throws {
+        let run = try MPIRun.launcher(["compare-samplers", "--model", Self.fixtures + "/tiny-class", "--n", "10", "--threads", "1",
+                                       "--out", temporaryDirectory()], ranks: 2, timeout: 120)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("is class-conditional (10 classes)") && run.stderr.contains("guidance-sweep"), "\(run.stderr)")
+    }
+
     /// Two conditional training steps on 32x32 images, then a sweep over two scales with a
     /// small reference: the files and the table are there, the accuracy is a fraction.
     @Test(.enabled(if: CommittedClassifier.exists, "models/fashion-classifier is not there"))
