@@ -61,6 +61,10 @@ struct CompareSamplersCommand: ParsableCommand {
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("compare-"))
             let unet = try comm.together {
                 let unet = try DiffusersFolder.load(from: model)
+                if let classes = unet.config.guidanceClasses {
+                    throw ValidationError("\(model) is class-conditional (\(classes) classes): compare-samplers runs unconditional "
+                                          + "models; `launcher guidance-sweep --sampler ...` measures a conditional one with any sampler")
+                }
                 try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
                 return unet
             }

@@ -12,6 +12,7 @@ struct Launcher: ParsableCommand {
             SampleCommand.self,
             PredictCommand.self,
             CompareSamplersCommand.self,
+            GuidanceSweepCommand.self,
             TrainClassifierCommand.self,
             FIDCommand.self,
             Bench.self,

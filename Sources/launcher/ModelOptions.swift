@@ -15,6 +15,9 @@ struct ModelChoice: ParsableArguments {
 
     var given: Bool { preset != nil || config != nil }
 
+    /// What the configuration comes from, for messages: the config.json path or the preset.
+    var source: String { config ?? "preset \((preset ?? Self.defaultPreset).rawValue)" }
+
     func validate() throws {
         if preset != nil && config != nil { throw ValidationError("--preset and --config exclude each other") }
     }

@@ -19,6 +19,13 @@ struct SampleCommand: ParsableCommand {
         any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32; [n,C,32,32] for C > 1 channels) \
         and, with --animate, samples.gif.
 
+        A class-conditional model (`train --conditional`) is sampled with --class: a Fashion-MNIST \
+        class name (quoted when it has a space: "Ankle boot"), its index 0-9, or all (--n a multiple \
+        of 10, n/10 images per class in order; samples.png then has one labelled row per class), and \
+        classifier-free guidance eps = eps_uncond + w (eps_cond - eps_uncond) with --guidance-scale w \
+        (default \(OptionCheck.format(ClassGuidance.defaultScale)); 0 unconditional, 1 conditional; both \
+        predictions in one model call of 2x the batch). An unconditional model refuses --class.
+
         Example: mpirun -np 2 --bind-to none launcher sample --model runs/x/model --sampler ddim --steps 50
         """)
 
@@ -33,6 +40,12 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
     @Option(help: "Start from this x_T (.npy, [n,C,32,32]) instead of drawing it.") var noise: String?
+    @Option(name: .customLong("class"), help: ArgumentHelp("Class-conditional models: a class name, its index 0-9, or all.",
+                                                           valueName: "name|index|all"))
+    var `class`: String?
+    @Option(help: ArgumentHelp("Classifier-free guidance scale w, in [0, \(OptionCheck.format(ClassGuidance.maxScale))], with --class "
+                               + "(default \(OptionCheck.format(ClassGuidance.defaultScale))).", valueName: "w"))
+    var guidanceScale: Double?
     @Flag(help: "Also write samples.gif: the predicted x0 of the first images over the steps.") var animate = false
     @OptionGroup var threads: ThreadsOption
     @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
@@ -44,8 +57,26 @@ struct SampleCommand: ParsableCommand {
         try OptionCheck.integer(n, "--n", 1...100_000)
         try OptionCheck.number(betaMax, "--beta-max", 1e-4, 1, lowerOpen: true, upperOpen: true)
         if fid { try OptionCheck.integer(n, "--n (with --fid)", 2...100_000) }
+        if let guidanceScale {
+            try OptionCheck.number(guidanceScale, "--guidance-scale", 0, ClassGuidance.maxScale)
+            guard `class` != nil else { throw ValidationError("--guidance-scale needs --class (a class-conditional model)") }
+        }
+        if let choice = try `class`.map({ try ClassChoice.parse($0) }) {
+            _ = try choice.labels(count: n, classes: FashionMNIST.classNames.count)
+        }
         // Sampler, steps, eta, spacing and skip are checked before any work.
         _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
+    }
+
+    /// The classes and scale for `config`: required by a class-conditional model, refused by an unconditional one.
+    func classGuidance(for config: UNetConfig) throws -> ClassGuidance? {
+        guard let classes = config.guidanceClasses else {
+            if `class` != nil { throw SamplingError.classNotSupported }
+            return nil  // unconditional and no --class: the plain sampler
+        }
+        guard let text = `class` else { throw SamplingError.classRequired(classes: classes) }
+        return try ClassGuidance(choice: ClassChoice.parse(text), count: n, scale: guidanceScale ?? ClassGuidance.defaultScale,
+                                 classes: classes)
     }
 
     func run() throws {
@@ -54,18 +85,21 @@ struct SampleCommand: ParsableCommand {
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
             let schedule = NoiseSchedule(betaEnd: betaMax)
-            let (unet, x_T) = try comm.together {
+            let (unet, x_T, guidance) = try comm.together {
                 let unet = try DiffusersFolder.load(from: model)
                 unet.context.convolutions = convolution.resolve(report: comm.isRoot)
                 if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
-                return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) })
+                let guidance = try classGuidance(for: unet.config)
+                return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) },
+                        guidance)
             }
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("sampling \(n) images with \(self.sampler.rawValue) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
-                      + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)")
+                      + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)"
+                      + (guidance.map { ", class \(`class` ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
             let bar = SamplingProgressBar(label: "sample", group: comm) { done, seconds in
@@ -73,7 +107,7 @@ struct SampleCommand: ParsableCommand {
             }
             let t0 = Date()
             let result = try ShardedSampling.generate(model: unet, spec: spec, schedule: schedule, count: n, seed: seed,
-                                                      group: comm, initialNoise: x_T) { i, total, x0 in
+                                                      group: comm, initialNoise: x_T, guidance: guidance) { i, total, x0 in
                 animation?.record(step: i, totalSteps: total, x0: x0)
                 bar.step(i, of: total)
             }
@@ -81,6 +115,9 @@ struct SampleCommand: ParsableCommand {
             let seconds = Date().timeIntervalSince(t0)
             if let images = result.images {
                 try SampleFiles.write(images: images, to: directory)
+                if let guidance, case .all = try ClassChoice.parse(`class` ?? "") {
+                    try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, to: directory + "/samples.png")
+                }
                 try animation?.write(to: directory + "/samples.gif")
                 print(String(format: "%d images in %.1f s (%.2f img/s, %d model evaluations, %.2f evaluations/s)",
                              n, seconds, Double(n) / seconds, result.modelEvaluations, Double(result.modelEvaluations) / seconds))

@@ -50,12 +50,13 @@ struct TrainCommand: ParsableCommand {
             let directory = try comm.broadcastString(out ?? defaultRunDirectory())
             let start = try startingPoint(comm, directory: directory)
             try start.checkSameOnEveryRank(group: comm)
-            let images = try comm.together {
-                let images = try start.loadImages(directory: dataDir)
-                try start.validatePlan(datasetSize: images.shape[0], name: flagName)
-                return images
+            let data = try comm.together {
+                let data = try start.loadData(directory: dataDir)
+                try start.validatePlan(datasetSize: data.images.shape[0], name: flagName)
+                return data
             }
-            let trainer = try start.makeTrainer(images: images, initFrom: initFrom, bucketSize: bucket.floats, group: comm)
+            let trainer = try start.makeTrainer(images: data.images, labels: data.labels, initFrom: initFrom,
+                                                bucketSize: bucket.floats, group: comm)
             trainer.model.context.convolutions = convolution.resolve(report: comm.isRoot)
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery)
@@ -81,11 +82,14 @@ struct TrainCommand: ParsableCommand {
 
     /// A new run from the flags, or the saved run with the flags checked against it.
     func startingPoint(_ comm: Communicator, directory: String) throws -> TrainingStart {
-        guard resume else { return .new(options: hyper.applied(), config: try comm.together { try model.resolve() }) }
+        guard resume else {
+            let options = hyper.applied()
+            return .new(options: options, config: try comm.together { try options.modelConfig(for: model.resolve(), source: model.source) })
+        }
         var start = try TrainingStart.resume(statePath: directory + "/" + TrainingCheckpoint.fileName, group: comm)
         try comm.together {
             try start.continueWith(hyper.applied(), explicit: hyper.givenFields(), name: flagName)
-            if model.given, try model.resolve() != start.config {
+            if model.given, try start.options.modelConfig(for: model.resolve(), source: model.source) != start.config {
                 throw OptionError(model.config.map { "--config \($0)" } ?? "--preset \(model.preset?.rawValue ?? "")",
                                   "differs from the model of the run being resumed (\(start.statePath ?? directory)); "
                                   + "leave it out to continue that run")
@@ -94,16 +98,26 @@ struct TrainCommand: ParsableCommand {
         return start
     }
 
-    /// The final grid: `samples` images with `sampler`, split over the ranks.
+    /// The final grid: `samples` images with `sampler`, split over the ranks. A class-conditional
+    /// model draws every class alike (`--class all`, rounded down to whole rows of classes) with
+    /// the default guidance scale, one labelled row per class.
     func sampleGrid(_ comm: Communicator, model: UNet2DModel, directory: String, schedule: NoiseSchedule, seed: UInt64) throws {
         let spec = try SamplerSpec.parse(sampler)
+        let classes = model.config.guidanceClasses
+        let count = classes.map { k in max(k, samples / k * k) } ?? samples
+        let guidance = try classes.map { try ClassGuidance(choice: .all, count: count, scale: ClassGuidance.defaultScale, classes: $0) }
         let bar = SamplingProgressBar(label: "sample", group: comm)
-        let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: samples,
-                                                  seed: seed, group: comm) { i, total, _ in bar.step(i, of: total) }
+        let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: count, seed: seed,
+                                                  group: comm, guidance: guidance) { i, total, _ in bar.step(i, of: total) }
         bar.finish()
         if let images = result.images {
-            try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
-            print("samples: \(directory)/samples.png (\(samples) images, sampler \(sampler.rawValue))")
+            if let classes {
+                try SampleFiles.writeClassGrid(images: images, classes: classes, to: directory + "/samples.png")
+            } else {
+                try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
+            }
+            print("samples: \(directory)/samples.png (\(count) images, sampler \(sampler.rawValue)"
+                  + (guidance.map { ", every class, guidance scale \(OptionCheck.format($0.scale))" } ?? "") + ")")
         }
     }
 }

@@ -23,6 +23,11 @@ struct TrainingFlags: ParsableArguments {
                                valueName: "norm")) var maxGradNorm: Double?
     @Option(help: "Last beta of the linear noise schedule, in (1e-4, 1) (default \(defaults.betaMax)).") var betaMax: Double?
     @Option(help: "Seed for initialisation, shuffling and noise (default \(defaults.seed)).") var seed: UInt64?
+    @Flag(inversion: .prefixedNo, help: ArgumentHelp("Class-conditional training on the data set's labels, for classifier-free "
+          + "guidance (the model gets num_class_embeds = classes + 1; docs/conditional.md). Default: unconditional, as the recipe."))
+    var conditional: Bool?
+    @Option(help: ArgumentHelp("With --conditional: probability of training an image on the null class instead of its own, "
+            + "in [0, 1) (default \(ConditionalTraining.defaultLabelDropout)).")) var labelDropout: Double?
 
     /// The given flags over `base` (the defaults, or a saved run's options).
     func applied(to base: TrainingOptions = defaults) -> TrainingOptions {
@@ -40,6 +45,14 @@ struct TrainingFlags: ParsableArguments {
         if let maxGradNorm { o.maxGradNorm = maxGradNorm }
         if let betaMax { o.betaMax = betaMax }
         if let seed { o.seed = seed }
+        if let conditional { o.conditional = conditional ? true : nil }
+        if o.conditional == true {
+            o.classCount = o.classCount ?? FashionMNIST.classNames.count
+            o.labelDropout = labelDropout ?? o.labelDropout ?? ConditionalTraining.defaultLabelDropout
+        } else {
+            o.classCount = nil
+            o.labelDropout = labelDropout  // refused by validate(): it needs --conditional
+        }
         return o
     }
 

@@ -133,9 +133,9 @@ import Testing
     @Test func unsupportedFeaturesAreRefusedByKey() throws {
         let cases: [(String, String)] = [
             ("act_fn", "\"gelu\""), ("attn_norm_num_groups", "4"), ("center_input_sample", "true"),
-            ("class_embed_type", "\"timestep\""), ("downsample_padding", "0"), ("downsample_type", "\"resnet\""),
+            ("class_embed_type", "\"identity\""), ("downsample_padding", "0"), ("downsample_type", "\"resnet\""),
             ("dropout", "0.1"), ("mid_block_scale_factor", "1.414"), ("mid_block_type", "null"),
-            ("num_class_embeds", "10"), ("num_train_timesteps", "1000"), ("resnet_time_scale_shift", "\"scale_shift\""),
+            ("num_class_embeds", "0"), ("num_train_timesteps", "1000"), ("resnet_time_scale_shift", "\"scale_shift\""),
             ("time_embedding_dim", "64"), ("time_embedding_type", "\"fourier\""), ("upsample_type", "\"resnet\""),
             ("down_block_types", "[\"DownBlock2D\", \"CrossAttnDownBlock2D\", \"AttnDownBlock2D\"]"),
             ("up_block_types", "[\"AttnUpBlock2D\", \"AttnSkipUpBlock2D\", \"UpBlock2D\"]"),

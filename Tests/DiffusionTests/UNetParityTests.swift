@@ -2,11 +2,13 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// The U-Net against diffusers 0.42.1 on two fixtures made with torch 2.15 + diffusers 0.42.1
+/// The U-Net against diffusers 0.42.1 on fixtures made with torch 2.15 + diffusers 0.42.1
 /// (UNet2DModels with random non-zero weights, their input, output, loss and gradients):
-/// Tests/Fixtures/tiny (one channel) and Tests/Fixtures/tiny-rgb (three channels, one resnet
-/// per down block, 4-wide heads; made by Tests/Fixtures/make_tiny_rgb.py): output, loss, and
-/// the gradient of every parameter and of the input.
+/// Tests/Fixtures/tiny (one channel), Tests/Fixtures/tiny-rgb (three channels, one resnet
+/// per down block, 4-wide heads; made by Tests/Fixtures/make_tiny_rgb.py), and the
+/// class-conditional tiny-class (num_class_embeds 11) and tiny-class-timestep (class_embed_type
+/// "timestep"; both made by make_tiny_class.py, class_labels in io.safetensors): output, loss,
+/// and the gradient of every parameter, the class embedding's included, and of the input.
 @Suite(.kernelThreads(2)) struct UNetParityTests {
     func model(_ fixture: String) throws -> UNet2DModel {
         let model = try UNet2DModel(config: try UNetConfig.load(contentsOf: PackageFixtures.path(fixture + "/config.json")))
@@ -19,7 +21,7 @@ import Testing
     }
 
     /// Our kernels and oneDNN fp32 (when it starts here) both hold the same tolerances.
-    @Test(arguments: ["tiny", "tiny-rgb"], [ConvolutionBackend.swift] + (OneDNN.isAvailable ? [.oneDNN(.fp32)] : []))
+    @Test(arguments: ["tiny", "tiny-rgb", "tiny-class", "tiny-class-timestep"], [ConvolutionBackend.swift] + (OneDNN.isAvailable ? [.oneDNN(.fp32)] : []))
     func forwardAndGradientsMatchDiffusers(fixture: String, convolutions: ConvolutionBackend) throws {
         try compare(fixture: fixture, convolutions: convolutions, Tolerance.fp32)
     }
@@ -55,7 +57,9 @@ import Testing
         let expected = Layout.nchwToNHWC(try io.tensor(named: "output"))
         let target = Layout.nchwToNHWC(try io.tensor(named: "target"))
         let t = try io.int64Values(named: "timestep").map { Float($0) }
-        let out = try model.forward(x, timesteps: t, recordForBackward: true)
+        let labels = io.contains("class_labels") ? try io.int64Values(named: "class_labels").map { Int($0) } : nil
+        #expect((labels != nil) == model.isClassConditional)
+        let out = try model.forward(x, timesteps: t, classLabels: labels, recordForBackward: true)
         var maxDiff: Float = 0
         for i in 0..<out.count { maxDiff = max(maxDiff, abs(out[i] - expected[i])) }
         print("max |output - diffusers| =", maxDiff)
@@ -82,7 +86,9 @@ import Testing
         let grads = try Safetensors(contentsOf: PackageFixtures.path(fixture + "/grads.safetensors"))
         #expect(grads.names.count == model.store.entries.count)
         var worst = ("", 0.0)
+        var checked = Set<String>()
         for e in model.store.entries {
+            checked.insert(e.name)
             let mine = model.store.exportTensor(e, from: model.store.grads).array
             let ref = try grads.tensor(named: e.name).array
             let r = relativeError(mine, ref)
@@ -97,6 +103,14 @@ import Testing
         }
         print("worst gradient relative error:", worst)
         #expect(worst.1 < tolerance.gradient)
+        // The class embedding is among the parameters compared, with a gradient that is not zero.
+        if model.isClassConditional {
+            let names = checked.filter { $0.hasPrefix("class_embedding.") }
+            #expect(!names.isEmpty)
+            for name in names {
+                #expect(norm(try grads.tensor(named: name).array) > 1e-6, "\(name)")
+            }
+        }
     }
 
     func norm(_ a: [Float]) -> Double { a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }

@@ -31,6 +31,7 @@ import Testing
         (["--train-subset", "48"], "--train-subset 48 (saved: 96)"),
         (["--epochs", "3"], "--epochs 3 (saved: 2)"),
         (["--preset", "small"], "--preset small differs"),
+        (["--conditional"], "--conditional 1 (saved: none)"),
     ])
     func conflictingFlagIsAnError(flags: [String], message: String) throws {
         let before = try Data(contentsOf: URL(fileURLWithPath: statePath))

@@ -25,12 +25,17 @@ import Testing
         return text.split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[2]) }
     }
 
-    @Test func sameParametersAtOneTwoAndThreeRanks() throws {
+    /// Class-conditional runs (--conditional, label dropout drawn from the keyed streams) as well.
+    static let conditional = ["--conditional", "--label-dropout", "0.3"]
+
+    @Test(arguments: [false, true])
+    func sameParametersAtOneTwoAndThreeRanks(conditional: Bool) throws {
         let base = temporaryDirectory()
         var results: [[Float]] = []
         for ranks in 1...3 {
             let out = base + "/np\(ranks)"
-            let run = try MPIRun.launcher(Self.common + ["--max-steps", "3", "--out", out], ranks: ranks, timeout: 600)
+            let run = try MPIRun.launcher(Self.common + (conditional ? Self.conditional : []) + ["--max-steps", "3", "--out", out],
+                                          ranks: ranks, timeout: 600)
             #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
             results.append(try parameters(out))
         }
@@ -45,15 +50,27 @@ import Testing
             #expect(relative < 1e-5)
         }
         // Something was learned: parameters moved from their initialisation.
-        #expect(results[0].count == UNetConfig.tiny.parameterCount)
+        var config = UNetConfig.tiny
+        if conditional {
+            config.numClassEmbeds = 11
+            let saved = try UNetConfig.load(contentsOf: base + "/np1/model/config.json")
+            #expect(saved.numClassEmbeds == 11 && saved.classEmbedType == nil)
+            let options = try #require(try Safetensors(contentsOf: base + "/np1/training_state.safetensors").metadata["options"])
+            #expect(options.contains("\"conditional\":true") && options.contains("\"classCount\":10")
+                    && options.contains("\"labelDropout\":0.3"), "\(options)")
+        }
+        #expect(results[0].count == config.parameterCount)
     }
 
-    @Test func resumedRunReproducesUninterruptedRun() throws {
+    @Test(arguments: [false, true])
+    func resumedRunReproducesUninterruptedRun(conditional: Bool) throws {
         let base = temporaryDirectory()
-        let whole = try MPIRun.launcher(Self.common + ["--max-steps", "4", "--out", base + "/whole"], ranks: 1, timeout: 600)
+        let common = Self.common + (conditional ? Self.conditional : [])
+        let whole = try MPIRun.launcher(common + ["--max-steps", "4", "--out", base + "/whole"], ranks: 1, timeout: 600)
         #expect(whole.status == 0, "\(whole.stderr)")
-        let first = try MPIRun.launcher(Self.common + ["--max-steps", "2", "--out", base + "/split"], ranks: 1, timeout: 600)
+        let first = try MPIRun.launcher(common + ["--max-steps", "2", "--out", base + "/split"], ranks: 1, timeout: 600)
         #expect(first.status == 0, "\(first.stderr)")
+        // Resumed without the conditional flags: the saved options stand.
         let second = try MPIRun.launcher(Self.common + ["--max-steps", "4", "--out", base + "/split", "--resume"], ranks: 2, timeout: 600)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(try losses(base + "/split").count == 4)

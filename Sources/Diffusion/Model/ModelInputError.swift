@@ -10,6 +10,11 @@ public enum ModelInputError: Error, Equatable, CustomStringConvertible {
     case spatial(dimension: String, size: Int, multiple: Int, downBlocks: Int)
     case timesteps(count: Int, batch: Int)
     case nonFiniteTimestep(Float)
+    /// A class-conditional model called without labels, or an unconditional one with them.
+    case classLabelsMissing
+    case classLabelsUnexpected
+    case classLabels(count: Int, batch: Int)
+    case classLabel(Int, allowed: Range<Int>)
 
     public var description: String {
         switch self {
@@ -28,6 +33,15 @@ public enum ModelInputError: Error, Equatable, CustomStringConvertible {
             return "\(count) timestep(s) for a batch of \(batch) images; expected one per image"
         case .nonFiniteTimestep(let t):
             return "a timestep is \(t); expected finite numbers"
+        case .classLabelsMissing:
+            return "the model is class-conditional (num_class_embeds / class_embed_type in its config): it needs a class label per image"
+        case .classLabelsUnexpected:
+            return "class labels given, but the model is unconditional (its config has no num_class_embeds or class_embed_type)"
+        case .classLabels(let count, let batch):
+            return "\(count) class label(s) for a batch of \(batch) images; expected one per image"
+        case .classLabel(let label, let allowed):
+            return allowed.upperBound == Int.max ? "class label \(label) is negative; expected labels >= 0"
+                : "class label \(label) outside 0...\(allowed.upperBound - 1) (num_class_embeds is \(allowed.upperBound))"
         }
     }
 }
@@ -35,7 +49,7 @@ public enum ModelInputError: Error, Equatable, CustomStringConvertible {
 extension UNet2DModel {
     /// Checks that `shape` ([N, H, W, C]) and `timesteps` can go through this model: the one
     /// place sizes are checked, at the entry of `forward`.
-    public func checkInput(shape: [Int], timesteps: [Float]) throws {
+    public func checkInput(shape: [Int], timesteps: [Float], classLabels: [Int]? = nil) throws {
         guard shape.count == 4 else { throw ModelInputError.rank(shape: shape) }
         guard shape[0] >= 1 else { throw ModelInputError.emptyBatch }
         guard shape[3] == config.inChannels else {
@@ -47,5 +61,14 @@ extension UNet2DModel {
         }
         guard timesteps.count == shape[0] else { throw ModelInputError.timesteps(count: timesteps.count, batch: shape[0]) }
         if let bad = timesteps.first(where: { !$0.isFinite }) { throw ModelInputError.nonFiniteTimestep(bad) }
+        switch (classEmbedding, classLabels) {
+        case (nil, nil): break
+        case (nil, _?): throw ModelInputError.classLabelsUnexpected
+        case (_?, nil): throw ModelInputError.classLabelsMissing
+        case (let embedding?, let labels?):
+            guard labels.count == shape[0] else { throw ModelInputError.classLabels(count: labels.count, batch: shape[0]) }
+            let allowed = embedding.labelRange
+            if let bad = labels.first(where: { !allowed.contains($0) }) { throw ModelInputError.classLabel(bad, allowed: allowed) }
+        }
     }
 }

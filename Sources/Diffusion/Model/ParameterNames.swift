@@ -17,7 +17,7 @@ public struct ParameterSpec: Equatable, Sendable, CustomStringConvertible {
 
 extension UNetConfig {
     /// Every parameter of diffusers' `UNet2DModel` built from this config, in the order of
-    /// `model.state_dict()`: modules in registration order (conv_in, time_embedding,
+    /// `model.state_dict()`: modules in registration order (conv_in, time_embedding, class_embedding,
     /// down_blocks, up_blocks, mid_block — diffusers sets `self.mid_block = None` before
     /// registering up_blocks and assigns the module after them — conv_norm_out, conv_out);
     /// inside blocks, attentions before resnets before down/upsamplers.
@@ -29,6 +29,13 @@ extension UNetConfig {
         list.conv("conv_in", out: c0, in: inChannels, kernel: 3)
         list.linear("time_embedding.linear_1", out: temb, in: c0)
         list.linear("time_embedding.linear_2", out: temb, in: temb)
+        switch (classEmbedType, numClassEmbeds) {
+        case (nil, nil): break
+        case (nil, let rows?): list.add("class_embedding.weight", [rows, temb])
+        case (.timestep?, _):
+            list.linear("class_embedding.linear_1", out: temb, in: c0)
+            list.linear("class_embedding.linear_2", out: temb, in: temb)
+        }
 
         for (i, block) in downPlan.enumerated() {
             let prefix = "down_blocks.\(i)"

@@ -1,8 +1,9 @@
 /// The denoiser on PyTorch-layout tensors from a safetensors file: the parity check anyone can
 /// run against diffusers (`UNet2DModel(sample, timestep).sample`).
 public enum Prediction {
-    /// Reads `sample` [B, C, H, W] and `timestep` [B] (int64 or float) from `inputPath`,
-    /// runs the model, and writes `output` [B, C, H, W] (float32) to `outputPath`.
+    /// Reads `sample` [B, C, H, W] and `timestep` [B] (int64 or float) from `inputPath`, and
+    /// `class_labels` [B] (int64) for a class-conditional model; runs the model, and writes
+    /// `output` [B, C, H, W] (float32) to `outputPath`.
     public static func run(model: UNet2DModel, inputPath: String, outputPath: String) throws {
         let file = try Safetensors(contentsOf: inputPath)
         for name in ["sample", "timestep"] where !file.contains(name) {
@@ -22,13 +23,19 @@ public enum Prediction {
             throw FileError(path: inputPath, "tensor 'timestep' has \(timesteps.count) values, expected \(b) (one per sample) or 1")
         }
         let t = timesteps.count == b ? timesteps : [Float](repeating: timesteps[0], count: b)
+        let labels: [Int]? = file.contains("class_labels") ? try file.int64Values(named: "class_labels").map { Int($0) } : nil
+        if model.isClassConditional && labels == nil {
+            throw FileError(path: inputPath, "tensor 'class_labels' missing: the model is class-conditional (num_class_embeds "
+                            + "\(c.numClassEmbeds.map(String.init) ?? "null")); expected class_labels [B] (int64)")
+        }
         var estimate = c.memoryEstimate(batch: b, height: h, width: w, training: false)
         estimate.otherBytes = CheckedSize.product([b, c.inChannels + c.outChannels, h, w]) * 4 * 2  // NCHW and NHWC copies
         try MemoryBudget.check(estimate, for: "predict on \(inputPath) (batch \(b), \(h)x\(w))")
         let x = Layout.nchwToNHWC(sample)
         let y: Tensor
-        do { y = try model.forward(x, timesteps: t) } catch let error as ModelInputError {
-            throw FileError(path: inputPath, "tensor 'sample' has shape \(sample.shape) [B, C, H, W]: \(error)")
+        do { y = try model.forward(x, timesteps: t, classLabels: labels) } catch let error as ModelInputError {
+            throw FileError(path: inputPath, "tensor 'sample' has shape \(sample.shape) [B, C, H, W]"
+                            + (labels.map { " and 'class_labels' [\($0.count)]" } ?? "") + ": \(error)")
         }
         let out = Layout.nhwcToNCHW(y)
         try Safetensors.write([(name: "output", tensor: out)], metadata: ["format": "pt"], to: outputPath)

@@ -14,6 +14,8 @@ public final class UNet2DModel {
     let convIn: Conv2DLayer
     let timeLinear1, timeLinear2: Linear
     let timeAct, timeAct2: SiLULayer
+    /// Class conditioning (num_class_embeds / class_embed_type); nil for an unconditional model.
+    let classEmbedding: ClassEmbedding?
     let downBlocks: [DownBlock]
     let midResnet1, midResnet2: ResnetBlock
     let midAttention: AttentionBlock?
@@ -52,6 +54,7 @@ public final class UNet2DModel {
         timeLinear2 = Linear(s, c, name: "time_embedding.linear_2", in: tembChannels, out: tembChannels)
         timeAct = SiLULayer(c)
         timeAct2 = SiLULayer(c)
+        classEmbedding = ClassEmbedding.make(s, c, config: config)  // diffusers registers it here too
 
         let temb = config.timeEmbeddingChannels
         func resnet(_ name: String, _ p: ResnetPlan) -> ResnetBlock {
@@ -117,21 +120,31 @@ public final class UNet2DModel {
             b.upsampler?.initialize(&rng)
         }
         normOut.initialize(); convOut.initialize(&rng)
+        // Its own stream: every other parameter is the same as the unconditional model's from `seed`.
+        var classRNG = RandomStream(seed: seed, key: 0x1418)
+        classEmbedding?.initialize(&classRNG)
     }
+
+    /// Whether `forward` needs class labels (the config has a class embedding).
+    public var isClassConditional: Bool { classEmbedding != nil }
 
     // Saved between forward and backward.
     private var tembAct: Tensor?
 
-    /// Predicts the noise. With `recordForBackward`, keeps what `backward` needs. Throws
-    /// `ModelInputError` for a batch the model cannot take (see `checkInput`).
-    public func forward(_ sample: Tensor, timesteps: [Float], recordForBackward: Bool = false) throws -> Tensor {
-        try checkInput(shape: sample.shape, timesteps: timesteps)
+    /// Predicts the noise. `classLabels` (one per image) are required by a class-conditional
+    /// model and refused by an unconditional one, as diffusers does. With `recordForBackward`,
+    /// keeps what `backward` needs. Throws `ModelInputError` for a batch the model cannot take
+    /// (see `checkInput`).
+    public func forward(_ sample: Tensor, timesteps: [Float], classLabels: [Int]? = nil,
+                        recordForBackward: Bool = false) throws -> Tensor {
+        try checkInput(shape: sample.shape, timesteps: timesteps, classLabels: classLabels)
         context.recordsForBackward = recordForBackward
 
-        // 1. time embedding; every resnet uses silu(temb)
+        // 1. time embedding (+ class embedding); every resnet uses silu(temb)
         let tproj = SinusoidalTimestep.embed(timesteps, dim: timeChannels, flipSinToCos: config.flipSinToCos,
                                              freqShift: Float(config.freqShift))
         let temb = timeLinear2.forward(timeAct.forward(timeLinear1.forward(tproj)))
+        if let classEmbedding, let classLabels { temb.add(classEmbedding.forward(classLabels)) }
         let tembAct = timeAct2.forward(temb)
 
         // 2. down path, keeping every skip
@@ -216,8 +229,9 @@ public final class UNet2DModel {
         precondition(dSkips.isEmpty)
         let dSample = convIn.backward(dh)
 
-        // 1. time embedding (timesteps themselves get no gradient)
+        // 1. class and time embedding (timesteps and labels themselves get no gradient)
         let dTemb = timeAct2.backward(dTembAct)
+        classEmbedding?.backward(dTemb)
         timeLinear1.backwardParametersOnly(timeAct.backward(timeLinear2.backward(dTemb)))
         gradientsReady?(0)
         return dSample

@@ -37,12 +37,19 @@ public struct UNetConfig: Equatable, Sendable {
     public var flipSinToCos: Bool
     /// Frequencies are exp(-ln(10000) * i / (half - freqShift)), i in 0..<half.
     public var freqShift: Int
+    /// diffusers' `class_embed_type`: nil (with `numClassEmbeds`, a learned table) or
+    /// `.timestep` (class labels through the sinusoidal embedding and an MLP). See ClassEmbedding.swift.
+    public var classEmbedType: ClassEmbedType?
+    /// diffusers' `num_class_embeds`: rows of the class table (class_embed_type nil); nil for an
+    /// unconditional model.
+    public var numClassEmbeds: Int?
 
     /// Defaults are diffusers' `UNet2DModel.__init__` defaults.
     public init(sampleSize: Int, inChannels: Int = 3, outChannels: Int = 3, blockOutChannels: [Int],
                 downBlockTypes: [DownBlockType], upBlockTypes: [UpBlockType], layersPerBlock: Int = 2,
                 attentionHeadDim: Int = 8, normNumGroups: Int = 32, normEps: Double = 1e-5,
-                addAttention: Bool = true, flipSinToCos: Bool = true, freqShift: Int = 0) {
+                addAttention: Bool = true, flipSinToCos: Bool = true, freqShift: Int = 0,
+                classEmbedType: ClassEmbedType? = nil, numClassEmbeds: Int? = nil) {
         self.sampleSize = sampleSize
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -56,6 +63,8 @@ public struct UNetConfig: Equatable, Sendable {
         self.addAttention = addAttention
         self.flipSinToCos = flipSinToCos
         self.freqShift = freqShift
+        self.classEmbedType = classEmbedType
+        self.numClassEmbeds = numClassEmbeds
     }
 
     /// Width of the time embedding (diffusers: `block_out_channels[0] * 4`).
@@ -151,6 +160,9 @@ extension UNetConfig {
         }
         guard freqShift != timeWidth / 2 else {
             throw bad("freq_shift", "\(freqShift)", "a value other than block_out_channels[0] / 2 (it divides by half - freq_shift)")
+        }
+        if let n = numClassEmbeds, !(1...Self.maxClassEmbeds).contains(n) {
+            throw bad("num_class_embeds", "\(n)", "an integer in 1...\(Self.maxClassEmbeds), or null")
         }
         let d = attentionHeadDim
         guard d >= 1 else { throw bad("attention_head_dim", "\(d)", "a positive integer") }

@@ -101,6 +101,7 @@ extension UNetConfig {
     public static let maxLevels = 16
     public static let maxLayersPerBlock = 64
     public static let maxSampleSize = 1 << 15
+    public static let maxClassEmbeds = 1 << 16
 }
 
 /// How one config key is read (false: value not supported) and written.
@@ -179,7 +180,14 @@ extension UNetConfig {
             return true
         }, write: { .array($0.blockOutChannels.map { .number(String($0)) }) }),
         fixed("center_input_sample", .bool(false), "false") { $0 == .bool(false) },
-        fixedNull("class_embed_type", "no class conditioning"),
+        ConfigKeyRule(key: "class_embed_type",
+                      expected: "null (with num_class_embeds: a learned table) or \"timestep\" (\"identity\" and the projections "
+                          + "take embedding vectors, not class labels, and are not supported)", read: { c, v in
+            if v == .null { c.classEmbedType = nil; return true }
+            guard let s = v.stringValue, let t = ClassEmbedType(rawValue: s) else { return false }
+            c.classEmbedType = t
+            return true
+        }, write: { $0.classEmbedType.map { .string($0.rawValue) } ?? .null }),
         blockTypes("down_block_types", \.downBlockTypes),
         fixed("downsample_padding", .number("1"), "1") { $0.intValue == 1 },
         fixedString("downsample_type", "conv"),
@@ -196,7 +204,12 @@ extension UNetConfig {
             return true
         }, write: { .number(String($0.normEps)) }),  // Swift's shortest repr matches Python's (1e-05)
         int("norm_num_groups", \.normNumGroups, 1...maxChannels),
-        fixedNull("num_class_embeds", "no class conditioning"),
+        ConfigKeyRule(key: "num_class_embeds", expected: "null or an integer in 1...\(maxClassEmbeds)", read: { c, v in
+            if v == .null { c.numClassEmbeds = nil; return true }
+            guard let n = v.intValue, (1...maxClassEmbeds).contains(n) else { return false }
+            c.numClassEmbeds = n
+            return true
+        }, write: { $0.numClassEmbeds.map { .number(String($0)) } ?? .null }),
         fixedNull("num_train_timesteps", "only the \"learned\" time embedding uses it"),
         int("out_channels", \.outChannels, 1...maxChannels),
         fixedString("resnet_time_scale_shift", "default"),

@@ -20,6 +20,11 @@ extension UNetConfig {
         func attention(_ ch: CheckedSize) -> CheckedSize { norm(ch) + linear(ch, ch) * 4 }
 
         var total = conv(CheckedSize(inChannels), c[0], 3) + linear(c[0], temb) + linear(temb, temb)
+        switch (classEmbedType, numClassEmbeds) {
+        case (nil, nil): break
+        case (nil, let rows?): total += CheckedSize(rows) * temb
+        case (.timestep?, _): total += linear(c[0], temb) + linear(temb, temb)
+        }
         for i in 0..<n {
             let input = c[max(i - 1, 0)], output = c[i]
             total += resnet(input, output) + (L - 1) * resnet(output, output)

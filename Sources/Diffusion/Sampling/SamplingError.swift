@@ -11,6 +11,11 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
     case modelOutputShape(t: Int, expected: [Int], got: [Int])
     case imageCount(Int)
     case noiseShape(expected: [Int], got: [Int])
+    case unknownClass(String, classes: Int)
+    case classAllCount(images: Int, classes: Int)
+    case classRequired(classes: Int)
+    case classNotSupported
+    case classLabelCount(labels: Int, images: Int)
 
     public var description: String {
         switch self {
@@ -36,6 +41,19 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
             return "\(n) images to sample; expected a count >= 0"
         case let .noiseShape(expected, got):
             return "the initial noise x_T has shape \(got) (NHWC); expected \(expected) for this model and image count"
+        case let .unknownClass(text, classes):
+            let names = FashionMNIST.classNames.prefix(classes).map { "'\($0)'" }.joined(separator: ", ")
+            return "unknown class '\(text)'; expected an index in 0...\(classes - 1), a name (\(names)) or 'all'"
+        case let .classAllCount(images, classes):
+            return "--class all draws every class equally: --n must be a positive multiple of \(classes), got \(images)"
+        case let .classRequired(classes):
+            return "the model is class-conditional (num_class_embeds \(classes + 1): \(classes) classes and the null class, "
+                + "trained with --conditional): give --class NAME|INDEX|all"
+        case .classNotSupported:
+            return "the model is unconditional (no num_class_embeds in its config.json): --class and --guidance-scale need a model "
+                + "trained with `launcher train --conditional`"
+        case let .classLabelCount(labels, images):
+            return "\(labels) class labels for \(images) images; expected one per image"
         }
     }
 }

@@ -21,16 +21,19 @@ public enum ShardedSampling {
     /// anything, a model that is not a denoiser or a share (plus the n images gathered on
     /// rank 0) that cannot fit in memory.
     /// - Parameter initialNoise: x_T for all n images ([n, H, W, C]); drawn from the streams when nil.
+    /// - Parameter guidance: the classes and guidance scale for a class-conditional model
+    ///   (required for one, refused for an unconditional model); image i gets class `labels[i]`.
     public static func generate(model: UNet2DModel, spec: SamplerSpec, schedule: NoiseSchedule,
                                 count n: Int, seed: UInt64, group: Collectives,
-                                initialNoise: Tensor? = nil,
+                                initialNoise: Tensor? = nil, guidance: ClassGuidance? = nil,
                                 onStep: SamplingProgress? = nil) throws -> Result {
         let c = model.config
         try c.checkDenoiser(for: "sampling")
         guard n >= 0 else { throw SamplingError.imageCount(n) }
+        try ClassGuidance.check(guidance, for: c, images: n)
         let mine = EpochPlan.share(count: n, rank: group.rank, size: group.size)
         let imageShape = [c.sampleSize, c.sampleSize, c.outChannels]
-        var estimate = c.memoryEstimate(batch: mine.count, training: false)
+        var estimate = c.memoryEstimate(batch: mine.count * (guidance?.passes ?? 1), training: false)
         if group.isRoot { estimate.otherBytes = CheckedSize.product([n] + imageShape) * 4 * 2 }  // the images and their .npy bytes
         try MemoryBudget.check(estimate, for: "sampling \(n) images (\(mine.count) on rank \(group.rank))", group: group)
         var streams = Sampling.streams(seed: seed, images: mine)
@@ -43,7 +46,8 @@ public enum ShardedSampling {
         } else {
             noise = Sampling.initialNoise(imageShape: imageShape, streams: &streams)
         }
-        let result = try Sampling.run(spec: spec, schedule: schedule, model: denoiser(model), noise: noise,
+        let denoiser = guidance.map { $0.denoiser(model, localLabels: Array($0.labels[mine])) } ?? denoiser(model)
+        let result = try Sampling.run(spec: spec, schedule: schedule, model: denoiser, noise: noise,
                                       streams: &streams, onStep: onStep)
         let perImage = imageShape.reduce(1, *)
         let counts = (0..<group.size).map { EpochPlan.share(count: n, rank: $0, size: group.size).count * perImage }

@@ -12,6 +12,8 @@ public final class Trainer {
     public let model: UNet2DModel
     public let options: TrainingOptions
     public let images: Tensor
+    /// The images' classes (conditional runs; nil otherwise).
+    public let labels: [Int]?
     public let group: Collectives
     public let schedule: NoiseSchedule
     public let lrSchedule: OneCycleLR
@@ -44,20 +46,34 @@ public final class Trainer {
     /// batch replicates into all of them (`Preprocess.replicatingChannels`). Throws when the
     /// model is not a denoiser (in_channels != out_channels), the images do not fit it, or a
     /// training step of `options.batchSize` images (split over the group) cannot fit in memory.
-    public init(model: UNet2DModel, images: Tensor, options: TrainingOptions, group: Collectives) throws {
+    /// A conditional run (`options.conditional`) needs `labels`, one class in 0..<classCount
+    /// per image, and a model whose class table has classCount + 1 rows.
+    public init(model: UNet2DModel, images: Tensor, labels: [Int]? = nil, options: TrainingOptions, group: Collectives) throws {
         let config = model.config
         try config.checkDenoiser(for: "training")
+        try options.checkConditioning(config, source: "model config")
+        if let classes = options.conditioningClasses {
+            guard let labels, labels.count == images.shape.first else {
+                throw TrainingError.badImages("conditional training needs one class label per image: \(labels?.count ?? 0) labels "
+                                              + "for \(images.shape.first ?? 0) images")
+            }
+            if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
+                throw TrainingError.badImages("training label \(bad) outside 0...\(classes - 1) (classCount \(classes))")
+            }
+        }
         guard images.shape.count == 4, images.shape[0] >= 1, [1, config.inChannels].contains(images.shape[3]) else {
             throw TrainingError.badImages("training images have shape \(images.shape); expected [n >= 1, H, W, 1 or "
                                           + "\(config.inChannels) (in_channels)]")
         }
-        try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0])
+        try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0],
+                             classLabels: model.isClassConditional ? [0] : nil)
         let batch = min(options.batchSize, images.shape[0])  // EpochPlan's batches hold at most the data set
         let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
         var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
         estimate.otherBytes = CheckedSize.product(images.shape) * 4
         try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
+        self.labels = options.conditional == true ? labels : nil
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
@@ -113,6 +129,13 @@ public final class Trainer {
             timesteps[local] = rng.int(below: options.timesteps)
             rng.fillNormal(eps.data + local * pixels, count: pixels)
         }
+        // Conditional runs: each sample's class, or the null class where its dropout draw says.
+        let classLabels = options.conditioningClasses.map { classes in
+            mine.map { j in
+                ConditionalTraining.trainingLabel(labels![indices[j]], seed: options.seed, key: keyBase &+ UInt64(j),
+                                                  dropout: options.labelDropout ?? 0, nullClass: classes)
+            }
+        }
         var x0 = images.gather(Array(indices[mine]))
         if x0.shape[3] != shape[3] { x0 = Preprocess.replicatingChannels(x0, to: shape[3]) }
         let xt = schedule.qSample(x0: x0, eps: eps, t: timesteps)
@@ -123,7 +146,7 @@ public final class Trainer {
         let buckets = GradientBuckets(gradients: model.store.gradBuffer, size: bucketSize)
         var localLoss = 0.0
         if !mine.isEmpty {
-            let out = try model.forward(xt, timesteps: timesteps.map(Float.init), recordForBackward: true)
+            let out = try model.forward(xt, timesteps: timesteps.map(Float.init), classLabels: classLabels, recordForBackward: true)
             let dOut = Tensor(uninitialized: out.shape)
             let scale = 2 / Float(globalBatch * pixels)
             for i in 0..<out.count {

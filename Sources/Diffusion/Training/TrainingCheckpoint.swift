@@ -79,6 +79,8 @@ public enum TrainingCheckpoint {
             throw FileError(path: path, "metadata \(error); expected options in the ranges `launcher train` accepts")
         }
         let config = try UNetConfig(json: Array(try meta("config").utf8), path: path + " (metadata 'config')")
+        // A conditional run's options and its model's class table must agree (and an unconditional run has none).
+        try options.checkConditioning(config, source: path + " (metadata 'config' against 'options')")
         // Counted in closed form: listing the parameters of a tampered config could exhaust memory.
         let count = config.checkedParameterCount.value ?? -1
         func vector(_ name: String) throws -> Tensor {

@@ -25,6 +25,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var dropLast = false
     /// Train on the first N images only (smoke tests). Left out of the JSON when nil.
     public var trainSubset: Int? = nil
+    /// Class-conditional training (ConditionalTraining.swift): true, or nil for the recipe's
+    /// unconditional run. The three fields are left out of the JSON when nil, so unconditional
+    /// runs keep their hash.
+    public var conditional: Bool? = nil
+    /// Probability of replacing an image's class by the null class (conditional runs only).
+    public var labelDropout: Double? = nil
+    /// Classes of the data set (conditional runs only): the null class is this index.
+    public var classCount: Int? = nil
 
     public init() {}
 
@@ -85,6 +93,20 @@ extension TrainingOptions {
         try OptionCheck.number(betaMax, name("betaMax"), max(1e-4, betaStart), 1, lowerOpen: true, upperOpen: true)
         try OptionCheck.integer(timesteps, name("timesteps"), 2...100_000)
         if let maxGradNorm { try OptionCheck.number(maxGradNorm, name("maxGradNorm"), 0, 1e12, lowerOpen: true) }
+        if let labelDropout {
+            guard conditional == true else {
+                throw OptionError(name("labelDropout"), "applies to class-conditional training only: add \(name("conditional"))")
+            }
+            try OptionCheck.number(labelDropout, name("labelDropout"), 0, 1, upperOpen: true)
+        }
+        if conditional == true {
+            guard let classCount, labelDropout != nil else {
+                throw OptionError(name("conditional"), "needs the class count and the label dropout stored beside it (classCount, labelDropout)")
+            }
+            try OptionCheck.integer(classCount, name("classCount"), 1...(UNetConfig.maxClassEmbeds - 1))
+        } else if let classCount {
+            throw OptionError(name("classCount"), "is \(classCount) in an unconditional run; expected none")
+        }
     }
 
     /// The plan on `datasetSize` images fits: the batch is not larger than the data and

@@ -39,10 +39,12 @@ public struct TrainingStart {
         options = try options.resumed(with: given, explicit: explicit, name: name, source: statePath ?? "the saved run")
     }
 
-    /// The images this run trains on: the split's first `trainSubset` (or all) images.
-    public func loadImages(directory: String) throws -> Tensor {
+    /// The images this run trains on, and their classes: the split's first `trainSubset` (or all).
+    public func loadData(directory: String) throws -> (images: Tensor, labels: [Int]) {
         let data = try FashionMNIST.load(split: .train, directory: directory)
-        return Preprocess.images(data, indices: options.trainSubset.map { Array(0..<min($0, data.count)) })
+        let count = min(options.trainSubset ?? data.count, data.count)
+        return (Preprocess.images(data, indices: options.trainSubset.map { _ in Array(0..<count) }),
+                data.labels(at: Array(0..<count)))
     }
 
     /// The plan on `datasetSize` images fits, and a resumed step lies within it.
@@ -57,7 +59,8 @@ public struct TrainingStart {
     /// The trainer on every rank, starting where this says: rank 0 sets the parameters (the
     /// state's, a diffusers folder's, or a fresh initialisation) and they are broadcast, with
     /// Adam's moments when resuming. Collective.
-    public func makeTrainer(images: Tensor, initFrom: String?, bucketSize: Int, group: Collectives) throws -> Trainer {
+    public func makeTrainer(images: Tensor, labels: [Int]? = nil, initFrom: String?, bucketSize: Int,
+                            group: Collectives) throws -> Trainer {
         let unet = try UNet2DModel(config: config)
         _ = try group.rootLoads {
             if let state {
@@ -69,7 +72,7 @@ public struct TrainingStart {
                 unet.initializeParameters(seed: options.seed)
             }
         }
-        let trainer = try Trainer(model: unet, images: images, options: options, group: group)
+        let trainer = try Trainer(model: unet, images: images, labels: labels, options: options, group: group)
         trainer.bucketSize = bucketSize
         try trainer.broadcastParameters()
         if statePath != nil {

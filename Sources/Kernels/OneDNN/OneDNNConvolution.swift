@@ -197,7 +197,13 @@ package enum OneDNNConvolution {
             }
         }
         if let dbias {
-            for i in parts.indices { Vectorized.add(biasPartials + i * g.cout, into: dbias, count: g.cout) }
+            if precision == .bf16 {
+                // The primitive sums dy after its conversion to bf16 (on CPUs with native bf16):
+                // the bias gradient is a plain sum, so take it from the fp32 dy instead.
+                GEMM.accumulateColumnSums(rows: g.n * g.ho * g.wo, cols: g.cout, x: dy, into: dbias)
+            } else {
+                for i in parts.indices { Vectorized.add(biasPartials + i * g.cout, into: dbias, count: g.cout) }
+            }
         }
         return true
     }
