@@ -21,9 +21,11 @@ public enum ShardedSampling {
     /// anything, a model that is not a denoiser or a share (plus the n images gathered on
     /// rank 0) that cannot fit in memory.
     /// - Parameter initialNoise: x_T for all n images ([n, H, W, C]); drawn from the streams when nil.
+    /// - Parameter clip: clamp the final images to the data range `Preprocess.valueRange`
+    ///   (diffusers' pipelines clamp theirs too); false keeps the sampler's raw output.
     public static func generate(model: UNet2DModel, spec: SamplerSpec, schedule: NoiseSchedule,
                                 count n: Int, seed: UInt64, group: Collectives,
-                                initialNoise: Tensor? = nil,
+                                initialNoise: Tensor? = nil, clip: Bool = true,
                                 onStep: SamplingProgress? = nil) throws -> Result {
         let c = model.config
         try c.checkDenoiser(for: "sampling")
@@ -45,11 +47,17 @@ public enum ShardedSampling {
         }
         let result = try Sampling.run(spec: spec, schedule: schedule, model: denoiser(model), noise: noise,
                                       streams: &streams, onStep: onStep)
+        if clip { clamp(result.images, to: Preprocess.valueRange) }
         let perImage = imageShape.reduce(1, *)
         let counts = (0..<group.size).map { EpochPlan.share(count: n, rank: $0, size: group.size).count * perImage }
         let all = try group.gather(UnsafeBufferPointer(start: result.images.data, count: result.images.count),
                                    counts: counts, root: 0)
         let images = group.isRoot ? Tensor(shape: [n] + imageShape, values: all) : nil
         return Result(images: images, local: result.images, localRange: mine, modelEvaluations: result.modelEvaluations)
+    }
+
+    /// Clamps every element of `images` to `range` in place.
+    public static func clamp(_ images: Tensor, to range: ClosedRange<Float>) {
+        for i in 0..<images.count { images.data[i] = min(max(images.data[i], range.lowerBound), range.upperBound) }
     }
 }
