@@ -13,8 +13,10 @@ struct TrainCommand: ParsableCommand {
         Defaults are the recipe: linear betas 1e-4..0.01 over 1000 steps, MSE on the noise, Adam \
         (eps 1e-5) under PyTorch's OneCycleLR (max LR 1e-2), global batch 128, 25 epochs.
 
-        The run folder (--out) gets model/ (a diffusers folder), training_state.safetensors \
-        (for --resume), metrics.csv, loss.png and, at the end, samples.png. Ctrl-C or SIGTERM \
+        The run folder (--out) gets model/ (a diffusers folder), model-ema/ (the EMA of the \
+        weights, diffusers' EMAModel, unless --ema-decay 0), training_state.safetensors \
+        (for --resume), metrics.csv, loss.png and, at the end, samples.png (from the EMA \
+        weights when there are some, clipped to [-0.5, 0.5] unless --no-clip). Ctrl-C or SIGTERM \
         writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
 
@@ -33,6 +35,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
     @Option(help: "Images in the final sample grid (0: none).") var samples = 64
     @Option(help: "Sampler for the final grid (see `launcher sample --help`).") var sampler: SamplerName = .ddpm
+    @OptionGroup var clip: ClipFlag
 
     func validate() throws {
         if resume && out == nil { throw ValidationError("--resume needs --out: the run folder to continue") }
@@ -72,9 +75,15 @@ struct TrainCommand: ParsableCommand {
                 if comm.isRoot { print("stopped at step \(trainer.step); checkpoint written. Continue with: --out \(directory) --resume") }
                 return
             }
-            if comm.isRoot { print("trained to step \(trainer.step); model in \(run.modelPath), loss plot \(run.lossPlotPath)") }
+            if comm.isRoot {
+                print("trained to step \(trainer.step); model in \(run.modelPath)" + (trainer.ema != nil ? ", EMA in \(run.emaModelPath)" : "")
+                      + ", loss plot \(run.lossPlotPath)")
+            }
             if samples > 0 {
-                try sampleGrid(comm, model: trainer.model, directory: directory, schedule: trainer.schedule, seed: start.options.seed)
+                let model = trainer.ema?.model ?? trainer.model
+                model.context.convolutions = trainer.model.context.convolutions
+                try sampleGrid(comm, model: model, weights: trainer.ema != nil ? "EMA" : "raw", directory: directory,
+                               schedule: trainer.schedule, seed: start.options.seed)
             }
         }
     }
@@ -95,15 +104,17 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The final grid: `samples` images with `sampler`, split over the ranks.
-    func sampleGrid(_ comm: Communicator, model: UNet2DModel, directory: String, schedule: NoiseSchedule, seed: UInt64) throws {
+    func sampleGrid(_ comm: Communicator, model: UNet2DModel, weights: String, directory: String, schedule: NoiseSchedule,
+                    seed: UInt64) throws {
         let spec = try SamplerSpec.parse(sampler)
         let bar = SamplingProgressBar(label: "sample", group: comm)
         let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: samples,
-                                                  seed: seed, group: comm) { i, total, _ in bar.step(i, of: total) }
+                                                  seed: seed, group: comm, clip: clip.clip) { i, total, _ in bar.step(i, of: total) }
         bar.finish()
         if let images = result.images {
             try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
-            print("samples: \(directory)/samples.png (\(samples) images, sampler \(sampler.rawValue))")
+            print("samples: \(directory)/samples.png (\(samples) images, sampler \(sampler.rawValue), \(weights) weights"
+                  + (clip.clip ? ", clipped" : "") + ")")
         }
     }
 }
