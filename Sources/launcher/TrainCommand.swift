@@ -80,7 +80,7 @@ struct TrainCommand: ParsableCommand {
                       + ", loss plot \(run.lossPlotPath)")
             }
             if samples > 0 {
-                let model = trainer.ema?.model ?? trainer.model
+                let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
                 model.context.convolutions = trainer.model.context.convolutions
                 try sampleGrid(comm, model: model, weights: trainer.ema != nil ? "EMA" : "raw", directory: directory,
                                schedule: trainer.schedule, seed: start.options.seed)

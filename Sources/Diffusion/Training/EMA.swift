@@ -44,17 +44,27 @@ public final class EMA {
     }
 
     public let settings: Settings
-    /// A model of the trained one's config whose parameters are the average (written as
-    /// `model-ema/`, sampled from).
-    public let model: UNet2DModel
-    public var count: Int { model.store.count }
-    public var shadow: UnsafeMutablePointer<Float> { model.store.values }
+    public let count: Int
+    /// The average, one float per parameter (the `ParameterStore` order).
+    public let shadow: UnsafeMutablePointer<Float>
 
-    /// The average of `parameters` (count of `config`'s model), starting at their values.
-    public init(settings: Settings, config: UNetConfig, parameters: UnsafePointer<Float>) throws {
+    /// The average of `count` parameters, starting at their values.
+    public init(settings: Settings, count: Int, parameters: UnsafePointer<Float>) {
         self.settings = settings
-        model = try UNet2DModel(config: config)
+        self.count = count
+        shadow = .allocate(capacity: max(count, 1))
+        shadow.initialize(repeating: 0, count: max(count, 1))
         reset(to: parameters)
+    }
+
+    deinit { shadow.deallocate() }
+
+    /// A model of `config` holding the average (to write as `model-ema/` or sample from).
+    public func model(config: UNetConfig) throws -> UNet2DModel {
+        let model = try UNet2DModel(config: config)
+        precondition(model.store.count == count, "EMA of \(count) parameters for a model of \(model.store.count)")
+        model.store.values.update(from: shadow, count: count)
+        return model
     }
 
     /// Starts the average over at `values` (the parameters a run starts from, or a checkpoint's average).

@@ -63,7 +63,7 @@ public final class Trainer {
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
-        ema = try options.emaSettings.map { try EMA(settings: $0, config: config, parameters: model.store.values) }
+        ema = options.emaSettings.map { EMA(settings: $0, count: model.store.count, parameters: model.store.values) }
     }
 
     /// Keeps the noise streams apart from the shuffle's, which are keyed (seed, epoch).

@@ -38,7 +38,7 @@ public final class TrainingRun {
         // Nothing is written unless everything is finite: the last good checkpoint stays whole.
         try TrainingCheckpoint.checkFinite(trainer, before: statePath)
         try DiffusersFolder.save(trainer.model, to: modelPath)
-        if let ema = trainer.ema { try DiffusersFolder.save(ema.model, to: emaModelPath) }
+        if let ema = trainer.ema { try DiffusersFolder.save(try ema.model(config: trainer.model.config), to: emaModelPath) }
         try TrainingCheckpoint.save(trainer, to: statePath)
         try metrics?.writeLossPlot(to: lossPlotPath)
     }
