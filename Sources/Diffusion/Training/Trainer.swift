@@ -58,6 +58,7 @@ public final class Trainer {
         let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
         var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
         estimate.otherBytes = CheckedSize.product(images.shape) * 4
+            + (options.emaDecay != nil ? model.store.count * 4 : 0)  // the EMA's copy of the parameters
         try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
