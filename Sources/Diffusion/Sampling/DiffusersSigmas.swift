@@ -22,7 +22,7 @@ enum DiffusersSigmas {
     static func interpolate(_ table: [Float], at t: Double) -> Double {
         let j = min(max(Int(t.rounded(.down)), 0), table.count - 1)
         guard j + 1 < table.count, t > Double(j) else { return Double(table[j]) }
-        let slope = (Double(table[j + 1]) - Double(table[j])) / 1
+        let slope = Double(table[j + 1]) - Double(table[j])  // per unit timestep
         return slope * (t - Double(j)) + Double(table[j])
     }
 
