@@ -55,3 +55,4 @@ private func looksNegative(_ word: String) -> Bool {
     guard word.hasPrefix("-"), word.count > 1 else { return false }
     return Double(word) != nil
 }
+extension WeightsChoice: ExpressibleByArgument {}

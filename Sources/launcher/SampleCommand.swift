@@ -15,6 +15,15 @@ struct SampleCommand: ParsableCommand {
           ddim-diffusers  diffusers' DDIMScheduler, --steps (366), --eta (0), --spacing, clip_sample on
           ddim-recipe     the recipe's DDIM over t = 999..1, --eta (1), --skip 367 (default) or every10 (145)
           ddim            DDIM with --steps S (50), --eta (0), --spacing uniform|quadratic (DDIM paper)
+          dpmsolver++     diffusers' DPMSolverMultistepScheduler (DPM-Solver++ 2M by default): --steps (20),
+                          --order 1|2|3 (2), --spacing linspace|leading|trailing (linspace) or --karras,
+                          --no-lower-order-final
+          sde-dpmsolver++ the same, SDE form (fresh noise every step)
+          euler-ancestral diffusers' EulerAncestralDiscreteScheduler, --steps (20), --spacing (linspace)
+        --model takes a run folder or its model/ (or model-ema/): with --weights ema (the default) \
+        the run's EMA weights (model-ema/) are used when it has them, else model/; --weights raw \
+        picks model/. Final images are clipped to the data range [-0.5, 0.5] unless --no-clip; \
+        --fid scores what is written.
         Image i draws all its noise from a stream keyed by (--seed, i): the images are the same at \
         any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32; [n,C,32,32] for C > 1 channels) \
         and, with --animate, samples.gif.
@@ -29,12 +38,16 @@ struct SampleCommand: ParsableCommand {
         Example: mpirun -np 2 --bind-to none launcher sample --model runs/x/model --sampler ddim --steps 50
         """)
 
-    @Option(help: "A diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).") var model: String
+    @Option(help: "A training run folder, or a diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).")
+    var model: String
+    @Option(help: "A run's weights: ema (model-ema/, when the run has it; else model/) or raw (model/).") var weights: WeightsChoice = .ema
     @Option(help: "Sampler.") var sampler: SamplerName = .ddpm
-    @Option(help: "Sampling steps (ddim, ddpm-diffusers, ddim-diffusers).") var steps: Int?
+    @Option(help: "Sampling steps (ddim, ddpm-diffusers, ddim-diffusers, dpmsolver++, sde-dpmsolver++, euler-ancestral).") var steps: Int?
     @Option(help: "DDIM eta, in [0, 1] (0 deterministic, 1 DDPM-like noise).") var eta: Double?
     @Option(help: "Timestep spacing: leading|trailing|linspace (diffusers), uniform|quadratic (ddim).") var spacing: SpacingName?
     @Option(help: "Which steps evaluate the model (recipe samplers).") var skip: EvaluationSkip?
+    @OptionGroup var solver: SolverFlags
+    @OptionGroup var clip: ClipFlag
     @Option(help: "Number of images, in 1...100000.") var n = 256
     @Option(help: "Seed of the per-image noise streams.") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
@@ -65,7 +78,7 @@ struct SampleCommand: ParsableCommand {
             _ = try choice.labels(count: n, classes: FashionMNIST.classNames.count)
         }
         // Sampler, steps, eta, spacing and skip are checked before any work.
-        _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
+        _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip, solver: solver.options)
     }
 
     /// The classes and scale for `config`: required by a class-conditional model, refused by an unconditional one.
@@ -83,23 +96,25 @@ struct SampleCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "sample")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
-            let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip)
+            let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip, solver: solver.options)
             let schedule = NoiseSchedule(betaEnd: betaMax)
-            let (unet, x_T, guidance) = try comm.together {
-                let unet = try DiffusersFolder.load(from: model)
+            let (unet, x_T, guidance, folder) = try comm.together {
+                let folder = try RunWeights.resolve(model, weights: weights)
+                let unet = try DiffusersFolder.load(from: folder.path)
                 unet.context.convolutions = convolution.resolve(report: comm.isRoot)
                 if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
                 let guidance = try classGuidance(for: unet.config)
                 return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) },
-                        guidance)
+                        guidance, folder)
             }
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                print("sampling \(n) images with \(self.sampler.rawValue) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
+                print("sampling \(n) images with \(spec) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
                       + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)"
                       + (guidance.map { ", class \(`class` ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))
+                print("weights: \(folder.path) (\(folder.weights == .ema ? "EMA" : "raw"))" + (clip.clip ? "; final images clipped to [-0.5, 0.5]" : "; final images not clipped"))
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
             let bar = SamplingProgressBar(label: "sample", group: comm) { done, seconds in
@@ -107,7 +122,7 @@ struct SampleCommand: ParsableCommand {
             }
             let t0 = Date()
             let result = try ShardedSampling.generate(model: unet, spec: spec, schedule: schedule, count: n, seed: seed,
-                                                      group: comm, initialNoise: x_T, guidance: guidance) { i, total, x0 in
+                                                      group: comm, initialNoise: x_T, guidance: guidance, clip: clip.clip) { i, total, x0 in
                 animation?.record(step: i, totalSteps: total, x0: x0)
                 bar.step(i, of: total)
             }

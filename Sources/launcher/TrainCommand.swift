@@ -13,8 +13,10 @@ struct TrainCommand: ParsableCommand {
         Defaults are the recipe: linear betas 1e-4..0.01 over 1000 steps, MSE on the noise, Adam \
         (eps 1e-5) under PyTorch's OneCycleLR (max LR 1e-2), global batch 128, 25 epochs.
 
-        The run folder (--out) gets model/ (a diffusers folder), training_state.safetensors \
-        (for --resume), metrics.csv, loss.png and, at the end, samples.png. Ctrl-C or SIGTERM \
+        The run folder (--out) gets model/ (a diffusers folder), model-ema/ (the EMA of the \
+        weights, diffusers' EMAModel, unless --ema-decay 0), training_state.safetensors \
+        (for --resume), metrics.csv, loss.png and, at the end, samples.png (from the EMA \
+        weights when there are some, clipped to [-0.5, 0.5] unless --no-clip). Ctrl-C or SIGTERM \
         writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
 
@@ -33,6 +35,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var threads: ThreadsOption
     @Option(help: "Images in the final sample grid (0: none).") var samples = 64
     @Option(help: "Sampler for the final grid (see `launcher sample --help`).") var sampler: SamplerName = .ddpm
+    @OptionGroup var clip: ClipFlag
 
     func validate() throws {
         if resume && out == nil { throw ValidationError("--resume needs --out: the run folder to continue") }
@@ -73,9 +76,15 @@ struct TrainCommand: ParsableCommand {
                 if comm.isRoot { print("stopped at step \(trainer.step); checkpoint written. Continue with: --out \(directory) --resume") }
                 return
             }
-            if comm.isRoot { print("trained to step \(trainer.step); model in \(run.modelPath), loss plot \(run.lossPlotPath)") }
+            if comm.isRoot {
+                print("trained to step \(trainer.step); model in \(run.modelPath)" + (trainer.ema != nil ? ", EMA in \(run.emaModelPath)" : "")
+                      + ", loss plot \(run.lossPlotPath)")
+            }
             if samples > 0 {
-                try sampleGrid(comm, model: trainer.model, directory: directory, schedule: trainer.schedule, seed: start.options.seed)
+                let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
+                model.context.convolutions = trainer.model.context.convolutions
+                try sampleGrid(comm, model: model, weights: trainer.ema != nil ? "EMA" : "raw", directory: directory,
+                               schedule: trainer.schedule, seed: start.options.seed)
             }
         }
     }
@@ -101,14 +110,15 @@ struct TrainCommand: ParsableCommand {
     /// The final grid: `samples` images with `sampler`, split over the ranks. A class-conditional
     /// model draws every class alike (`--class all`, rounded down to whole rows of classes) with
     /// the default guidance scale, one labelled row per class.
-    func sampleGrid(_ comm: Communicator, model: UNet2DModel, directory: String, schedule: NoiseSchedule, seed: UInt64) throws {
+    func sampleGrid(_ comm: Communicator, model: UNet2DModel, weights: String, directory: String, schedule: NoiseSchedule,
+                    seed: UInt64) throws {
         let spec = try SamplerSpec.parse(sampler)
         let classes = model.config.guidanceClasses
         let count = classes.map { k in max(k, samples / k * k) } ?? samples
         let guidance = try classes.map { try ClassGuidance(choice: .all, count: count, scale: ClassGuidance.defaultScale, classes: $0) }
         let bar = SamplingProgressBar(label: "sample", group: comm)
         let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: count, seed: seed,
-                                                  group: comm, guidance: guidance) { i, total, _ in bar.step(i, of: total) }
+                                                  group: comm, guidance: guidance, clip: clip.clip) { i, total, _ in bar.step(i, of: total) }
         bar.finish()
         if let images = result.images {
             if let classes {
@@ -116,8 +126,9 @@ struct TrainCommand: ParsableCommand {
             } else {
                 try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
             }
-            print("samples: \(directory)/samples.png (\(count) images, sampler \(sampler.rawValue)"
-                  + (guidance.map { ", every class, guidance scale \(OptionCheck.format($0.scale))" } ?? "") + ")")
+            print("samples: \(directory)/samples.png (\(count) images, sampler \(sampler.rawValue), \(weights) weights"
+                  + (guidance.map { ", every class, guidance scale \(OptionCheck.format($0.scale))" } ?? "")
+                  + (clip.clip ? ", clipped" : "") + ")")
         }
     }
 }

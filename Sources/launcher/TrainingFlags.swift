@@ -28,6 +28,16 @@ struct TrainingFlags: ParsableArguments {
     var conditional: Bool?
     @Option(help: ArgumentHelp("With --conditional: probability of training an image on the null class instead of its own, "
             + "in [0, 1) (default \(ConditionalTraining.defaultLabelDropout)).")) var labelDropout: Double?
+    @Option(help: ArgumentHelp("EMA of the weights (diffusers' EMAModel): largest decay, in [0, 1); 0 turns it off "
+                               + "(default \(defaults.emaDecay ?? 0)). Written as model-ema/ beside model/.", valueName: "decay"))
+    var emaDecay: Double?
+    @Option(help: "EMA: smallest decay after the first update (diffusers' min_decay), in [0, --ema-decay] (default 0).")
+    var emaMinDecay: Double?
+    @Option(help: "EMA: copy the weights for this many steps after the first before averaging (update_after_step; default 0).")
+    var emaUpdateAfterStep: Int?
+    @Option(help: "EMA: warm-up 1 - (1 + s/inv-gamma)^-power instead of (1 + s)/(10 + s) (use_ema_warmup), power in (0, 10].")
+    var emaPower: Double?
+    @Option(help: "EMA: inv_gamma of the --ema-power warm-up, in (0, 1e12] (default 1).") var emaInvGamma: Double?
 
     /// The given flags over `base` (the defaults, or a saved run's options).
     func applied(to base: TrainingOptions = defaults) -> TrainingOptions {
@@ -53,10 +63,16 @@ struct TrainingFlags: ParsableArguments {
             o.classCount = nil
             o.labelDropout = labelDropout  // refused by validate(): it needs --conditional
         }
+        if let emaDecay { o.emaDecay = emaDecay == 0 ? nil : emaDecay }
+        if let emaMinDecay { o.emaMinDecay = emaMinDecay }
+        if let emaUpdateAfterStep { o.emaUpdateAfterStep = emaUpdateAfterStep }
+        if let emaPower { o.emaPower = emaPower }
+        if let emaInvGamma { o.emaInvGamma = emaInvGamma }
         return o
     }
 
     func validate() throws {
+        if let emaDecay { try OptionCheck.number(emaDecay, "--ema-decay", 0, 1, upperOpen: true) }
         try applied().validate(name: flagName)
     }
 }

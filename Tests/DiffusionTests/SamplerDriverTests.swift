@@ -152,13 +152,23 @@ import Testing
           arguments: [SamplerSpec.ddpm(skip: .all), .ddpm(skip: .recipe), .ddpmDiffusers(steps: 100, spacing: .leading),
                       .ddimDiffusers(steps: 50, eta: 1, spacing: .trailing), .ddimDiffusers(steps: 366, eta: 0, spacing: .leading),
                       .ddimRecipe(eta: 1, skip: .all), .ddimRecipe(eta: 1, skip: .every10),
-                      .ddim(steps: 50, eta: 0, spacing: .uniform), .ddim(steps: 20, eta: 1, spacing: .quadratic)])
+                      .ddim(steps: 50, eta: 0, spacing: .uniform), .ddim(steps: 20, eta: 1, spacing: .quadratic),
+                      .dpmSolver(steps: 20, config: .init()), .dpmSolver(steps: 15, config: .init(algorithm: .sdeDPMSolverPlusPlus, solverOrder: 3)),
+                      .eulerAncestral(steps: 25, spacing: .linspace)])
     func gaussianData(spec: SamplerSpec) throws {
         let schedule = NoiseSchedule.recipe, abar = schedule.alphasCumprod
         let dataVariance = 0.09
         func gain(_ t: Int) -> Double { (1 - abar[t]).squareRoot() / (abar[t] * dataVariance + 1 - abar[t]) }
+        // Between integer timesteps (Euler's linspace), the noise level the sampler uses there:
+        // sigma interpolated in diffusers' table, alphaBar = 1 / (1 + sigma^2).
+        let table = DiffusersSigmas.table(schedule)
+        func gain(fractional t: Double) -> Double {
+            if t == t.rounded() { return gain(Int(t)) }
+            let sigma = DiffusersSigmas.interpolate(table, at: t), a = 1 / (1 + sigma * sigma)
+            return (1 - a).squareRoot() / (a * dataVariance + 1 - a)
+        }
         let model: DenoisingModel = { x, t in
-            let g = gain(Int(t[0]))
+            let g = gain(fractional: t[0])
             let eps = Tensor(shape: x.shape)
             for i in 0..<x.count { eps[i] = Float(g * Double(x[i])) }
             return eps
@@ -182,6 +192,12 @@ import Testing
         }
         let sampler = try spec.makeSampler(schedule: schedule)
         var predicted: Double? = 1
+        // The exact probability-flow ODE scales x_t by sqrt(V_t'/V_t), V_t = alphaBar_t s² + 1 - alphaBar_t;
+        // the final step (sigma 0) returns x0 = sqrt(alphaBar) s²/V · x (the posterior mean).
+        func odeThenPosteriorMean(lastTimestep t: Int) -> Double {
+            let v = abar[t] * dataVariance + 1 - abar[t], vT = abar[999] * dataVariance + 1 - abar[999]
+            return dataVariance * (abar[t] * dataVariance / v) / vT
+        }
         for (i, t) in sampler.timesteps.enumerated() {
             let next = i + 1 < sampler.timesteps.count ? sampler.timesteps[i + 1] : -1
             let (k, sigma2): (Double, Double)
@@ -208,6 +224,17 @@ import Testing
                 let alphaBarPrev = next >= 0 ? abar[next] : 1
                 sigma2 = ddimSigma2(eta, t, alphaBarPrev)
                 predicted = predicted.map { ddimFactor(t, alphaBarPrev, sigma2) * ddimFactor(t, alphaBarPrev, sigma2) * $0 + sigma2 }
+            case .dpmSolver:  // accurate enough at 15-20 steps to follow the exact ODE / SDE marginals
+                if i == 0 { predicted = odeThenPosteriorMean(lastTimestep: sampler.timesteps.last!) }
+            case .eulerAncestral:
+                // VE form (x~ = x0 + sigma n, eps = sigma x~/(s² + sigma²)), started at sigma_0 · noise:
+                // x~' = (1 + sigma (sigma_down - sigma)/(s² + sigma²)) x~ + sigma_up z.
+                let euler = sampler as! EulerAncestralScheduler
+                let sigma = Double(euler.sigmas[i]), next = Double(euler.sigmas[i + 1])
+                let up = (next * next * (sigma * sigma - next * next) / (sigma * sigma)).squareRoot()
+                let down = (next * next - up * up).squareRoot()
+                let k = 1 + sigma * (down - sigma) / (dataVariance + sigma * sigma)
+                predicted = (i == 0 ? sigma * sigma : predicted!) * k * k + up * up
             }
         }
         let reference = predicted ?? dataVariance

@@ -28,7 +28,7 @@ import Testing
     func errors() {
         let unknown = SamplingError.unknownSampler("ddpn", allowed: SamplerSpec.names)
         #expect(throws: unknown) { try SamplerSpec.parse("ddpn") }
-        #expect(unknown.description == "unknown sampler 'ddpn'; expected one of: ddpm, ddpm-diffusers, ddim-diffusers, ddim-recipe, ddim")
+        #expect(unknown.description == "unknown sampler 'ddpn'; expected one of: ddpm, ddpm-diffusers, ddim-diffusers, ddim-recipe, ddim, dpmsolver++, sde-dpmsolver++, euler-ancestral")
 
         for (name, steps) in [("ddim", 0), ("ddim", 1001), ("ddim-diffusers", -1), ("ddpm-diffusers", 5000)] {
             #expect(throws: SamplingError.invalidSteps(sampler: name, steps: steps, allowed: 1...1000)) {
@@ -56,7 +56,7 @@ import Testing
         #expect(throws: SamplingError.unknownSkip(sampler: "ddpm", skip: "every5", allowed: ["all", "recipe", "367", "every10"])) {
             try SamplerSpec.parse("ddpm", skip: "every5")
         }
-        #expect(throws: SamplingError.optionNotApplicable(option: "steps", sampler: "ddpm", usedBy: ["ddpm-diffusers", "ddim-diffusers", "ddim"])) {
+        #expect(throws: SamplingError.optionNotApplicable(option: "steps", sampler: "ddpm", usedBy: ["ddpm-diffusers", "ddim-diffusers", "ddim", "dpmsolver++", "sde-dpmsolver++", "euler-ancestral"])) {
             try SamplerSpec.parse("ddpm", steps: 100)
         }
         #expect(throws: SamplingError.optionNotApplicable(option: "eta", sampler: "ddpm-diffusers", usedBy: ["ddim-diffusers", "ddim-recipe", "ddim"])) {
@@ -65,7 +65,7 @@ import Testing
         #expect(throws: SamplingError.optionNotApplicable(option: "skip", sampler: "ddim", usedBy: ["ddpm", "ddim-recipe"])) {
             try SamplerSpec.parse("ddim", skip: "every10")
         }
-        #expect(throws: SamplingError.optionNotApplicable(option: "spacing", sampler: "ddim-recipe", usedBy: ["ddpm-diffusers", "ddim-diffusers", "ddim"])) {
+        #expect(throws: SamplingError.optionNotApplicable(option: "spacing", sampler: "ddim-recipe", usedBy: ["ddpm-diffusers", "ddim-diffusers", "ddim", "dpmsolver++", "sde-dpmsolver++", "euler-ancestral"])) {
             try SamplerSpec.parse("ddim-recipe", spacing: "uniform")
         }
         // diffusers' trailing spacing gives 62 timesteps ending at -1 for n = 61

@@ -26,6 +26,7 @@ enum ReferenceFixture {
     // safe to share although [String: Any] is not Sendable.
     nonisolated(unsafe) static let schedulerVectors: [String: Any] = try! load("scheduler_vectors.json")
     nonisolated(unsafe) static let timestepSpacings: [String: Any] = try! load("timestep_spacings.json")
+    nonisolated(unsafe) static let fewStepVectors: [String: Any] = try! load("fewstep_vectors.json")
 }
 
 struct FixtureError: Error, CustomStringConvertible {

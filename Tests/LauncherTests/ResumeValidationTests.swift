@@ -30,6 +30,8 @@ import Testing
         (["--max-lr", "0.001"], "--max-lr 0.001 (saved: 0.01)"),
         (["--train-subset", "48"], "--train-subset 48 (saved: 96)"),
         (["--epochs", "3"], "--epochs 3 (saved: 2)"),
+        (["--ema-decay", "0.9"], "--ema-decay 0.9 (saved: 0.999)"),
+        (["--ema-decay", "0"], "--ema-decay none (saved: 0.999)"),
         (["--preset", "small"], "--preset small differs"),
         (["--conditional"], "--conditional 1 (saved: none)"),
     ])
@@ -63,8 +65,9 @@ import Testing
         var metadata = file.metadata
         var parameters = try file.tensor(named: "parameters")
         edit(&metadata, &parameters)
+        let ema = file.contains("ema") ? [(name: "ema", tensor: try file.tensor(named: "ema"))] : []
         try Safetensors.write([(name: "parameters", tensor: parameters), (name: "adam.m", tensor: try file.tensor(named: "adam.m")),
-                               (name: "adam.v", tensor: try file.tensor(named: "adam.v"))], metadata: metadata, to: path)
+                               (name: "adam.v", tensor: try file.tensor(named: "adam.v"))] + ema, metadata: metadata, to: path)
         return dir
     }
 

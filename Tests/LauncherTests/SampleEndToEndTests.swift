@@ -17,7 +17,9 @@ import Testing
     }
 
     @Test(arguments: [["--sampler", "ddim", "--steps", "8"], ["--sampler", "ddpm", "--skip", "recipe"],
-                      ["--sampler", "ddim-recipe", "--skip", "every10"]])
+                      ["--sampler", "ddim-recipe", "--skip", "every10"],
+                      ["--sampler", "sde-dpmsolver++", "--steps", "6", "--order", "3", "--no-clip"],
+                      ["--sampler", "euler-ancestral", "--steps", "5", "--no-clip"]])
     func imagesDoNotDependOnRankCount(_ sampler: [String]) throws {
         let base = temporaryDirectory()
         var images: [[Float]] = []
@@ -40,6 +42,24 @@ import Testing
             #expect(diff <= 1e-4 * scale)
         }
         #expect(images[0].allSatisfy { $0.isFinite })
+    }
+
+    /// Final images are clipped to the data range unless --no-clip: the clipped output is the
+    /// raw one clamped to [-0.5, 0.5] (and the random fixture model leaves values outside it).
+    @Test func clipsToTheDataRangeUnlessNoClip() throws {
+        let base = temporaryDirectory()
+        var outputs: [[Float]] = []
+        for flags in [[], ["--no-clip"]] {
+            let out = base + "/s\(flags.count)"
+            let run = try MPIRun.launcher(["sample", "--model", Self.fixtureModel, "--n", "4", "--sampler", "dpmsolver++",
+                                           "--steps", "5", "--threads", "1", "--out", out] + flags, ranks: 2)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains(flags.isEmpty ? "clipped to [-0.5, 0.5]" : "not clipped"), "\(run.stdout)")
+            outputs.append(try NPY.read(out + "/samples.npy").floats)
+        }
+        let (clipped, raw) = (outputs[0], outputs[1])
+        #expect(raw.contains { abs($0) > 0.5 }, "the raw output never leaves [-0.5, 0.5]: the test would prove nothing")
+        #expect(clipped == raw.map { min(max($0, -0.5), 0.5) })
     }
 
     @Test func givenNoiseIsUsedAndAnimationWritten() throws {

@@ -16,8 +16,8 @@ import Testing
         return dir
     }
 
-    func parameters(_ runDirectory: String) throws -> [Float] {
-        try Safetensors(contentsOf: runDirectory + "/training_state.safetensors").tensor(named: "parameters").array
+    func parameters(_ runDirectory: String, _ name: String = "parameters") throws -> [Float] {
+        try Safetensors(contentsOf: runDirectory + "/training_state.safetensors").tensor(named: name).array
     }
 
     func losses(_ runDirectory: String) throws -> [String] {
@@ -81,6 +81,43 @@ import Testing
         let a = try parameters(base + "/whole"), b = try parameters(base + "/split")
         let maxDiff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
         #expect(maxDiff < 1e-5)
+        // The EMA (on by default) continues too: the state's average and model-ema/ agree.
+        let emaWhole = try parameters(base + "/whole", "ema"), emaSplit = try parameters(base + "/split", "ema")
+        #expect(emaWhole.count == a.count && emaWhole != a, "the EMA should differ from the raw weights after 4 steps")
+        let emaDiff = zip(emaWhole, emaSplit).map { abs($0 - $1) }.max() ?? 1
+        #expect(emaDiff < 1e-5)
+        let folder = try DiffusersFolder.load(from: base + "/split/model-ema")
+        #expect(folder.store.valueBuffer.map { $0 } == emaSplit)
+    }
+
+    /// Resumed on the same rank count, the run is bit for bit the uninterrupted one, EMA included.
+    @Test func resumeIsBitExactOnOneRankWithEMA() throws {
+        let base = temporaryDirectory()
+        let flags = Self.common + ["--ema-decay", "0.9", "--ema-update-after-step", "1"]
+        let whole = try MPIRun.launcher(flags + ["--max-steps", "4", "--out", base + "/whole"], ranks: 1, timeout: 600)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let first = try MPIRun.launcher(flags + ["--max-steps", "2", "--out", base + "/split"], ranks: 1, timeout: 600)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try MPIRun.launcher(flags + ["--max-steps", "4", "--out", base + "/split", "--resume"], ranks: 1, timeout: 600)
+        #expect(second.status == 0, "\(second.stderr)")
+        for name in ["parameters", "adam.m", "adam.v", "ema"] {
+            #expect(try parameters(base + "/whole", name) == parameters(base + "/split", name), "\(name) differs")
+        }
+            // sample takes the run folder: its EMA weights by default, the raw ones with --weights raw.
+        for (weights, expected) in [([String](), "/split/model-ema (EMA)"), (["--weights", "raw"], "/split/model (raw)")] {
+            let run = try MPIRun.launcher(["sample", "--model", base + "/split", "--n", "2", "--sampler", "euler-ancestral",
+                                           "--steps", "3", "--threads", "1", "--out", base + "/sample"] + weights, ranks: 1)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains(expected), "\(run.stdout)")
+        }
+    }
+
+    @Test func emaOffWritesNoEMA() throws {
+        let base = temporaryDirectory()
+        let run = try MPIRun.launcher(Self.common + ["--max-steps", "1", "--ema-decay", "0", "--out", base], ranks: 1, timeout: 600)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/model-ema"))
+        #expect(!(try Safetensors(contentsOf: base + "/training_state.safetensors").contains("ema")))
     }
 
     @Test func corruptedCheckpointIsRejectedWithItsName() throws {

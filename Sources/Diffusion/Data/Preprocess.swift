@@ -3,6 +3,10 @@
 public enum Preprocess {
     public static let imageSize = 32
 
+    /// The values training images take (0 and 255 mapped by x/255 - 0.5); samplers' final
+    /// images are clipped to it by default, as diffusers' pipelines clamp theirs.
+    public static let valueRange: ClosedRange<Float> = -0.5...0.5
+
     /// How the bilinear resize rounds. Both use half-pixel centres with clamped edges
     /// (PyTorch's align_corners=False): output pixel x samples the input at
     /// src = (x + 0.5) * in/out - 0.5, clamped to [0, in-1], and mixes the two neighbours

@@ -13,7 +13,9 @@ public struct Canvas {
         /// matplotlib's "tab10" colours, so up to ten series stay apart.
         public static let palette: [Color] = [.blue, .orange, .green, .red, .purple, Color(140, 86, 75),
                                               Color(227, 119, 194), Color(127, 127, 127), Color(188, 189, 34),
-                                              Color(23, 190, 207)]
+                                              Color(23, 190, 207), Color(31, 60, 120), Color(170, 90, 10),
+                                              Color(20, 110, 20), Color(120, 20, 20), Color(80, 40, 130),
+                                              Color(0, 0, 0), Color(90, 160, 250), Color(250, 180, 90)]
     }
 
     public init(width: Int, height: Int, background: Color = .white) {

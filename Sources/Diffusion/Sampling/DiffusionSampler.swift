@@ -17,10 +17,41 @@ public protocol DiffusionSampler {
 
     /// One reverse step at timestep t. `noise` = nil adds no noise (the step's mean).
     func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor)
+
+    /// The timestep the model sees at step i (diffusers' Euler schedulers visit fractional
+    /// ones). Default: `timesteps[i]`.
+    func modelTimestep(at index: Int) -> Double
+
+    /// The sample x_T the run starts from, given standard-normal noise of its shape.
+    /// Default: the noise itself.
+    func initialSample(noise: Tensor) -> Tensor
+
+    /// Step i of a run, with what the run remembers of its earlier steps (a multistep solver
+    /// keeps its last clean-image estimates there). Default: `step(eps:t:x:noise:)` at
+    /// `timesteps[i]`, remembering nothing.
+    func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
+        -> (prevSample: Tensor, predOriginal: Tensor)
+}
+
+/// What a run of a multistep sampler carries from step to step: the latest model outputs
+/// converted to clean-image estimates (newest last) and how many earlier steps there were.
+public struct SamplerMemory {
+    public var x0History: [Tensor] = []
+    public var stepsTaken = 0
+    public init() {}
 }
 
 extension DiffusionSampler {
     public func evaluatesModel(at t: Int) -> Bool { true }
+
+    public func modelTimestep(at index: Int) -> Double { Double(timesteps[index]) }
+
+    public func initialSample(noise: Tensor) -> Tensor { noise }
+
+    public func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
+        -> (prevSample: Tensor, predOriginal: Tensor) {
+        step(eps: eps, t: timesteps[index], x: x, noise: noise)
+    }
 
     /// Which steps call the model: the first always (there is no earlier eps to reuse), the
     /// rest where `evaluatesModel(at:)` holds.

@@ -1,21 +1,36 @@
 import Foundation
 
 /// The original write-up's comparison of samplers on one model, plus DDIM (eta 0) at few
-/// steps: for each, model evaluations, wall time, FID and KID of n images.
+/// steps and the few-step samplers (DPM-Solver++ 2M, its SDE form, Euler ancestral) at 10-25
+/// evaluations: for each, model evaluations, wall time, FID and KID of n images, for the EMA
+/// and the raw weights.
 public enum SamplerComparison {
     public struct Entry: Sendable {
         public let label: String
         public let sampler: String
         public let steps: Int?, eta: Double?, skip: String?
+        /// A row of the headline figure (FID against evaluations), scored on more images.
+        public let headline: Bool
+
+        public init(label: String, sampler: String, steps: Int?, eta: Double?, skip: String?, headline: Bool = false) {
+            self.label = label; self.sampler = sampler; self.steps = steps; self.eta = eta; self.skip = skip
+            self.headline = headline
+        }
 
         public func spec() throws -> SamplerSpec {
             try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
         }
     }
 
+    /// Samplers compared at several step counts: one line each in the plot.
+    public static let families: Set<String> = ["ddim", "dpmsolver++", "sde-dpmsolver++", "euler-ancestral"]
+
+    /// The step counts of the few-step samplers.
+    public static let fewSteps = [10, 15, 20, 25]
+
     /// The five samplers of the original table (docs/recipe.md) and DDIM eta=0 at 10, 20, 50, 100 steps.
     public static let standard: [Entry] = [
-        Entry(label: "DDPM ancestral, t%3==0 or t<50 (recipe)", sampler: "ddpm", steps: nil, eta: nil, skip: "recipe"),
+        Entry(label: "DDPM ancestral, t%3==0 or t<50 (recipe)", sampler: "ddpm", steps: nil, eta: nil, skip: "recipe", headline: true),
         Entry(label: "diffusers DDPMScheduler, 366 steps", sampler: "ddpm-diffusers", steps: 366, eta: nil, skip: nil),
         Entry(label: "diffusers DDIMScheduler, 366 steps, eta 0", sampler: "ddim-diffusers", steps: 366, eta: 0, skip: nil),
         Entry(label: "DDIM eta 1, t=999..1, 367 evaluations", sampler: "ddim-recipe", steps: nil, eta: 1, skip: "367"),
@@ -24,7 +39,9 @@ public enum SamplerComparison {
         Entry(label: "DDIM eta 0, 20 steps", sampler: "ddim", steps: 20, eta: 0, skip: nil),
         Entry(label: "DDIM eta 0, 50 steps", sampler: "ddim", steps: 50, eta: 0, skip: nil),
         Entry(label: "DDIM eta 0, 100 steps", sampler: "ddim", steps: 100, eta: 0, skip: nil),
-    ]
+    ] + fewSteps.map { Entry(label: "DPM-Solver++ 2M, \($0) steps", sampler: "dpmsolver++", steps: $0, eta: nil, skip: nil, headline: true) }
+      + fewSteps.map { Entry(label: "SDE-DPM-Solver++ 2M, \($0) steps", sampler: "sde-dpmsolver++", steps: $0, eta: nil, skip: nil, headline: true) }
+      + fewSteps.map { Entry(label: "Euler ancestral, \($0) steps", sampler: "euler-ancestral", steps: $0, eta: nil, skip: nil, headline: true) }
 
     public struct Row: Codable, Sendable {
         public let label: String, sampler: String
@@ -33,59 +50,74 @@ public enum SamplerComparison {
         public let fid: Double
         public let kidMean: Double?, kidStd: Double?
         public let images: Int
+        /// "ema" or "raw"; nil in comparisons from before EMA (raw weights).
+        public let weights: String?
 
         public init(label: String, sampler: String, modelEvaluations: Int, seconds: Double, fid: Double,
-                    kidMean: Double?, kidStd: Double?, images: Int) {
+                    kidMean: Double?, kidStd: Double?, images: Int, weights: String? = nil) {
             self.label = label; self.sampler = sampler; self.modelEvaluations = modelEvaluations
             self.seconds = seconds; self.fid = fid; self.kidMean = kidMean; self.kidStd = kidStd; self.images = images
+            self.weights = weights
         }
     }
 
     public static func markdown(_ rows: [Row], title: String) -> String {
-        var s = "\(title)\n\n| sampler | model evals | wall time (s) | FID | KID (x1e3) |\n|---|---:|---:|---:|---:|\n"
+        var s = "\(title)\n\n| sampler | weights | n | model evals | wall time (s) | FID | KID (x1e3) |\n|---|---|---:|---:|---:|---:|---:|\n"
         for r in rows {
             let kid = r.kidMean.map { m in String(format: "%.2f ± %.2f", m * 1e3, (r.kidStd ?? 0) * 1e3) } ?? "-"
-            s += String(format: "| %@ | %d | %.1f | %.2f | %@ |\n", r.label, r.modelEvaluations, r.seconds, r.fid, kid)
+            s += String(format: "| %@ | %@ | %d | %d | %.1f | %.2f | %@ |\n", r.label, r.weights ?? "raw", r.images,
+                        r.modelEvaluations, r.seconds, r.fid, kid)
         }
         return s
     }
 
-    /// FID against model evaluations; DDIM eta=0 at several step counts as one line.
+    /// FID against model evaluations: each family (`families`) one line per weights, the
+    /// other samplers one point each.
     public static func plot(_ rows: [Row]) -> LinePlot {
         var plot = LinePlot(title: "FID against model evaluations", xLabel: "model evaluations per image",
                             yLabel: "FID (lower is better)")
-        let ddim = rows.filter { $0.sampler == "ddim" }
-        if !ddim.isEmpty {
-            plot.series.append(.init(label: "DDIM eta 0, S steps", x: ddim.map { Double($0.modelEvaluations) },
-                                     y: ddim.map(\.fid), markers: true))
+        let weights = rows.map { $0.weights ?? "raw" }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        func suffix(_ w: String) -> String { weights.count > 1 ? " (\(w))" : "" }
+        let families = rows.map(\.sampler).filter { Self.families.contains($0) }
+            .reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for family in families {
+            for w in weights {
+                let line = rows.filter { $0.sampler == family && ($0.weights ?? "raw") == w }
+                    .sorted { $0.modelEvaluations < $1.modelEvaluations }
+                guard !line.isEmpty else { continue }
+                plot.series.append(.init(label: family + suffix(w), x: line.map { Double($0.modelEvaluations) },
+                                         y: line.map(\.fid), markers: true))
+            }
         }
-        for r in rows where r.sampler != "ddim" {
-            let short = r.sampler + (r.label.contains("every 10") ? " every10" : "")
+        for r in rows where !Self.families.contains(r.sampler) {
+            let short = r.sampler + (r.label.contains("every 10") ? " every10" : "") + suffix(r.weights ?? "raw")
             plot.series.append(.init(label: short, x: [Double(r.modelEvaluations)], y: [r.fid], markers: true))
         }
-        plot.width = 900
+        plot.width = 1000
         return plot
     }
 }
 
 extension SamplerComparison {
-    /// Samples `count` images (the same `seed`) with each entry, split across the group, and
+    /// Samples `count(entry)` images (the same `seed`) with each entry, split across the group, and
     /// scores them with FID/KID. Rank 0 writes each sampler's grid of the first 64 images to
-    /// `directory`/samples_<i>_<sampler>.png, logs one line per sampler and gets the rows;
+    /// `directory`/samples_<i>_<sampler>[_<weights>].png, logs one line per sampler and gets the rows;
     /// the other ranks get []. Collective. The time of a sampler runs from a barrier to a
-    /// barrier after the last rank's images, without scoring.
-    public static func run(_ entries: [Entry], model: UNet2DModel, schedule: NoiseSchedule, count n: Int, seed: UInt64,
+    /// barrier after the last rank's images, without scoring. `weights` labels the rows.
+    public static func run(_ entries: [Entry], model: UNet2DModel, weights: String? = nil, schedule: NoiseSchedule,
+                           count: (Entry) -> Int, seed: UInt64, clip: Bool = true,
                            fid: FIDEvaluation.Settings, directory: String, group: Collectives,
                            log: (String) -> Void) throws -> [Row] {
         var rows: [Row] = []
         for (i, entry) in entries.enumerated() {
+            let n = count(entry)
             let spec = try entry.spec()
             let planned = try Sampling.plannedModelEvaluations(spec: spec, schedule: schedule)
             let bar = SamplingProgressBar(label: "[\(i + 1)] \(entry.sampler)", group: group)
             try group.barrier()
             let t0 = ResourceUsage.now()
-            let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: n,
-                                                      seed: seed, group: group) { step, total, _ in bar.step(step, of: total) }
+            let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: n, seed: seed,
+                                                      group: group, clip: clip) { step, total, _ in bar.step(step, of: total) }
             try group.barrier()
             let seconds = ResourceUsage.now() - t0
             bar.finish()
@@ -94,13 +126,13 @@ extension SamplerComparison {
             if let images = result.images, let report {
                 let grid = ImageGrid.make(images: images.gather(Array(0..<min(64, n))))
                 try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height,
-                              to: directory + "/samples_\(i + 1)_\(entry.sampler).png")
+                              to: directory + "/samples_\(i + 1)_\(entry.sampler)" + (weights.map { "_" + $0 } ?? "") + ".png")
                 let row = Row(label: entry.label, sampler: entry.sampler, modelEvaluations: planned,
                               seconds: seconds, fid: report.fid, kidMean: report.kid?.mean,
-                              kidStd: report.kid?.std, images: n)
+                              kidStd: report.kid?.std, images: n, weights: weights)
                 rows.append(row)
-                log(String(format: "[%d] %@: %d evaluations, %.1f s, FID %.2f, KID %.4f", i + 1, entry.label,
-                           planned, seconds, report.fid, report.kid?.mean ?? .nan))
+                log(String(format: "[%d] %@%@, n = %d: %d evaluations, %.1f s, FID %.2f, KID %.4f", i + 1, entry.label,
+                           weights.map { " (\($0))" } ?? "", n, planned, seconds, report.fid, report.kid?.mean ?? .nan))
             }
         }
         return rows

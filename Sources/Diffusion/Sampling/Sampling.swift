@@ -56,12 +56,13 @@ public enum Sampling {
 
         let timesteps = sampler.timesteps
         let evaluate = sampler.modelEvaluationMask
-        var x = noise
+        var x = sampler.initialSample(noise: noise)
         var eps = noise  // replaced at step 0, which always evaluates
         var evaluations = 0
+        var memory = SamplerMemory()
         for (i, t) in timesteps.enumerated() {
             if evaluate[i] {
-                eps = try model(x, [Double](repeating: Double(t), count: batch))
+                eps = try model(x, [Double](repeating: sampler.modelTimestep(at: i), count: batch))
                 guard eps.shape == x.shape else {
                     throw SamplingError.modelOutputShape(t: t, expected: x.shape, got: eps.shape)
                 }
@@ -73,7 +74,7 @@ public enum Sampling {
                 fillNoise(fresh, streams: &streams)
                 z = fresh
             }
-            let (prevSample, predOriginal) = sampler.step(eps: eps, t: t, x: x, noise: z)
+            let (prevSample, predOriginal) = sampler.step(index: i, eps: eps, x: x, noise: z, memory: &memory)
             x = prevSample
             onStep?(i, timesteps.count, predOriginal)
         }

@@ -3,6 +3,7 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
     case unknownSampler(String, allowed: [String])
     case invalidSteps(sampler: String, steps: Int, allowed: ClosedRange<Int>)
     case invalidEta(sampler: String, eta: Double)
+    case invalidOrder(sampler: String, order: Int)
     case unknownSpacing(sampler: String, spacing: String, allowed: [String])
     case unknownSkip(sampler: String, skip: String, allowed: [String])
     case optionNotApplicable(option: String, sampler: String, usedBy: [String])
@@ -25,6 +26,8 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
             return "\(sampler): steps must be in \(allowed.lowerBound)...\(allowed.upperBound) (the schedule has \(allowed.upperBound) training steps), got \(steps)"
         case let .invalidEta(sampler, eta):
             return "\(sampler): eta must be in 0...1 (0 = deterministic DDIM, 1 = DDPM-like noise; above 1, 1 - alphaBarPrev - sigma^2 turns negative), got \(eta)"
+        case let .invalidOrder(sampler, order):
+            return "\(sampler): solver order must be 1, 2 or 3 (diffusers' solver_order), got \(order)"
         case let .unknownSpacing(sampler, spacing, allowed):
             return "\(sampler): unknown timestep spacing '\(spacing)'; expected one of: \(allowed.joined(separator: ", "))"
         case let .unknownSkip(sampler, skip, allowed):

@@ -23,9 +23,11 @@ public enum ShardedSampling {
     /// - Parameter initialNoise: x_T for all n images ([n, H, W, C]); drawn from the streams when nil.
     /// - Parameter guidance: the classes and guidance scale for a class-conditional model
     ///   (required for one, refused for an unconditional model); image i gets class `labels[i]`.
+    /// - Parameter clip: clamp the final images to the data range `Preprocess.valueRange`
+    ///   (diffusers' pipelines clamp theirs too); false keeps the sampler's raw output.
     public static func generate(model: UNet2DModel, spec: SamplerSpec, schedule: NoiseSchedule,
                                 count n: Int, seed: UInt64, group: Collectives,
-                                initialNoise: Tensor? = nil, guidance: ClassGuidance? = nil,
+                                initialNoise: Tensor? = nil, guidance: ClassGuidance? = nil, clip: Bool = true,
                                 onStep: SamplingProgress? = nil) throws -> Result {
         let c = model.config
         try c.checkDenoiser(for: "sampling")
@@ -49,11 +51,17 @@ public enum ShardedSampling {
         let denoiser = guidance.map { $0.denoiser(model, localLabels: Array($0.labels[mine])) } ?? denoiser(model)
         let result = try Sampling.run(spec: spec, schedule: schedule, model: denoiser, noise: noise,
                                       streams: &streams, onStep: onStep)
+        if clip { clamp(result.images, to: Preprocess.valueRange) }
         let perImage = imageShape.reduce(1, *)
         let counts = (0..<group.size).map { EpochPlan.share(count: n, rank: $0, size: group.size).count * perImage }
         let all = try group.gather(UnsafeBufferPointer(start: result.images.data, count: result.images.count),
                                    counts: counts, root: 0)
         let images = group.isRoot ? Tensor(shape: [n] + imageShape, values: all) : nil
         return Result(images: images, local: result.images, localRange: mine, modelEvaluations: result.modelEvaluations)
+    }
+
+    /// Clamps every element of `images` to `range` in place.
+    public static func clamp(_ images: Tensor, to range: ClosedRange<Float>) {
+        for i in 0..<images.count { images.data[i] = min(max(images.data[i], range.lowerBound), range.upperBound) }
     }
 }

@@ -39,3 +39,27 @@ enum StepArithmetic {
         return combine(1 / s, x, -(1 - alphaBar).squareRoot() / s, eps)
     }
 }
+
+extension StepArithmetic {
+    /// a·x as a new tensor.
+    static func scaled(_ x: Tensor, by a: Double) -> Tensor {
+        let out = Tensor(shape: x.shape)
+        for i in 0..<x.count { out.data[i] = Float(a * Double(x.data[i])) }
+        return out
+    }
+
+    /// sum_k c_k v_k as a new tensor of the first term's shape, each element summed in Float64.
+    static func linearCombination(_ terms: [(Double, Tensor)]) -> Tensor {
+        precondition(!terms.isEmpty, "linear combination of no tensors")
+        let shape = terms[0].1.shape
+        precondition(terms.allSatisfy { $0.1.shape == shape }, "elementwise step on shapes \(terms.map(\.1.shape))")
+        let out = Tensor(shape: shape)
+        let sources = terms.map { (c: $0.0, p: UnsafePointer($0.1.data)) }
+        for i in 0..<out.count {
+            var sum = 0.0
+            for (c, p) in sources { sum += c * Double(p[i]) }
+            out.data[i] = Float(sum)
+        }
+        return out
+    }
+}

@@ -18,6 +18,8 @@ public final class Trainer {
     public let schedule: NoiseSchedule
     public let lrSchedule: OneCycleLR
     public let adam: Adam
+    /// The moving average of the parameters (`options.emaDecay`); nil when off.
+    public let ema: EMA?
     /// Optimizer steps taken so far (the next step's index).
     public private(set) var step = 0
 
@@ -71,12 +73,14 @@ public final class Trainer {
         let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
         var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
         estimate.otherBytes = CheckedSize.product(images.shape) * 4
+            + (options.emaDecay != nil ? model.store.count * 4 : 0)  // the EMA's copy of the parameters
         try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
         self.labels = options.conditional == true ? labels : nil
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
+        ema = options.emaSettings.map { EMA(settings: $0, count: model.store.count, parameters: model.store.values) }
     }
 
     /// Keeps the noise streams apart from the shuffle's, which are keyed (seed, epoch).
@@ -87,15 +91,17 @@ public final class Trainer {
     public var totalSteps: Int { options.stepsToRun(datasetSize: datasetSize) }
     public var isFinished: Bool { step >= totalSteps }
 
-    /// Rank 0's parameters everywhere.
+    /// Rank 0's parameters everywhere; the EMA starts from them.
     public func broadcastParameters() throws {
         try group.broadcast(model.store.valueBuffer, root: 0)
+        ema?.reset(to: model.store.values)
     }
 
-    /// Continues from a checkpoint's step and Adam moments (parameters set by the caller).
-    public func restore(step: Int, adamM: UnsafePointer<Float>, adamV: UnsafePointer<Float>) {
+    /// Continues from a checkpoint's step, Adam moments and EMA (parameters set by the caller).
+    public func restore(step: Int, adamM: UnsafePointer<Float>, adamV: UnsafePointer<Float>, ema average: UnsafePointer<Float>? = nil) {
         self.step = step
         adam.restore(step: step, m: adamM, v: adamV)
+        if let average { ema?.reset(to: average) }
     }
 
     private var plan: EpochPlan?
@@ -180,6 +186,7 @@ public final class Trainer {
         }
         let (lr, beta1) = lrSchedule.values(at: step)
         adam.update(params: model.store.values, grads: model.store.grads, lr: lr, beta1: beta1, beta2: options.beta2)
+        ema?.update(parameters: model.store.values, afterStep: step + 1)
         let report = StepReport(step: step, epoch: step / stepsPerEpoch, loss: loss, lr: lr, beta1: beta1,
                                 images: globalBatch, seconds: ResourceUsage.now() - t0, allreduceSeconds: allreduceSeconds,
                                 waitSeconds: waitSeconds)

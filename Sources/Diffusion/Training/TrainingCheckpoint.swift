@@ -22,7 +22,7 @@ public enum TrainingCheckpoint {
             (name: "parameters", tensor: flat(store.values)),
             (name: "adam.m", tensor: flat(trainer.adam.m)),
             (name: "adam.v", tensor: flat(trainer.adam.v)),
-        ], metadata: [
+        ] + (trainer.ema.map { [(name: "ema", tensor: flat($0.shadow))] } ?? []), metadata: [
             "step": String(trainer.step),
             "options": options,
             "config": trainer.model.config.toJSON(),
@@ -36,6 +36,7 @@ public enum TrainingCheckpoint {
         try store.checkFinite(before: path)
         try store.checkFinite(trainer.adam.m, named: "adam.m", before: path)
         try store.checkFinite(trainer.adam.v, named: "adam.v", before: path)
+        if let ema = trainer.ema { try store.checkFinite(ema.shadow, named: "ema", before: path) }
     }
 
     public struct State {
@@ -43,6 +44,8 @@ public enum TrainingCheckpoint {
         public let options: TrainingOptions
         public let config: UNetConfig
         public let parameters: Tensor, adamM: Tensor, adamV: Tensor
+        /// The EMA of the parameters; present exactly when `options.emaDecay` is set.
+        public let ema: Tensor?
     }
 
     /// Reads and checks a state file (it must come from this project's `save`).
@@ -85,7 +88,8 @@ public enum TrainingCheckpoint {
         let count = config.checkedParameterCount.value ?? -1
         func vector(_ name: String) throws -> Tensor {
             guard file.contains(name) else {
-                throw FileError(path: path, "tensor '\(name)' missing: expected parameters, adam.m and adam.v")
+                throw FileError(path: path, "tensor '\(name)' missing: expected parameters, adam.m and adam.v"
+                                + (options.emaDecay != nil ? ", and ema (its options have emaDecay \(options.emaDecay!))" : ""))
             }
             let info = try file.info(named: name)
             // Checked before converting, so a wrong size never allocates.
@@ -103,7 +107,11 @@ public enum TrainingCheckpoint {
             }
             return t
         }
+        if options.emaDecay == nil && file.contains("ema") {
+            throw FileError(path: path, "tensor 'ema' present but its options have no emaDecay: expected no EMA in a run without one")
+        }
         return State(step: step, options: options, config: config,
-                     parameters: try vector("parameters"), adamM: try vector("adam.m"), adamV: try vector("adam.v"))
+                     parameters: try vector("parameters"), adamM: try vector("adam.m"), adamV: try vector("adam.v"),
+                     ema: options.emaDecay != nil ? try vector("ema") : nil)
     }
 }

@@ -33,6 +33,20 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var labelDropout: Double? = nil
     /// Classes of the data set (conditional runs only): the null class is this index.
     public var classCount: Int? = nil
+    /// EMA of the weights (`EMA`, diffusers' EMAModel): its largest decay; nil: no EMA.
+    /// Runs saved before EMA existed have no such field and so train without one.
+    /// 0.999: the one-epoch job (469 steps) stays inside the warm-up, (1 + s)/(10 + s) <= 0.981,
+    /// whatever the cap; the 25-epoch recipe (11,725 steps) reaches 0.999 at step ~9,000, an
+    /// average over its last ~1,000 steps (2 epochs). 0.9999 would never be reached there.
+    public var emaDecay: Double? = 0.999
+    /// EMA: `min_decay` (nil: 0).
+    public var emaMinDecay: Double? = nil
+    /// EMA: `update_after_step` (nil: 0).
+    public var emaUpdateAfterStep: Int? = nil
+    /// EMA: `use_ema_warmup` with this `power` (nil: the (1 + s)/(10 + s) warm-up).
+    public var emaPower: Double? = nil
+    /// EMA: `inv_gamma` of the power warm-up (nil: 1).
+    public var emaInvGamma: Double? = nil
 
     public init() {}
 
@@ -46,6 +60,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// Steps this run takes: the plan, or fewer with `maxSteps`.
     public func stepsToRun(datasetSize: Int) -> Int {
         min(plannedSteps(datasetSize: datasetSize), maxSteps ?? Int.max)
+    }
+
+    /// The EMA these options ask for; nil when off.
+    public var emaSettings: EMA.Settings? {
+        emaDecay.map { EMA.Settings(maxDecay: $0, minDecay: emaMinDecay ?? 0, updateAfterStep: emaUpdateAfterStep ?? 0,
+                                    power: emaPower, invGamma: emaInvGamma ?? 1) }
     }
 
     public func learningRateSchedule(datasetSize: Int) -> OneCycleLR {
@@ -106,6 +126,19 @@ extension TrainingOptions {
             try OptionCheck.integer(classCount, name("classCount"), 1...(UNetConfig.maxClassEmbeds - 1))
         } else if let classCount {
             throw OptionError(name("classCount"), "is \(classCount) in an unconditional run; expected none")
+        }
+        if let emaDecay { try OptionCheck.number(emaDecay, name("emaDecay"), 0, 1, lowerOpen: true, upperOpen: true) }
+        if let emaMinDecay { try OptionCheck.number(emaMinDecay, name("emaMinDecay"), 0, emaDecay ?? 1, upperOpen: emaDecay == nil) }
+        if let emaUpdateAfterStep { try OptionCheck.integer(emaUpdateAfterStep, name("emaUpdateAfterStep"), 0...1_000_000_000) }
+        if let emaPower { try OptionCheck.number(emaPower, name("emaPower"), 0, 10, lowerOpen: true) }
+        if let emaInvGamma { try OptionCheck.number(emaInvGamma, name("emaInvGamma"), 0, 1e12, lowerOpen: true) }
+        let emaTuning = [("emaMinDecay", emaMinDecay != nil), ("emaUpdateAfterStep", emaUpdateAfterStep != nil),
+                         ("emaPower", emaPower != nil), ("emaInvGamma", emaInvGamma != nil)]
+        if emaDecay == nil, let given = emaTuning.first(where: { $0.1 }) {
+            throw OptionError(name(given.0), "tunes the EMA of the weights, which is off (\(name("emaDecay")) 0)")
+        }
+        if emaInvGamma != nil && emaPower == nil {
+            throw OptionError(name("emaInvGamma"), "applies to the power warm-up only: give \(name("emaPower")) too")
         }
     }
 

@@ -7,7 +7,8 @@ import Foundation
 ///
 /// Folder layout:
 ///   model/                        diffusers folder (config.json + diffusion_pytorch_model.safetensors)
-///   training_state.safetensors    parameters, Adam moments, step, options (for --resume)
+///   model-ema/                    the same for the EMA of the weights (when on)
+///   training_state.safetensors    parameters, Adam moments, EMA, step, options (for --resume)
 ///   metrics.csv, loss.png
 public final class TrainingRun {
     public let trainer: Trainer
@@ -17,6 +18,7 @@ public final class TrainingRun {
 
     public var statePath: String { directory + "/" + TrainingCheckpoint.fileName }
     public var modelPath: String { directory + "/model" }
+    public var emaModelPath: String { directory + "/" + RunWeights.emaFolder }
     public var lossPlotPath: String { directory + "/loss.png" }
 
     public init(trainer: Trainer, directory: String, checkpointEvery: Int) throws {
@@ -36,6 +38,7 @@ public final class TrainingRun {
         // Nothing is written unless everything is finite: the last good checkpoint stays whole.
         try TrainingCheckpoint.checkFinite(trainer, before: statePath)
         try DiffusersFolder.save(trainer.model, to: modelPath)
+        if let ema = trainer.ema { try DiffusersFolder.save(try ema.model(config: trainer.model.config), to: emaModelPath) }
         try TrainingCheckpoint.save(trainer, to: statePath)
         try metrics?.writeLossPlot(to: lossPlotPath)
     }

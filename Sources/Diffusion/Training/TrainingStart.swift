@@ -80,7 +80,13 @@ public struct TrainingStart {
             let v = state?.adamV ?? Tensor(shape: [unet.store.count])
             try group.broadcast(m.buffer, root: 0)
             try group.broadcast(v.buffer, root: 0)
-            trainer.restore(step: step, adamM: m.data, adamV: v.data)
+            var average: Tensor? = nil
+            if options.emaDecay != nil {
+                let ema = state?.ema ?? Tensor(shape: [unet.store.count])
+                try group.broadcast(ema.buffer, root: 0)
+                average = ema
+            }
+            trainer.restore(step: step, adamM: m.data, adamV: v.data, ema: average?.data)
         }
         return trainer
     }
