@@ -34,6 +34,7 @@ struct CompareSamplersCommand: ParsableCommand {
     @Option(help: "A line describing the model's training, put above the table.") var modelNote: String?
     @OptionGroup var clip: ClipFlag
     @OptionGroup var threads: ThreadsOption
+    @OptionGroup var convolution: ConvolutionOptions
     @Flag(help: "Sample nothing: redraw fid_vs_evaluations.png from the comparison.json in --out.") var replot = false
     @OptionGroup(title: "FID and KID") var fidOptions: FIDOptions
 
@@ -82,6 +83,7 @@ struct CompareSamplersCommand: ParsableCommand {
             for folder in folders {
                 let unet = try comm.together {
                     let unet = try DiffusersFolder.load(from: folder.path)
+                    unet.context.convolutions = convolution.resolve(report: comm.isRoot)
                     if let classes = unet.config.guidanceClasses {
                         throw ValidationError("\(folder.path) is class-conditional (\(classes) classes): compare-samplers runs unconditional "
                                               + "models; `launcher guidance-sweep --sampler ...` measures a conditional one with any sampler")

@@ -27,7 +27,9 @@ struct GuidanceSweepCommand: ParsableCommand {
     @Option(help: "Seed of the per-image noise streams (the same for every scale).") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/guidance-<date-time>).") var out: String?
+    @Option(help: "A run's weights: ema (model-ema/, when the run has it; else model/) or raw (model/).") var weights: WeightsChoice = .ema
     @OptionGroup var threads: ThreadsOption
+    @OptionGroup var convolution: ConvolutionOptions
     @Flag(help: "Sample nothing: redraw guidance.png from the guidance.json in --out.") var replot = false
     @OptionGroup(title: "FID and KID") var fidOptions: FIDOptions
 
@@ -59,17 +61,19 @@ struct GuidanceSweepCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "guidance-sweep")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("guidance-"))
-            let unet = try comm.together {
-                let unet = try DiffusersFolder.load(from: model)
+            let (unet, folder) = try comm.together {
+                let folder = try RunWeights.resolve(model, weights: weights)
+                let unet = try DiffusersFolder.load(from: folder.path)
+                unet.context.convolutions = convolution.resolve(report: comm.isRoot)
                 guard unet.config.guidanceClasses != nil else { throw SamplingError.classNotSupported }
                 try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
-                return unet
+                return (unet, folder)
             }
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                print("guidance sweep on \(model): w in \(scales.map(OptionCheck.format)), \(n) images each (class all), "
-                      + "sampler \(spec), \(comm.size) rank(s) x \(threads) thread(s)")
+                print("guidance sweep on \(folder.path) (\(folder.weights == .ema ? "EMA" : "raw") weights): w in \(scales.map(OptionCheck.format)), \(n) images each (class all), "
+                      + "sampler \(spec), \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)")
             }
             let rows = try GuidanceSweep.run(scales: scales, model: unet, spec: spec, schedule: NoiseSchedule(betaEnd: betaMax),
                                              count: n, seed: seed, fid: fidOptions.settings, directory: directory,
