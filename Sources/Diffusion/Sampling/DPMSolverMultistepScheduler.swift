@@ -141,11 +141,7 @@ public struct DPMSolverMultistepScheduler: DiffusionSampler {
 
     /// Step at timestep t with no earlier steps remembered: the first-order update.
     public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
-        guard let i = timesteps.firstIndex(of: t) else {
-            preconditionFailure("DPMSolverMultistepScheduler: timestep \(t) is not one of the \(timesteps.count) set timesteps")
-        }
-        var memory = SamplerMemory()
-        return step(index: i, eps: eps, x: x, noise: noise, memory: &memory)
+        stepAtFirstIndex(of: t, eps: eps, x: x, noise: noise)
     }
 
     /// The update of the table above from step i's sample with the newest estimates last in

@@ -53,6 +53,17 @@ extension DiffusionSampler {
         step(eps: eps, t: timesteps[index], x: x, noise: noise)
     }
 
+    /// The step at the first index of timestep t, remembering nothing: `step(eps:t:x:noise:)`
+    /// for samplers that work by index (they implement `step(index:...)` themselves).
+    public func stepAtFirstIndex(of t: Int, eps: Tensor, x: Tensor, noise: Tensor?)
+        -> (prevSample: Tensor, predOriginal: Tensor) {
+        guard let i = timesteps.firstIndex(of: t) else {
+            preconditionFailure("\(Self.self): timestep \(t) is not one of the \(timesteps.count) set timesteps")
+        }
+        var memory = SamplerMemory()
+        return step(index: i, eps: eps, x: x, noise: noise, memory: &memory)
+    }
+
     /// Which steps call the model: the first always (there is no earlier eps to reuse), the
     /// rest where `evaluatesModel(at:)` holds.
     public var modelEvaluationMask: [Bool] {

@@ -87,10 +87,6 @@ public struct EulerAncestralScheduler: DiffusionSampler {
 
     /// Step at timestep t (the first step with that rounded timestep).
     public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
-        guard let i = timesteps.firstIndex(of: t) else {
-            preconditionFailure("EulerAncestralScheduler: timestep \(t) is not one of the \(timesteps.count) set timesteps")
-        }
-        var memory = SamplerMemory()
-        return step(index: i, eps: eps, x: x, noise: noise, memory: &memory)
+        stepAtFirstIndex(of: t, eps: eps, x: x, noise: noise)
     }
 }

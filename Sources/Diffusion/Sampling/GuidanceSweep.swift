@@ -35,14 +35,9 @@ public enum GuidanceSweep {
         var rows: [Row] = []
         for (i, scale) in scales.enumerated() {
             let guidance = try ClassGuidance(choice: .all, count: n, scale: scale, classes: classes)
-            let bar = SamplingProgressBar(label: "[\(i + 1)] w = \(format(scale))", group: group)
-            try group.barrier()
-            let t0 = ResourceUsage.now()
-            let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: n, seed: seed,
-                                                      group: group, guidance: guidance) { step, total, _ in bar.step(step, of: total) }
-            try group.barrier()
-            let seconds = ResourceUsage.now() - t0
-            bar.finish()
+            let (result, seconds) = try ShardedSampling.timedGenerate(
+                label: "[\(i + 1)] w = \(format(scale))", model: model, spec: spec, schedule: schedule, count: n, seed: seed,
+                group: group, guidance: guidance)
             let accuracy = try ClassAccuracy.measure(localImages: result.local, localLabels: Array(guidance.labels[result.localRange]),
                                                      classes: classes, classifier: classifier, batchSize: fid.batchSize, group: group)
             let report = try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange, settings: fid, group: group)

@@ -113,14 +113,9 @@ extension SamplerComparison {
             let n = count(entry)
             let spec = try entry.spec()
             let planned = try Sampling.plannedModelEvaluations(spec: spec, schedule: schedule)
-            let bar = SamplingProgressBar(label: "[\(i + 1)] \(entry.sampler)", group: group)
-            try group.barrier()
-            let t0 = ResourceUsage.now()
-            let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: n, seed: seed,
-                                                      group: group, clip: clip) { step, total, _ in bar.step(step, of: total) }
-            try group.barrier()
-            let seconds = ResourceUsage.now() - t0
-            bar.finish()
+            let (result, seconds) = try ShardedSampling.timedGenerate(
+                label: "[\(i + 1)] \(entry.sampler)", model: model, spec: spec, schedule: schedule, count: n, seed: seed,
+                group: group, clip: clip)
             let report = try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange,
                                                     settings: fid, group: group)
             if let images = result.images, let report {

@@ -64,4 +64,20 @@ public enum ShardedSampling {
     public static func clamp(_ images: Tensor, to range: ClosedRange<Float>) {
         for i in 0..<images.count { images.data[i] = min(max(images.data[i], range.lowerBound), range.upperBound) }
     }
+
+    /// `generate` between two barriers behind a progress bar labelled `label`, with the wall
+    /// seconds it took (the slowest rank's): one timed row of a comparison or sweep.
+    static func timedGenerate(label: String, model: UNet2DModel, spec: SamplerSpec, schedule: NoiseSchedule,
+                              count n: Int, seed: UInt64, group: Collectives, guidance: ClassGuidance? = nil,
+                              clip: Bool = true) throws -> (result: Result, seconds: Double) {
+        let bar = SamplingProgressBar(label: label, group: group)
+        try group.barrier()
+        let t0 = ResourceUsage.now()
+        let result = try generate(model: model, spec: spec, schedule: schedule, count: n, seed: seed, group: group,
+                                  guidance: guidance, clip: clip) { step, total, _ in bar.step(step, of: total) }
+        try group.barrier()
+        let seconds = ResourceUsage.now() - t0
+        bar.finish()
+        return (result, seconds)
+    }
 }
