@@ -148,18 +148,20 @@ import Testing
         // which agree on the step to stop at and write the checkpoint. mpirun's default grace
         // before SIGKILL (1 s) can run out on a loaded machine before the checkpoint is written:
         // the README tells users to raise it for long steps, and so does this test.
-        let long = Self.base + ["--epochs", "100"]  // 400 steps planned
+        let long = Self.base + ["--epochs", "1000"]  // 4000 steps planned
         let command = ["mpirun", "-np", "2", "--oversubscribe", "--mca", "odls_base_sigkill_timeout", "30",
                        try MPIRun.launcherURL().path] + long + ["--out", base]
         let run = try MPIRun.run(command, timeout: 600, stopWhen: {
             let text = (try? String(contentsOfFile: base + "/metrics.csv", encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").count >= 3
+            // Not at the very first steps: a SIGTERM that reaches mpirun while it is still
+            // settling its launch was seen to be dropped on an idle machine (the run went on).
+            return text.split(separator: "\n").count >= 30
         })
         // mpirun itself exits non-zero after a SIGTERM; what counts is what the ranks did.
         #expect(run.stdout.contains("stopped at step"), "\(run.stdout)\n\(run.stderr)")
         let state = try Safetensors(contentsOf: base + "/training_state.safetensors")
         let step = Int(state.metadata["step"] ?? "") ?? 0
-        #expect(step >= 2 && step < 400)
+        #expect(step >= 29 && step < 4000)
         #expect(try losses(base).count == step)
         // --resume continues from there.
         let resumed = try MPIRun.launcher(long + ["--max-steps", "\(step + 1)", "--out", base, "--resume"],
