@@ -1,3 +1,4 @@
+import Diffusion
 import Testing
 
 /// The `communicator-checks` test harness under mpirun: every operation across real ranks, with
@@ -47,5 +48,9 @@ import Testing
         #expect(run.lines.contains("ranks: 2"), "\(run.stdout)")
         #expect(run.lines.contains { $0.hasPrefix("  rank 1: ") }, "\(run.stdout)")
         #expect(run.lines.contains { $0.hasPrefix("zlib: ") }, "\(run.stdout)")
+        // A CPU OpenBLAS does not know gets the kernels its vector instructions allow, not
+        // OpenBLAS's SSE3 fallback (this process, started without the launcher, shows which).
+        let core = BLAS.preferredCoreTypeHere ?? BLAS.coreName
+        #expect(run.lines.contains { $0.hasPrefix("BLAS: ") && $0.contains(" \(core) ") }, "expected \(core): \(run.stdout)")
     }
 }
