@@ -26,6 +26,8 @@ struct BenchModel: ParsableCommand {
     @OptionGroup var convolution: ConvolutionOptions
 
     func validate() throws {
+        // Before the timed runs, not after them.
+        if let json { try FileBytes.checkWritable(json) }
         guard preset.referenceCost != nil else {
             throw ValidationError("--preset \(preset.rawValue): no FLOP count; expected "
                                   + ModelPreset.measured.map(\.rawValue).joined(separator: " or "))

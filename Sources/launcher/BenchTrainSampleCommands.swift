@@ -31,7 +31,7 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         try runOnWorld(agreeing: agreedFields(command: "bench train")) { comm in
             let threads = try common.threads.configure(comm)
-            let result = try TrainBenchmark.run(preset: common.preset, convolutions: common.convolution.resolve(report: comm.isRoot),
+            let result = try TrainBenchmark.run(preset: common.preset, convolutions: try common.convolution.resolve(report: comm.isRoot, agreeingOn: comm),
                                                 batch: batch, steps: steps, overlap: !noOverlap,
                                                 bucketFloats: bucket.floats, threadsPerRank: threads, group: comm)
             guard comm.isRoot else { return }
@@ -59,7 +59,7 @@ struct BenchSample: ParsableCommand {
     func run() throws {
         try runOnWorld(agreeing: agreedFields(command: "bench sample")) { comm in
             let threads = try common.threads.configure(comm)
-            let result = try SampleBenchmark.run(preset: common.preset, convolutions: common.convolution.resolve(report: comm.isRoot),
+            let result = try SampleBenchmark.run(preset: common.preset, convolutions: try common.convolution.resolve(report: comm.isRoot, agreeingOn: comm),
                                                  images: n, steps: steps, threadsPerRank: threads,
                                                  group: comm)
             guard comm.isRoot else { return }

@@ -79,11 +79,13 @@ struct CompareSamplersCommand: ParsableCommand {
                       + "\(headlineN) images for headline rows, \(n) for the others, \(comm.size) rank(s) x \(threads) thread(s)"
                       + (clip.clip ? ", final images clipped to [-0.5, 0.5]" : ", final images not clipped"))
             }
+            // Outside `together`: it is a collective, and every rank must reach it.
+            let convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
             var rows: [SamplerComparison.Row] = []
             for folder in folders {
                 let unet = try comm.together {
                     let unet = try DiffusersFolder.load(from: folder.path)
-                    unet.context.convolutions = convolution.resolve(report: comm.isRoot)
+                    unet.context.convolutions = convolutions
                     if let classes = unet.config.guidanceClasses {
                         throw ValidationError("\(folder.path) is class-conditional (\(classes) classes): compare-samplers runs unconditional "
                                               + "models; `launcher guidance-sweep --sampler ...` measures a conditional one with any sampler")

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Diffusion
+import Distributed
 
 /// --backend and --precision: what runs the convolutions of the model a command builds.
 struct ConvolutionOptions: ParsableArguments {
     enum Backend: String, ExpressibleByArgument, CaseIterable { case auto, swift, onednn }
+    enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16, auto }
 
     @Option(help: """
         Convolutions on: swift (our own kernels), onednn (Debian's libdnnl), or auto: oneDNN where the CPU \
@@ -13,10 +15,12 @@ struct ConvolutionOptions: ParsableArguments {
     var backend: Backend = .auto
 
     @Option(help: """
-        Convolution arithmetic: fp32 (default) or bf16 (as PyTorch's autocast: bf16 inputs and weights, \
-        fp32 accumulation, everything else fp32; oneDNN on a CPU with AVX512-BF16, else fp32 with a note).
+        Convolution arithmetic: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
+        fp32 accumulation, everything else fp32; oneDNN on a CPU with AVX512-BF16, else fp32 with a \
+        note), or auto: bf16 where this CPU's bf16 dot products measure at least 1.25x its fp32 FMAs \
+        (a 0.1 s check at start; every rank must agree), else fp32.
         """)
-    var precision: ConvolutionPrecision?
+    var precision: Precision?
 
     func validate() throws {
         if backend == .swift, let precision, precision != .fp32 {
@@ -25,12 +29,27 @@ struct ConvolutionOptions: ParsableArguments {
     }
 
     /// The backend to put in the model's `ForwardContext`, telling stderr (when `report`) if
-    /// the machine forced a change.
-    func resolve(report: Bool = true) -> ConvolutionBackend {
+    /// the machine forced a change. For `--precision auto` on several ranks, give `comm`: bf16
+    /// is then chosen only if it is faster on every rank.
+    func resolve(report: Bool = true, agreeingOn comm: Communicator? = nil) throws -> ConvolutionBackend {
+        let arithmetic: ConvolutionPrecision
+        switch precision ?? .fp32 {
+        case .fp32: arithmetic = .fp32
+        case .bf16: arithmetic = .bf16
+        case .auto:
+            let choice = PrecisionChoice.measure()
+            var bf16Everywhere = choice.precision == .bf16
+            if let comm { bf16Everywhere = try comm.allreduce(Int64(bf16Everywhere ? 1 : 0), op: .min) == 1 }
+            arithmetic = bf16Everywhere ? .bf16 : .fp32
+            if report {
+                let agreement = bf16Everywhere || choice.precision == .fp32 ? "" : " on this rank, but not on every rank: fp32"
+                StandardError.write("note: --precision auto: \(choice.explanation)\(agreement)\n")
+            }
+        }
         let requested: ConvolutionBackend
         switch backend {
-        case .auto: requested = .automatic(precision ?? .fp32)
-        case .onednn: requested = .oneDNN(precision ?? .fp32)
+        case .auto: requested = .automatic(arithmetic)
+        case .onednn: requested = .oneDNN(arithmetic)
         case .swift: requested = .swift
         }
         let (chosen, note) = ConvolutionBackend.resolve(requested)
@@ -38,5 +57,3 @@ struct ConvolutionOptions: ParsableArguments {
         return chosen
     }
 }
-
-extension ConvolutionPrecision: ExpressibleByArgument {}

@@ -61,10 +61,12 @@ struct GuidanceSweepCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "guidance-sweep")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("guidance-"))
+            // Outside `together`: it is a collective, and every rank must reach it.
+            let convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
             let (unet, folder) = try comm.together {
                 let folder = try RunWeights.resolve(model, weights: weights)
                 let unet = try DiffusersFolder.load(from: folder.path)
-                unet.context.convolutions = convolution.resolve(report: comm.isRoot)
+                unet.context.convolutions = convolutions
                 guard unet.config.guidanceClasses != nil else { throw SamplingError.classNotSupported }
                 try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
                 return (unet, folder)

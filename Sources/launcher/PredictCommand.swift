@@ -22,7 +22,7 @@ struct PredictCommand: ParsableCommand {
         _ = threads.configureSingleProcess()
         do {
             let unet = try DiffusersFolder.load(from: model)
-            unet.context.convolutions = convolution.resolve()
+            unet.context.convolutions = try convolution.resolve()
             try Prediction.run(model: unet, inputPath: input, outputPath: output)
             print("wrote \(output)")
         } catch {

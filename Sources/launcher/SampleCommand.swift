@@ -98,10 +98,12 @@ struct SampleCommand: ParsableCommand {
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip, solver: solver.options)
             let schedule = NoiseSchedule(betaEnd: betaMax)
+            // Outside `together`: it is a collective, and every rank must reach it.
+            let convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
             let (unet, x_T, guidance, folder) = try comm.together {
                 let folder = try RunWeights.resolve(model, weights: weights)
                 let unet = try DiffusersFolder.load(from: folder.path)
-                unet.context.convolutions = convolution.resolve(report: comm.isRoot)
+                unet.context.convolutions = convolutions
                 if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
                 let guidance = try classGuidance(for: unet.config)
                 return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) },

@@ -62,6 +62,22 @@ import Testing
         #expect(clipped == raw.map { min(max($0, -0.5), 0.5) })
     }
 
+    /// `--precision auto` on 2 ranks: rank 0 alone says what it picked, and the images are
+    /// those of that precision named outright (so both ranks ran it).
+    @Test func autoPrecisionIsNamedAndAgreed() throws {
+        let base = temporaryDirectory()
+        let common = ["sample", "--model", Self.fixtureModel, "--n", "4", "--sampler", "ddim", "--steps", "4", "--threads", "1"]
+        let auto = try MPIRun.launcher(common + ["--precision", "auto", "--out", base + "/auto"], ranks: 2)
+        #expect(auto.status == 0, "\(auto.stderr)")
+        let notes = auto.stderr.split(separator: "\n").filter { $0.hasPrefix("note: --precision auto: ") }
+        #expect(notes.count == 1, "\(auto.stderr)")
+        let picked = notes.first?.dropFirst("note: --precision auto: ".count).prefix(4) ?? ""
+        #expect(picked == "fp32" || picked == "bf16", "\(auto.stderr)")
+        let named = try MPIRun.launcher(common + ["--precision", String(picked), "--out", base + "/named"], ranks: 2)
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(try NPY.read(base + "/auto/samples.npy").floats == NPY.read(base + "/named/samples.npy").floats)
+    }
+
     @Test func givenNoiseIsUsedAndAnimationWritten() throws {
         let base = temporaryDirectory()
         let noise = Tensor(shape: [3, 1, 16, 16])

@@ -22,20 +22,7 @@ public enum FileBytes {
     /// Only a regular file (or a symbolic link, which is replaced) is ever replaced: renaming
     /// over a device such as /dev/null would, as root, swap the device for a plain file.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        var existing = stat()
-        if lstat(path, &existing) == 0 {
-            let type = existing.st_mode & S_IFMT
-            guard type == S_IFREG || type == S_IFLNK else {
-                throw FileError(path: path, "exists and is not a regular file: expected a path for a new file or a file to replace")
-            }
-        }
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let temp = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        if fd < 0 {
-            throw FileError(path: path, "cannot create temporary file \(temp): \(String(cString: strerror(errno)))")
-        }
+        let (fd, temp) = try createTemporary(beside: path)
         var ok = false
         defer {
             if !ok { unlink(temp) }
@@ -56,6 +43,35 @@ public enum FileBytes {
     }
 
     /// Writes all of `bytes` to `fd`; the reason (with the system's message) if it could not.
+    /// Checks up front that `writeAtomically(_, to: path)` can create its file (the folder
+    /// exists and takes a new file; `path` is not a device or folder), by creating and
+    /// removing an empty temporary file: for outputs written only after long work.
+    public static func checkWritable(_ path: String) throws {
+        let (fd, temp) = try createTemporary(beside: path)
+        close(fd)
+        unlink(temp)
+    }
+
+    /// A new, empty temporary file in `path`'s folder, open for writing, after checking that
+    /// `path` is absent, a regular file or a symbolic link.
+    private static func createTemporary(beside path: String) throws -> (fd: Int32, temp: String) {
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            let type = existing.st_mode & S_IFMT
+            guard type == S_IFREG || type == S_IFLNK else {
+                throw FileError(path: path, "exists and is not a regular file: expected a path for a new file or a file to replace")
+            }
+        }
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let temp = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        if fd < 0 {
+            throw FileError(path: path, "cannot create temporary file \(temp): \(String(cString: strerror(errno)))")
+        }
+        return (fd, temp)
+    }
+
     static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
         var written = 0
         return bytes.withUnsafeBytes { raw -> String? in

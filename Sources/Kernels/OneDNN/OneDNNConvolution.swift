@@ -151,10 +151,11 @@ package enum OneDNNConvolution {
         }
         let weights = PreparedWeights(dataPlans, weight)
         defer { weights.release() }
-        // One fp32 weight gradient (the primitive's layout) and bias gradient per slice.
+        // One fp32 weight gradient (the primitive's layout) and, in fp32, bias gradient per slice.
         let gradBytes = weightPlans.map { OneDNN.bytes($0.weights) }
         let partials = gradBytes.map { UnsafeMutableRawPointer.allocate(byteCount: $0, alignment: 64) }
-        let biasPartials = UnsafeMutablePointer<Float>.allocate(capacity: parts.count * g.cout)
+        let primitiveSumsBias = precision == .fp32
+        let biasPartials = UnsafeMutablePointer<Float>.allocate(capacity: primitiveSumsBias ? parts.count * g.cout : 0)
         defer { partials.forEach { $0.deallocate() }; biasPartials.deallocate() }
         let (pixelsIn, pixelsOut) = (g.h * g.w * g.cin, g.ho * g.wo * g.cout)
         Parallel.forEach(parts.count) { i in
@@ -164,9 +165,10 @@ package enum OneDNNConvolution {
             converted(plan.yConvert, from: plan.y, to: plan.yConv, dys) { dyc in
                 converted(plan.xConvert, from: plan.x, to: plan.xConv, xs) { xc in
                     withScratchpad(plan.conv.scratchpadBytes) {
-                        plan.conv.execute([.init(DNNL_ARG_SRC, plan.xConv, xc), .init(DNNL_ARG_DIFF_DST, plan.yConv, dyc),
-                                           .init(DNNL_ARG_DIFF_WEIGHTS, plan.weights, partials[i]),
-                                           .init(DNNL_ARG_DIFF_BIAS, plan.bias, biasPartials + i * g.cout)], scratchpad: $0)
+                        var args: [OneDNN.Argument] = [.init(DNNL_ARG_SRC, plan.xConv, xc), .init(DNNL_ARG_DIFF_DST, plan.yConv, dyc),
+                                                       .init(DNNL_ARG_DIFF_WEIGHTS, plan.weights, partials[i])]
+                        if primitiveSumsBias { args.append(.init(DNNL_ARG_DIFF_BIAS, plan.bias, biasPartials + i * g.cout)) }
+                        plan.conv.execute(args, scratchpad: $0)
                     }
                 }
                 guard let dx else { return }
@@ -197,9 +199,8 @@ package enum OneDNNConvolution {
             }
         }
         if let dbias {
-            if precision == .bf16 {
-                // The primitive sums dy after its conversion to bf16 (on CPUs with native bf16):
-                // the bias gradient is a plain sum, so take it from the fp32 dy instead.
+            if !primitiveSumsBias {
+                // bf16: a plain sum of the fp32 dy keeps the bias gradient at fp32 accuracy.
                 GEMM.accumulateColumnSums(rows: g.n * g.ho * g.wo, cols: g.cout, x: dy, into: dbias)
             } else {
                 for i in parts.indices { Vectorized.add(biasPartials + i * g.cout, into: dbias, count: g.cout) }

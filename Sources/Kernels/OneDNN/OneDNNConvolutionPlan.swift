@@ -81,9 +81,13 @@ final class OneDNNConvolutionPlan: @unchecked Sendable {
                              "convolution_backward_data_desc_init")
             hint = try Self.plan(Key(g, .forward, key.precision, threads: key.threads)).get()
         case .backwardWeights:
-            try OneDNN.check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &xc, &wa, &b,
-                                                                        &yc, strides, padL, padR),
-                             "convolution_backward_weights_desc_init")
+            // In bf16 the primitive would sum a bf16 copy of dy: the bias gradient is taken
+            // from the fp32 dy instead (`OneDNNConvolution.backward`), so none is asked for here.
+            let withBias = key.precision == .fp32
+            try OneDNN.check(withUnsafeMutablePointer(to: &b) { bp in
+                dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &xc, &wa, withBias ? bp : nil,
+                                                            &yc, strides, padL, padR)
+            }, "convolution_backward_weights_desc_init")
             hint = try Self.plan(Key(g, .forward, key.precision, threads: key.threads)).get()
         }
         let hintPD = hint?.conv.pd
