@@ -42,7 +42,6 @@ public enum FileBytes {
         ok = true
     }
 
-    /// Writes all of `bytes` to `fd`; the reason (with the system's message) if it could not.
     /// Checks up front that `writeAtomically(_, to: path)` can create its file (the folder
     /// exists and takes a new file; `path` is not a device or folder), by creating and
     /// removing an empty temporary file: for outputs written only after long work.
@@ -72,6 +71,7 @@ public enum FileBytes {
         return (fd, temp)
     }
 
+    /// Writes all of `bytes` to `fd`; the reason (with the system's message) if it could not.
     static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
         var written = 0
         return bytes.withUnsafeBytes { raw -> String? in
