@@ -36,8 +36,10 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // Register-only loops for `launcher bench peak` (C: Swift cannot emit VDPBF16PS).
         .target(name: "CPeak"),
+        // AVX-512 versions of hot Swift kernels, chosen at run time (Swift builds for haswell).
+        .target(name: "CAVX512", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "CPeak"], swiftSettings: uncheckedKernelFlags),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "CPeak", "CAVX512"], swiftSettings: uncheckedKernelFlags),
         .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
                 swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [

@@ -1,3 +1,4 @@
+import CAVX512
 import Foundation
 
 /// Multi-head scaled dot-product attention on packed heads.
@@ -15,8 +16,18 @@ import Foundation
 /// K and V are copied once per head into contiguous (and transposed, for scores) scratch,
 /// scores go 8 columns per step, P V, dV, dK and dQ go 8 query rows per pass over the keys
 /// (one FMA per (row, key) and 9 loads per 8 FMAs). Other shapes take the general path
-/// (sgemm per head).
+/// (sgemm per head). On a CPU with AVX-512 (and L % 16 == 0) the d = 8 heads go to C
+/// versions with 16-lane vectors across keys or queries instead (Sources/CAVX512), which
+/// spend half an FMA per score each way; these Swift kernels stay the reference and the path
+/// everywhere else.
 public enum ScaledDotProductAttention {
+    /// Which d = 8 kernel runs: `best` is AVX-512 where the CPU has it.
+    package enum Head8Kernel: Sendable {
+        case swift, avx512
+        package static let best: Head8Kernel = avx512_available() != 0 ? .avx512 : .swift
+        package static var avx512Available: Bool { avx512_available() != 0 }
+    }
+
     /// Writes o and the per-row log-sum-exp lse [N, heads, L] of the scaled scores.
     public static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -46,7 +57,8 @@ public enum ScaledDotProductAttention {
     /// [N, L, 3C] projection), rows of o at r * ldo.
     package static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
-                        o: UnsafeMutablePointer<Float>, ldo: Int, lse: UnsafeMutablePointer<Float>) {
+                        o: UnsafeMutablePointer<Float>, ldo: Int, lse: UnsafeMutablePointer<Float>,
+                        kernel: Head8Kernel = .best) {
         let scale = 1 / Float(d).squareRoot()
         guard d == 8 && L % 8 == 0 else {
             Parallel.forEach(n * heads) { task in
@@ -57,6 +69,8 @@ public enum ScaledDotProductAttention {
             }
             return
         }
+        precondition(kernel == .swift || Head8Kernel.avx512Available, "AVX-512 attention on a CPU without AVX-512F")
+        let avx512 = kernel == .avx512 && L % 16 == 0
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
             let b = task / groups, h0 = (task % groups) * hpt
@@ -64,6 +78,11 @@ public enum ScaledDotProductAttention {
             defer { scratch.deallocate() }
             for h in h0..<min(heads, h0 + hpt) {
                 let off = b * L * ld + h * 8
+                if avx512 {
+                    avx512_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
+                                                   o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch)
+                    continue
+                }
                 head8Forward(L: L, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
                              o: o + b * L * ldo + h * 8, ldo: ldo, lse: lse + (b * heads + h) * L, scratch: scratch)
             }
@@ -74,7 +93,7 @@ public enum ScaledDotProductAttention {
                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                          o: UnsafePointer<Float>, dout: UnsafePointer<Float>, ldo: Int, lse: UnsafePointer<Float>,
                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                         dv: UnsafeMutablePointer<Float>, ldd: Int) {
+                         dv: UnsafeMutablePointer<Float>, ldd: Int, kernel: Head8Kernel = .best) {
         let scale = 1 / Float(d).squareRoot()
         guard d == 8 && L % 8 == 0 else {
             Parallel.forEach(n * heads) { task in
@@ -86,6 +105,8 @@ public enum ScaledDotProductAttention {
             }
             return
         }
+        precondition(kernel == .swift || Head8Kernel.avx512Available, "AVX-512 attention on a CPU without AVX-512F")
+        let avx512 = kernel == .avx512 && L % 16 == 0
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
             let b = task / groups, h0 = (task % groups) * hpt
@@ -93,6 +114,12 @@ public enum ScaledDotProductAttention {
             defer { scratch.deallocate() }
             for h in h0..<min(heads, h0 + hpt) {
                 let off = b * L * ld + h * 8, offO = b * L * ldo + h * 8, offD = b * L * ldd + h * 8
+                if avx512 {
+                    avx512_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
+                                                    dout + offO, ldo, lse + (b * heads + h) * L,
+                                                    dq + offD, dk + offD, dv + offD, ldd, scratch)
+                    continue
+                }
                 head8Backward(L: L, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
                               o: o + offO, dout: dout + offO, ldo: ldo, lse: lse + (b * heads + h) * L,
                               dq: dq + offD, dk: dk + offD, dv: dv + offD, ldd: ldd, scratch: scratch)
@@ -167,7 +194,8 @@ public enum ScaledDotProductAttention {
     }
 
     /// Scratch floats per task for the d = 8 kernels.
-    package static func forwardScratch(_ L: Int) -> Int { 24 * L }
+    /// (The AVX-512 kernels need 24 L + 16 and 32 L + 16.)
+    package static func forwardScratch(_ L: Int) -> Int { 24 * L + 16 }
     package static func backwardScratch(_ L: Int) -> Int { 64 * L }
 
     /// Eight Float8 values, one per row of a block (held in registers by the loops below).

@@ -212,20 +212,31 @@ import Testing
     /// The d = 8 fused kernel against the sgemm-per-head path on the same data (strided
     /// rows, as in the fused q/k/v projection).
     @Test func attentionFastPathMatchesGeneral() {
-        let hs = Harness(seed: 23)
-        let (n, L, heads, d) = (2, 32, 3, 8)
+        attentionHead8MatchesGeneral(kernel: .swift, L: 32)
+    }
+
+    /// The AVX-512 kernels (16 keys or queries per vector, so L of one or many blocks).
+    @Test(.enabled(if: ScaledDotProductAttention.Head8Kernel.avx512Available, "the CPU has no AVX-512F"),
+          arguments: [16, 32, 80])
+    func attentionAVX512MatchesGeneral(_ L: Int) {
+        attentionHead8MatchesGeneral(kernel: .avx512, L: L)
+    }
+
+    func attentionHead8MatchesGeneral(kernel: ScaledDotProductAttention.Head8Kernel, L: Int) {
+        let hs = Harness(seed: 23 + UInt64(L))
+        let (n, heads, d) = (2, 3, 8)
         let C = heads * d, ld = 3 * C
         let qkv = hs.tensor([n, L, ld], scale: 2), dO = hs.tensor([n, L, C])
         let q = qkv.data, k = qkv.data + C, v = qkv.data + 2 * C
         let scale = 1 / Float(d).squareRoot()
         let o1 = Tensor(shape: [n, L, C]), lse1 = Tensor(shape: [n, heads, L])
         ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: d, q: q, k: k, v: v, ld: ld,
-                                          o: o1.data, ldo: C, lse: lse1.data)
+                                          o: o1.data, ldo: C, lse: lse1.data, kernel: kernel)
         let o2 = Tensor(shape: [n, L, C]), lse2 = Tensor(shape: [n, heads, L])
         let g1 = Tensor(shape: [n, L, ld]), g2 = Tensor(shape: [n, L, ld])
         ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: d, q: q, k: k, v: v, ld: ld,
                                            o: o1.data, dout: dO.data, ldo: C, lse: lse1.data,
-                                           dq: g1.data, dk: g1.data + C, dv: g1.data + 2 * C, ldd: ld)
+                                           dq: g1.data, dk: g1.data + C, dv: g1.data + 2 * C, ldd: ld, kernel: kernel)
         for b in 0..<n { for h in 0..<heads {
             let off = b * L * ld + h * d, offO = b * L * C + h * d
             ScaledDotProductAttention.generalForward(L: L, d: d, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,

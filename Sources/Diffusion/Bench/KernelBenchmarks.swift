@@ -101,16 +101,22 @@ public struct KernelBenchmarks {
             let o = random(n * L * C, seed: 4), lse = random(n * heads * L, seed: 5)
             let dq = random(n * L * C, seed: 6), dk = random(n * L * C, seed: 7), dv = random(n * L * C, seed: 8)
             defer { for p in [q, k, v, o, lse, dq, dk, dv] { p.deallocate() } }
-            let tf = time {
-                ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, o: o, lse: lse)
-            }
-            let tb = time {
-                ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, o: o,
-                                                   lse: lse, dout: q, dq: dq, dk: dk, dv: dv)
-            }
             let perRow = Double(n * heads * L * L)
-            log(String(format: "attention n %d L %3d heads %2d: fwd %.2f ms (%.2f ns/score), bwd %.2f ms (%.2f ns/score)",
-                       n, L, heads, tf * 1e3, tf / perRow * 1e9, tb * 1e3, tb / perRow * 1e9))
+            let kernels: [ScaledDotProductAttention.Head8Kernel] =
+                ScaledDotProductAttention.Head8Kernel.avx512Available ? [.swift, .avx512] : [.swift]
+            for kernel in kernels {
+                let tf = time {
+                    ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, ld: C,
+                                                      o: o, ldo: C, lse: lse, kernel: kernel)
+                }
+                let tb = time {
+                    ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, ld: C,
+                                                       o: o, dout: q, ldo: C, lse: lse, dq: dq, dk: dk, dv: dv, ldd: C,
+                                                       kernel: kernel)
+                }
+                log(String(format: "attention %-6@ n %d L %3d heads %2d: fwd %.2f ms (%.2f ns/score), bwd %.2f ms (%.2f ns/score)",
+                           "\(kernel)" as NSString, n, L, heads, tf * 1e3, tf / perRow * 1e9, tb * 1e3, tb / perRow * 1e9))
+            }
         }
     }
 

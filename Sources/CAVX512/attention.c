@@ -1,0 +1,169 @@
+// Attention for heads of width 8 with 16-lane vectors running across 16 keys or 16 queries.
+//
+// The Swift kernel (Sources/Kernels/ScaledDotProductAttention.swift) works in 8-float AVX2
+// vectors; with d = 8 one head row is one vector, so its score and P V loops each spend one
+// FMA per score. Here a vector holds one channel of 16 rows instead:
+//   forward   query blocks of 16: scores of 16 queries against key j are 8 FMAs with k[j][c]
+//             broadcast from memory (AVX-512's embedded broadcast costs no extra uop), the
+//             row maximum is a lane-wise max, and P V is 8 FMAs per key into 8 accumulators
+//             (channel c of 16 output rows): 1 FMA per 2 scores each way.
+//   backward  two query rows against key blocks of 16: P, dP and dS for 16 keys at once,
+//             rank-2 updates of dV^T and dK^T (kept transposed in scratch), and dQ's 8
+//             channels as 16-lane partial sums reduced once per row.
+// Same algebra and the same exp polynomial as the Swift kernel, so results agree to float
+// rounding.
+#include "avx512_kernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#define AVX512 __attribute__((target("avx512f,fma")))
+
+int avx512_available(void) { return __builtin_cpu_supports("avx512f"); }
+
+// e^x for x <= 0: FastMath.expNonPositive lane for lane (x = n ln2 + r, degree-5 polynomial
+// in r, 2^n added to the exponent bits; clamped at -87 where e^x ~ 1e-38 stands for 0).
+AVX512 static inline __m512 exp_nonpositive(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 magic = _mm512_set1_ps(12582912.0f); // 1.5 * 2^23: rounds to integer
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.4426950f), magic);
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314718f), x);
+    __m512 p = _mm512_set1_ps(0.008297655f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041915383f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16667575f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49998894f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.9999997f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0000001f));
+    __m512i bits = _mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23));
+    return _mm512_castsi512_ps(bits);
+}
+
+// Scratch rounded up to a cache line: an unaligned 64-byte load or store always spans two.
+static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+AVX512 void avx512_attention_head8_forward(int L, float scale, const float *q, const float *k, const float *v,
+                                           ptrdiff_t ld, float *o, ptrdiff_t ldo, float *lse, float *scratch) {
+    scratch = align64(scratch);
+    float *qT = scratch;        // [8][L]: channel c of every query, scaled
+    float *s = scratch + 8 * L; // [L][16]: scores of one query block, key-major
+    for (int i = 0; i < L; i++)
+        for (int c = 0; c < 8; c++) qT[c * L + i] = q[i * ld + c] * scale;
+    for (int i0 = 0; i0 < L; i0 += 16) {
+        __m512 qc[8];
+        for (int c = 0; c < 8; c++) qc[c] = _mm512_loadu_ps(qT + c * L + i0);
+        __m512 m = _mm512_set1_ps(-INFINITY);
+        for (int j = 0; j < L; j++) {
+            const float *kj = k + j * ld;
+            __m512 a = _mm512_mul_ps(qc[0], _mm512_set1_ps(kj[0]));
+            __m512 b = _mm512_mul_ps(qc[1], _mm512_set1_ps(kj[1]));
+            a = _mm512_fmadd_ps(qc[2], _mm512_set1_ps(kj[2]), a);
+            b = _mm512_fmadd_ps(qc[3], _mm512_set1_ps(kj[3]), b);
+            a = _mm512_fmadd_ps(qc[4], _mm512_set1_ps(kj[4]), a);
+            b = _mm512_fmadd_ps(qc[5], _mm512_set1_ps(kj[5]), b);
+            a = _mm512_fmadd_ps(qc[6], _mm512_set1_ps(kj[6]), a);
+            b = _mm512_fmadd_ps(qc[7], _mm512_set1_ps(kj[7]), b);
+            __m512 sj = _mm512_add_ps(a, b);
+            _mm512_storeu_ps(s + j * 16, sj);
+            m = _mm512_max_ps(m, sj);
+        }
+        __m512 acc[8], total = _mm512_setzero_ps();
+        for (int c = 0; c < 8; c++) acc[c] = _mm512_setzero_ps();
+        for (int j = 0; j < L; j++) {
+            __m512 p = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s + j * 16), m));
+            total = _mm512_add_ps(total, p);
+            const float *vj = v + j * ld;
+            for (int c = 0; c < 8; c++) acc[c] = _mm512_fmadd_ps(p, _mm512_set1_ps(vj[c]), acc[c]);
+        }
+        __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), total);
+        float out[8][16], mx[16], tot[16];
+        for (int c = 0; c < 8; c++) _mm512_storeu_ps(out[c], _mm512_mul_ps(acc[c], inv));
+        _mm512_storeu_ps(mx, m);
+        _mm512_storeu_ps(tot, total);
+        for (int r = 0; r < 16; r++) {
+            float *orow = o + (i0 + r) * ldo;
+            for (int c = 0; c < 8; c++) orow[c] = out[c][r];
+            lse[i0 + r] = mx[r] + logf(tot[r]);
+        }
+    }
+}
+
+// Sum of each of 8 vectors' 16 lanes, as 8 floats.
+AVX512 static inline void reduce8(const __m512 g[8], float out[8]) {
+    // Halve the width three times, pairing vectors so each step does useful adds.
+    __m256 h[8];
+    for (int c = 0; c < 8; c++)
+        h[c] = _mm256_add_ps(_mm512_castps512_ps256(g[c]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g[c]), 1)));
+    // h[c] lanes 0..7 sum to channel c; transpose-add 8 x 8.
+    __m256 a0 = _mm256_hadd_ps(h[0], h[1]), a1 = _mm256_hadd_ps(h[2], h[3]);
+    __m256 a2 = _mm256_hadd_ps(h[4], h[5]), a3 = _mm256_hadd_ps(h[6], h[7]);
+    __m256 b0 = _mm256_hadd_ps(a0, a1), b1 = _mm256_hadd_ps(a2, a3);
+    // b0 = [c0 c1 c2 c3 | c0 c1 c2 c3] halves (low 128: lanes 0-3, high: lanes 4-7), same b1.
+    __m256 lo = _mm256_permute2f128_ps(b0, b1, 0x20), hi = _mm256_permute2f128_ps(b0, b1, 0x31);
+    _mm256_storeu_ps(out, _mm256_add_ps(lo, hi));
+}
+
+AVX512 void avx512_attention_head8_backward(int L, float scale, const float *q, const float *k, const float *v,
+                                            ptrdiff_t ld, const float *o, const float *dout, ptrdiff_t ldo,
+                                            const float *lse, float *dq, float *dk, float *dv, ptrdiff_t ldd,
+                                            float *scratch) {
+    // Per 16-key block, 512 floats in a row: K * scale (serves the scores and dQ = dS K
+    // scale), V, and the dV and dK accumulators, each [8 channels][16 keys]; a block is one
+    // pointer plus constant offsets. Interleaved, so the next block's loads never sit at the
+    // address of a pending store modulo 4 KB: with four separate arrays 8 L apart they did
+    // at L = 128 and 256, and the CPU's store-to-load check held the loads back (backward
+    // ran 1.5-2x slower).
+    scratch = align64(scratch);
+    for (int j = 0; j < L; j++)
+        for (int c = 0; c < 8; c++) {
+            float *at = scratch + (j / 16) * 512 + c * 16 + j % 16;
+            at[0] = k[j * ld + c] * scale;
+            at[128] = v[j * ld + c];
+            at[256] = 0;
+            at[384] = 0;
+        }
+    // Two query rows per pass over the keys: each accumulator block is loaded and stored
+    // once for both (the loads and stores of dV and dK were half the time with one row).
+    for (int i = 0; i < L; i += 2) {
+        const float *qa = q + i * ld, *qb = qa + ld, *da_ = dout + i * ldo, *db_ = da_ + ldo;
+        const float *oa = o + i * ldo, *ob = oa + ldo;
+        float Da = 0, Db = 0;
+        for (int c = 0; c < 8; c++) { Da += da_[c] * oa[c]; Db += db_[c] * ob[c]; }
+        const __m512 Dav = _mm512_set1_ps(Da), Dbv = _mm512_set1_ps(Db);
+        const __m512 la = _mm512_set1_ps(lse[i]), lb = _mm512_set1_ps(lse[i + 1]);
+        __m512 ga[8], gb[8];
+        for (int c = 0; c < 8; c++) { ga[c] = _mm512_setzero_ps(); gb[c] = _mm512_setzero_ps(); }
+        for (int j0 = 0; j0 < L; j0 += 16) {
+            const float *kb = scratch + j0 * 32, *vb = kb + 128;
+            float *dvb = scratch + j0 * 32 + 256, *dkb = dvb + 128;
+            __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
+            __m512 pa = _mm512_setzero_ps(), pb = _mm512_setzero_ps();
+            for (int c = 0; c < 8; c++) {
+                __m512 kc = _mm512_load_ps(kb + c * 16), vc = _mm512_load_ps(vb + c * 16);
+                sa = _mm512_fmadd_ps(kc, _mm512_set1_ps(qa[c]), sa);
+                sb = _mm512_fmadd_ps(kc, _mm512_set1_ps(qb[c]), sb);
+                pa = _mm512_fmadd_ps(vc, _mm512_set1_ps(da_[c]), pa);
+                pb = _mm512_fmadd_ps(vc, _mm512_set1_ps(db_[c]), pb);
+            }
+            __m512 Pa = exp_nonpositive(_mm512_sub_ps(sa, la)), Pb = exp_nonpositive(_mm512_sub_ps(sb, lb));
+            __m512 dsa = _mm512_mul_ps(Pa, _mm512_sub_ps(pa, Dav)), dsb = _mm512_mul_ps(Pb, _mm512_sub_ps(pb, Dbv));
+            for (int c = 0; c < 8; c++) {
+                __m512 accv = _mm512_fmadd_ps(Pa, _mm512_set1_ps(da_[c]), _mm512_load_ps(dvb + c * 16));
+                _mm512_store_ps(dvb + c * 16, _mm512_fmadd_ps(Pb, _mm512_set1_ps(db_[c]), accv));
+                __m512 acck = _mm512_fmadd_ps(dsa, _mm512_set1_ps(qa[c]), _mm512_load_ps(dkb + c * 16));
+                _mm512_store_ps(dkb + c * 16, _mm512_fmadd_ps(dsb, _mm512_set1_ps(qb[c]), acck));
+                __m512 kc = _mm512_load_ps(kb + c * 16);
+                ga[c] = _mm512_fmadd_ps(dsa, kc, ga[c]);
+                gb[c] = _mm512_fmadd_ps(dsb, kc, gb[c]);
+            }
+        }
+        reduce8(ga, dq + i * ldd);
+        reduce8(gb, dq + (i + 1) * ldd);
+    }
+    for (int j = 0; j < L; j++)
+        for (int c = 0; c < 8; c++) {
+            const float *at = scratch + (j / 16) * 512 + c * 16 + j % 16;
+            dv[j * ldd + c] = at[256];
+            dk[j * ldd + c] = at[384] * scale;
+        }
+}
