@@ -13,34 +13,10 @@
 // Same algebra and the same exp polynomial as the Swift kernel, so results agree to float
 // rounding.
 #include "avx512_kernels.h"
-#include <immintrin.h>
+#include "vector_math.h"
 #include <math.h>
-#include <stdint.h>
-
-#define AVX512 __attribute__((target("avx512f,fma")))
 
 int avx512_available(void) { return __builtin_cpu_supports("avx512f"); }
-
-// e^x for x <= 0: FastMath.expNonPositive lane for lane (x = n ln2 + r, degree-5 polynomial
-// in r, 2^n added to the exponent bits; clamped at -87 where e^x ~ 1e-38 stands for 0).
-AVX512 static inline __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 magic = _mm512_set1_ps(12582912.0f); // 1.5 * 2^23: rounds to integer
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.4426950f), magic);
-    __m512 n = _mm512_sub_ps(t, magic);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314718f), x);
-    __m512 p = _mm512_set1_ps(0.008297655f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041915383f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16667575f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49998894f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.9999997f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0000001f));
-    __m512i bits = _mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23));
-    return _mm512_castsi512_ps(bits);
-}
-
-// Scratch rounded up to a cache line: an unaligned 64-byte load or store always spans two.
-static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 AVX512 void avx512_attention_head8_forward(int L, float scale, const float *q, const float *k, const float *v,
                                            ptrdiff_t ld, float *o, ptrdiff_t ldo, float *lse, float *scratch) {

@@ -1,6 +1,9 @@
+import CAVX512
+
 /// The per-image loops of GroupNorm, on rows of `channels` floats (one row per pixel).
 /// Channels go 8 at a time in the outer loop so the per-channel vectors and accumulators
 /// live in registers while the inner loop walks the pixels; a scalar loop takes C % 8.
+/// With C % 16 == 0 on a CPU with AVX-512, the C versions in Sources/CAVX512 run instead.
 package enum GroupNormKernel {
     /// Group mean and 1/sqrt(var + eps) of one image in one pass over x: per channel, sums of
     /// d = x - s and d^2 with s the group's first value (pixel 0, first channel), so the
@@ -9,11 +12,12 @@ package enum GroupNormKernel {
     /// scratch, `channelMean` C floats (left holding the shift).
     package static func statistics(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, groups G: Int, eps: Float,
                            sums: UnsafeMutablePointer<Float>, channelMean: UnsafeMutablePointer<Float>,
-                           mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
+                           mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                           path: KernelPath = .best) {
         let cg = C / G
         let inv = 1 / Double(pixels * cg)
         for c in 0..<C { channelMean[c] = x[(c / cg) * cg] }
-        channelMoments(x, pixels: pixels, channels: C, shift: channelMean, sum: sums, sumSquares: sums + C)
+        channelMoments(x, pixels: pixels, channels: C, shift: channelMean, sum: sums, sumSquares: sums + C, path: path)
         for g in 0..<G {
             var s1 = 0.0, s2 = 0.0
             for c in (g * cg)..<((g + 1) * cg) { s1 += Double(sums[c]); s2 += Double(sums[C + c]) }
@@ -25,7 +29,12 @@ package enum GroupNormKernel {
 
     /// sum[c] = sum over pixels of (x[p, c] - shift[c]), sumSquares[c] of its square.
     package static func channelMoments(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, shift: UnsafePointer<Float>,
-                               sum: UnsafeMutablePointer<Float>, sumSquares: UnsafeMutablePointer<Float>) {
+                               sum: UnsafeMutablePointer<Float>, sumSquares: UnsafeMutablePointer<Float>,
+                               path: KernelPath = .best) {
+        path.check()
+        if path == .avx512 && C % 16 == 0 {
+            return avx512_groupnorm_moments(x, pixels, C, shift, sum, sumSquares)
+        }
         var c = 0
         while c + 8 <= C {
             var a0 = Float8(), a1 = Float8(), q0 = Float8(), q1 = Float8()
@@ -52,7 +61,12 @@ package enum GroupNormKernel {
 
     /// y = x * scale + shift per channel, then SiLU when `silu`. y may alias x.
     package static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pixels: Int, channels C: Int,
-                       scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, silu: Bool) {
+                       scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, silu: Bool,
+                       path: KernelPath = .best) {
+        path.check()
+        if path == .avx512 && C % 16 == 0 {
+            return avx512_groupnorm_affine(x, y, pixels, C, scale, shift, silu ? 1 : 0)
+        }
         var c = 0
         while c + 8 <= C {
             let s = load8(scale + c), t = load8(shift + c)
@@ -78,7 +92,13 @@ package enum GroupNormKernel {
     package static func backwardSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>,
                              pixels: Int, channels C: Int, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
-                             sumDz: UnsafeMutablePointer<Float>, sumDzXhat: UnsafeMutablePointer<Float>) {
+                             sumDz: UnsafeMutablePointer<Float>, sumDzXhat: UnsafeMutablePointer<Float>,
+                             path: KernelPath = .best) {
+        path.check()
+        if path == .avx512 && C % 16 == 0 {
+            return avx512_groupnorm_backward_sums(x, dy, dz, pixels, C, mean, rstd, gamma, beta, silu ? 1 : 0,
+                                                  sumDz, sumDzXhat)
+        }
         var c = 0
         while c + 8 <= C {
             let m = load8(mean + c), r = load8(rstd + c), ga = load8(gamma + c), be = load8(beta + c)
@@ -127,7 +147,11 @@ package enum GroupNormKernel {
     /// dx = a dz + b (x - mean) + d (+ addend) per channel; dz is overwritten by dx.
     package static func inputGradient(_ x: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>, pixels: Int, channels C: Int,
                               mean: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                              d: UnsafePointer<Float>, addend: UnsafePointer<Float>?) {
+                              d: UnsafePointer<Float>, addend: UnsafePointer<Float>?, path: KernelPath = .best) {
+        path.check()
+        if path == .avx512 && C % 16 == 0 {
+            return avx512_groupnorm_input_gradient(x, dz, pixels, C, mean, a, b, d, addend)
+        }
         var c = 0
         while c + 8 <= C {
             let mv = load8(mean + c), av = load8(a + c), bv = load8(b + c), dv = load8(d + c)

@@ -21,12 +21,6 @@ import Foundation
 /// spend half an FMA per score each way; these Swift kernels stay the reference and the path
 /// everywhere else.
 public enum ScaledDotProductAttention {
-    /// Which d = 8 kernel runs: `best` is AVX-512 where the CPU has it.
-    package enum Head8Kernel: Sendable {
-        case swift, avx512
-        package static let best: Head8Kernel = avx512_available() != 0 ? .avx512 : .swift
-        package static var avx512Available: Bool { avx512_available() != 0 }
-    }
 
     /// Writes o and the per-row log-sum-exp lse [N, heads, L] of the scaled scores.
     public static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
@@ -58,7 +52,7 @@ public enum ScaledDotProductAttention {
     package static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                         o: UnsafeMutablePointer<Float>, ldo: Int, lse: UnsafeMutablePointer<Float>,
-                        kernel: Head8Kernel = .best) {
+                        kernel: KernelPath = .best) {
         let scale = 1 / Float(d).squareRoot()
         guard d == 8 && L % 8 == 0 else {
             Parallel.forEach(n * heads) { task in
@@ -69,7 +63,7 @@ public enum ScaledDotProductAttention {
             }
             return
         }
-        precondition(kernel == .swift || Head8Kernel.avx512Available, "AVX-512 attention on a CPU without AVX-512F")
+        kernel.check()
         let avx512 = kernel == .avx512 && L % 16 == 0
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
@@ -93,7 +87,7 @@ public enum ScaledDotProductAttention {
                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                          o: UnsafePointer<Float>, dout: UnsafePointer<Float>, ldo: Int, lse: UnsafePointer<Float>,
                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                         dv: UnsafeMutablePointer<Float>, ldd: Int, kernel: Head8Kernel = .best) {
+                         dv: UnsafeMutablePointer<Float>, ldd: Int, kernel: KernelPath = .best) {
         let scale = 1 / Float(d).squareRoot()
         guard d == 8 && L % 8 == 0 else {
             Parallel.forEach(n * heads) { task in
@@ -105,7 +99,7 @@ public enum ScaledDotProductAttention {
             }
             return
         }
-        precondition(kernel == .swift || Head8Kernel.avx512Available, "AVX-512 attention on a CPU without AVX-512F")
+        kernel.check()
         let avx512 = kernel == .avx512 && L % 16 == 0
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in

@@ -216,13 +216,13 @@ import Testing
     }
 
     /// The AVX-512 kernels (16 keys or queries per vector, so L of one or many blocks).
-    @Test(.enabled(if: ScaledDotProductAttention.Head8Kernel.avx512Available, "the CPU has no AVX-512F"),
+    @Test(.enabled(if: KernelPath.avx512Available, "the CPU has no AVX-512F"),
           arguments: [16, 32, 80])
     func attentionAVX512MatchesGeneral(_ L: Int) {
         attentionHead8MatchesGeneral(kernel: .avx512, L: L)
     }
 
-    func attentionHead8MatchesGeneral(kernel: ScaledDotProductAttention.Head8Kernel, L: Int) {
+    func attentionHead8MatchesGeneral(kernel: KernelPath, L: Int) {
         let hs = Harness(seed: 23 + UInt64(L))
         let (n, heads, d) = (2, 3, 8)
         let C = heads * d, ld = 3 * C

@@ -20,3 +20,17 @@ void avx512_attention_head8_backward(int L, float scale, const float *q, const f
                                      ptrdiff_t ld, const float *o, const float *dout, ptrdiff_t ldo,
                                      const float *lse, float *dq, float *dk, float *dv, ptrdiff_t ldd,
                                      float *scratch);
+
+/// GroupNorm's per-image loops for C % 16 == 0, as GroupNormKernel's functions of the same
+/// names: channel sums of (x - shift) and its square; y = x scale + shift (then SiLU when
+/// silu != 0; y may alias x); dz = dy (times silu'(z)) and its channel sums; dx = a dz +
+/// b (x - mean) + d (+ addend, which may be NULL) written over dz.
+void avx512_groupnorm_moments(const float *x, ptrdiff_t pixels, ptrdiff_t C, const float *shift,
+                              float *sum, float *sumSquares);
+void avx512_groupnorm_affine(const float *x, float *y, ptrdiff_t pixels, ptrdiff_t C, const float *scale,
+                             const float *shift, int silu);
+void avx512_groupnorm_backward_sums(const float *x, const float *dy, float *dz, ptrdiff_t pixels, ptrdiff_t C,
+                                    const float *mean, const float *rstd, const float *gamma, const float *beta,
+                                    int silu, float *sumDz, float *sumDzXhat);
+void avx512_groupnorm_input_gradient(const float *x, float *dz, ptrdiff_t pixels, ptrdiff_t C, const float *mean,
+                                     const float *a, const float *b, const float *d, const float *addend);

@@ -102,8 +102,8 @@ public struct KernelBenchmarks {
             let dq = random(n * L * C, seed: 6), dk = random(n * L * C, seed: 7), dv = random(n * L * C, seed: 8)
             defer { for p in [q, k, v, o, lse, dq, dk, dv] { p.deallocate() } }
             let perRow = Double(n * heads * L * L)
-            let kernels: [ScaledDotProductAttention.Head8Kernel] =
-                ScaledDotProductAttention.Head8Kernel.avx512Available ? [.swift, .avx512] : [.swift]
+            let kernels: [KernelPath] =
+                KernelPath.avx512Available ? [.swift, .avx512] : [.swift]
             for kernel in kernels {
                 let tf = time {
                     ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, ld: C,
@@ -224,6 +224,39 @@ public struct KernelBenchmarks {
             let tb = time { _ = gn.forward(x); _ = gn.backward(dy) } - tf
             log(String(format: "group norm %d %2d %3d silu %d: fwd %.2f ms (%.1f GB/s of x), bwd %.2f ms",
                        n, h, c, silu ? 1 : 0, tf * 1e3, bytes / tf * 1e-9, tb * 1e3))
+            groupNormKernels(x, pixels: h * h, channels: c, silu: silu)
+        }
+    }
+
+    /// GroupNorm's per-image kernels alone, Swift and AVX-512 side by side.
+    func groupNormKernels(_ x: Tensor, pixels: Int, channels C: Int, silu: Bool) {
+        let n = x.shape[0], G = 8, stride = pixels * C
+        let y = Tensor(shape: x.shape), per = Tensor(shape: [8 * C])
+        let p = per.data
+        for c in 0..<C { p[4 * C + c] = 1; p[5 * C + c] = 0.1 }  // gamma, beta
+        for path in KernelPath.avx512Available ? [KernelPath.swift, .avx512] : [.swift] {
+            let tf = time {
+                for b in 0..<n {
+                    GroupNormKernel.statistics(x.data + b * stride, pixels: pixels, channels: C, groups: G, eps: 1e-5,
+                                               sums: p, channelMean: p + 2 * C, mean: p + 3 * C, rstd: p + 3 * C + G,
+                                               path: path)
+                    GroupNormKernel.affine(x.data + b * stride, y.data + b * stride, pixels: pixels, channels: C,
+                                           scale: p + 4 * C, shift: p + 5 * C, silu: silu, path: path)
+                }
+            }
+            let tb = time {
+                for b in 0..<n {
+                    GroupNormKernel.backwardSums(x.data + b * stride, x.data + b * stride, dz: y.data + b * stride,
+                                                 pixels: pixels, channels: C, mean: p + 5 * C, rstd: p + 4 * C,
+                                                 gamma: p + 4 * C, beta: p + 5 * C, silu: silu,
+                                                 sumDz: p, sumDzXhat: p + C, path: path)
+                    GroupNormKernel.inputGradient(x.data + b * stride, dz: y.data + b * stride, pixels: pixels, channels: C,
+                                                  mean: p + 5 * C, a: p + 4 * C, b: p + 5 * C, d: p + 6 * C, addend: nil,
+                                                  path: path)
+                }
+            }
+            log(String(format: "  kernels %-6@ fwd %.2f ms (%.1f GB/s of x), bwd %.2f ms",
+                       "\(path)" as NSString, tf * 1e3, Double(x.count * 4) / tf * 1e-9, tb * 1e3))
         }
     }
 }
