@@ -1,3 +1,5 @@
+import CAVX512
+
 /// Matrix products spread over `Parallel.threads`, each piece one single-threaded sgemm
 /// (OpenBLAS stays at one thread: see `BLAS.configure`). All row-major.
 public enum GEMM {
@@ -19,13 +21,26 @@ public enum GEMM {
              beta: accumulate ? 1 : 0, prologue: nil)
     }
 
+    /// `rows` on a named path (tests and benchmarks).
+    package static func rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, path: KernelPath) {
+        rows(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
+             beta: 0, prologue: nil, path: path)
+    }
+
     /// As `rows`, with `prologue(range)` run on each piece's rows of C just before its
     /// sgemm (beta = `beta`): bias and residual fills then happen while those rows are in cache.
     package static func rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                      b: UnsafePointer<Float>, ldb: Int, transB: Bool,
                      c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float,
-                     prologue: ((Range<Int>) -> Void)?) {
+                     prologue: ((Range<Int>) -> Void)?, path: KernelPath = .best) {
         if m <= 0 { return }
+        path.check()
+        if path == .avx512 && n % 16 == 0 && (beta == 0 || beta == 1) {
+            return avx512Rows(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
+                              accumulate: beta == 1, prologue: prologue)
+        }
         let chunk = rowChunk(m: m, n: n, k: k)
         Parallel.forEach((m + chunk - 1) / chunk) { p in
             let r = (p * chunk)..<min(m, (p + 1) * chunk)
@@ -33,6 +48,29 @@ public enum GEMM {
             BLAS.sgemm(transB: transB, m: r.count, n: n, k: k,
                        a: a + r.lowerBound * lda, lda: lda, b: b, ldb: ldb,
                        beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
+        }
+    }
+
+    /// `rows` on the AVX-512 kernel (Sources/CAVX512/gemm.c: no packing, 1.2-1.5x OpenBLAS on
+    /// the linears' shapes, docs/kernels.md); a transposed B is transposed once up front.
+    static func avx512Rows(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                           b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+                           prologue: ((Range<Int>) -> Void)?) {
+        var bt: UnsafeMutablePointer<Float>? = nil
+        if transB {
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+            for j in 0..<n { for i in 0..<k { t[i * n + j] = b[j * ldb + i] } }
+            bt = t
+        }
+        defer { bt?.deallocate() }
+        let bk = UnsafePointer(bt) ?? b, ldbk = transB ? n : ldb
+        let chunk = rowChunk(m: m, n: n, k: k)
+        Parallel.forEach((m + chunk - 1) / chunk) { p in
+            let r = (p * chunk)..<min(m, (p + 1) * chunk)
+            prologue?(r)
+            avx512_gemm(r.count, n, k, a + r.lowerBound * lda, lda, bk, ldbk, c + r.lowerBound * ldc, ldc,
+                        accumulate ? 1 : 0)
         }
     }
 

@@ -1,7 +1,8 @@
 import CAVX512
 
 /// Which implementation runs a kernel that has two: the Swift loops (8-float AVX2 vectors; the
-/// reference, and the path on every x86 server) or their C versions with AVX-512 intrinsics
+/// reference, and the path on every x86 server; OpenBLAS for `GEMM.rows`) or C versions with
+/// AVX-512 intrinsics
 /// (Sources/CAVX512; Swift builds the kernels for one CPU level and cannot choose at run time).
 /// Kernels take `.best` unless a test or benchmark names a path.
 package enum KernelPath: Sendable {

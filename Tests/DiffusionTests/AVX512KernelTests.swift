@@ -67,4 +67,23 @@ struct AVX512KernelTests {
             }
         }
     }
+
+    // Row counts that leave 1-5 rows after the 6-row tiles, column counts that leave one to
+    // three 16-column groups after the 64-column panels; strided A and C, B plain or transposed.
+    @Test(arguments: [(13, 16, 5), (50, 48, 32), (7, 80, 33), (64, 96, 64), (6, 208, 17)])
+    func gemmMatchesOpenBLAS(_ m: Int, _ n: Int, _ k: Int) {
+        let lda = k + 3, ldc = n + 5
+        let a = Self.values(m * lda, seed: 5), start = Self.values(m * ldc, seed: 6)
+        let b = Self.values(k * n, seed: 7)  // [k, n], or read as [n, k] when transposed
+        for transB in [false, true] {
+            for accumulate in [false, true] {
+                Self.agree("gemm \(m)x\(k)->\(n) transB=\(transB) accumulate=\(accumulate)", tolerance: 1e-5) { path in
+                    var c = start
+                    GEMM.rows(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: transB ? k : n, transB: transB,
+                              c: &c, ldc: ldc, beta: accumulate ? 1 : 0, prologue: nil, path: path)
+                    return c
+                }
+            }
+        }
+    }
 }

@@ -34,3 +34,8 @@ void avx512_groupnorm_backward_sums(const float *x, const float *dy, float *dz, 
                                     int silu, float *sumDz, float *sumDzXhat);
 void avx512_groupnorm_input_gradient(const float *x, float *dz, ptrdiff_t pixels, ptrdiff_t C, const float *mean,
                                      const float *a, const float *b, const float *d, const float *addend);
+
+/// C[M, N] = A[M, K] B[K, N] (+ C when accumulate != 0), all row-major with leading
+/// dimensions lda, ldb, ldc; N % 16 == 0.
+void avx512_gemm(ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, const float *A, ptrdiff_t lda, const float *B,
+                 ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate);

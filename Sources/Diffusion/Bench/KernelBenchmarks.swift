@@ -201,11 +201,14 @@ public struct KernelBenchmarks {
             let dw = random(n * k, seed: 4), dx = random(m * k, seed: 5)
             defer { for p in [x, w, y, dw, dx] { p.deallocate() } }
             let flop = 2.0 * Double(m * n * k)
-            let tf = time { GEMM.rows(m: m, n: n, k: k, a: x, lda: k, b: w, ldb: k, transB: true, c: y, ldc: n) }
             let tw = time { GEMM.accumulateATB(m: m, k: n, n: k, a: y, lda: n, b: x, ldb: k, c: dw) }
-            let td = time { GEMM.rows(m: m, n: k, k: n, a: y, lda: n, b: w, ldb: k, c: dx, ldc: k) }
-            log(String(format: "linear %5d x %3d -> %3d: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
-                       m, k, n, flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9))
+            for path in KernelPath.avx512Available ? [KernelPath.swift, .avx512] : [.swift] {
+                let tf = time { GEMM.rows(m: m, n: n, k: k, a: x, lda: k, b: w, ldb: k, transB: true, c: y, ldc: n, path: path) }
+                let td = time { GEMM.rows(m: m, n: k, k: n, a: y, lda: n, b: w, ldb: k, c: dx, ldc: k, path: path) }
+                log(String(format: "linear %5d x %3d -> %3d %-6@: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
+                           m, k, n, (path == .swift ? "blas" : "avx512") as NSString,
+                           flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9))
+            }
         }
     }
 
