@@ -28,6 +28,7 @@ struct InfoCommand: ParsableCommand {
                 print("  rank \(rank): \(host), \(cores[rank]) cores for \(neighbours) rank(s), BLAS threads \(threads)")
             }
             print("BLAS: \(BLAS.configDescription)")
+            print("kernels: \(KernelPath.description)")
             let mpiVersion = Communicator.libraryVersion.split(separator: "\n").first ?? ""
             print("MPI: \(mpiVersion.trimmingCharacters(in: .whitespaces))")
             print("zlib: \(Versions.zlib)")

@@ -19,6 +19,7 @@ struct Launcher: ParsableCommand {
         ])
 
     static func main() {
+        refuseUnknownKernelChoice()
         BLASCoreChoice.restartWithPreferredCoreIfNeeded()
         main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
     }

@@ -96,6 +96,19 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "\(arguments) wrote files")
     }
 
+    /// DIFFUSION_AVX512 takes 0 or 1; anything else stops the launcher before any work, and 0
+    /// shows in `launcher info`.
+    @Test func kernelChoiceFromTheEnvironment() throws {
+        let launcher = try MPIRun.launcherURL().path
+        let bad = try MPIRun.run([launcher, "info"], timeout: 60, environment: ["DIFFUSION_AVX512": "yes"])
+        #expect(bad.status == 2, "exit \(bad.status)\n\(bad.stdout)")
+        #expect(bad.stderr.contains("DIFFUSION_AVX512=yes: expected 0"), "\(bad.stderr)")
+        #expect(!bad.stdout.contains("ranks:"), "info ran: \(bad.stdout)")
+        let off = try MPIRun.run([launcher, "info"], timeout: 60, environment: ["DIFFUSION_AVX512": "0"])
+        #expect(off.status == 0, "\(off.stderr)")
+        #expect(off.stdout.contains("kernels: Swift/AVX2"), "\(off.stdout)")
+    }
+
     /// Limits that depend on the data are checked once it is read, still before training.
     @Test func batchLargerThanTheDataIsRefused() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flags-\(UUID().uuidString)").path

@@ -52,5 +52,7 @@ import Testing
         // OpenBLAS's SSE3 fallback (this process, started without the launcher, shows which).
         let core = BLAS.preferredCoreTypeHere ?? BLAS.coreName
         #expect(run.lines.contains { $0.hasPrefix("BLAS: ") && $0.contains(" \(core) ") }, "expected \(core): \(run.stdout)")
+        let kernels = KernelPath.avx512Available ? "kernels: AVX-512" : "kernels: Swift/AVX2"
+        #expect(run.lines.contains { $0.hasPrefix(kernels) }, "expected '\(kernels)': \(run.stdout)")
     }
 }
