@@ -102,6 +102,9 @@ def main():
     p.add_argument('--batch', type=int, default=128)
     p.add_argument('--forward-batch', type=int, default=256)
     p.add_argument('--iterations', type=int, default=3)
+    p.add_argument('--rounds', type=int, default=1,
+                   help='run every variant this many times, in turn; figures are medians over rounds, and each '
+                        'ratio the median of the ratios within a round (a shared machine drifts between variants)')
     p.add_argument('--threads', type=int, default=os.cpu_count())
     p.add_argument('--compile', action='store_true', help='also time torch.compile (slow to compile)')
     p.add_argument('--timeout', type=float, default=1800)
@@ -115,26 +118,36 @@ def main():
     rows, peaks = [], []
     load_start = os.getloadavg()
     for preset in a.presets:
-        results = {}
-        for backend, precision in ours_variants:
-            r = results[f'ours {backend} {precision}'] = ours(a, preset, backend, precision, a.out)
-            peaks.append((r.get('fp32PeakGFLOPS'), r.get('bf16PeakGFLOPS')))
-        for variant in torch_variants:
-            r = theirs(a, preset, variant)
-            if r is None:
-                continue
-            if r['parameters'] != results['ours swift fp32']['parameters']:
-                sys.exit(f"{preset}: PyTorch model has {r['parameters']} parameters, ours "
-                         f"{results['ours swift fp32']['parameters']}: the configs disagree")
-            results[f'pytorch {variant}'] = r
-        for name, r in results.items():
-            rows.append({'preset': preset, 'variant': name, 'forward': r['forwardImagesPerSecond'],
-                         'train': r['trainImagesPerSecond'], 'rss': r.get('peakRSSMiB')})
-    best_torch = {}
-    for r in rows:
-        if r['variant'].startswith('pytorch'):
-            b = best_torch.setdefault(r['preset'], {'forward': 0, 'train': 0})
-            b['forward'] = max(b['forward'], r['forward']); b['train'] = max(b['train'], r['train'])
+        rounds = []  # per round: variant name -> figures
+        for _ in range(a.rounds):
+            results = {}
+            for backend, precision in ours_variants:
+                r = results[f'ours {backend} {precision}'] = ours(a, preset, backend, precision, a.out)
+                peaks.append((r.get('fp32PeakGFLOPS'), r.get('bf16PeakGFLOPS')))
+            for variant in torch_variants:
+                r = theirs(a, preset, variant)
+                if r is None:
+                    continue
+                if r['parameters'] != results['ours swift fp32']['parameters']:
+                    sys.exit(f"{preset}: PyTorch model has {r['parameters']} parameters, ours "
+                             f"{results['ours swift fp32']['parameters']}: the configs disagree")
+                results[f'pytorch {variant}'] = r
+            rounds.append(results)
+        for name in rounds[0]:
+            figures = [rd[name] for rd in rounds if name in rd]
+            row = {'preset': preset, 'variant': name, 'rounds': len(figures),
+                   'rss': max((f.get('peakRSSMiB') or 0) for f in figures)}
+            for key, field in (('forward', 'forwardImagesPerSecond'), ('train', 'trainImagesPerSecond')):
+                row[key] = statistics.median(f[field] for f in figures)
+                if name.startswith('ours'):
+                    # ours / PyTorch's fastest variant of the same round
+                    ratios = [rd[name][field] / best for rd in rounds
+                              if name in rd and (best := max((v[field] for k, v in rd.items()
+                                                              if k.startswith('pytorch')), default=0))]
+                    if ratios:
+                        row[key + 'Ratio'] = statistics.median(ratios)
+                        row[key + 'RatioRange'] = [min(ratios), max(ratios)]
+            rows.append(row)
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
     fam = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith(('cpu family', 'model\t'))][:2]
     fp32 = max((x for x, _ in peaks if x), default=0); bf16 = max((y for _, y in peaks if y), default=0)
@@ -143,13 +156,18 @@ def main():
              f"load average {load_start[0]:.2f} at start, {os.getloadavg()[0]:.2f} at end · torch {torch.__version__} · "
              f"measured peak fp32 {fp32:.0f} / bf16 {bf16:.0f} GFLOPS", '',
              f"images/s, {a.threads} threads, train batch {a.batch}, forward batch {a.forward_batch}, "
-             f"median of {a.iterations}; x = ratio to the fastest PyTorch variant of the same preset",
+             f"median of {a.iterations} iterations" + (f", median over {a.rounds} rounds" if a.rounds > 1 else '') +
+             "; x = ratio to the fastest PyTorch variant of the same preset" +
+             (" in the same round (median, and range over rounds)" if a.rounds > 1 else ''),
              '', '| preset | variant | train step | forward | peak RSS MiB |', '|---|---|---:|---:|---:|']
     for r in rows:
-        b = best_torch.get(r['preset'], {'forward': 0, 'train': 0})
-        ratio = lambda v, k: f" (x{v / b[k]:.2f})" if b[k] and r['variant'].startswith('ours') else ''
-        lines.append(f"| {r['preset']} | {r['variant']} | {r['train']:.1f}{ratio(r['train'], 'train')} | "
-                     f"{r['forward']:.1f}{ratio(r['forward'], 'forward')} | {r['rss']:.0f} |")
+        def ratio(k):
+            if k + 'Ratio' not in r:
+                return ''
+            lo, hi = r[k + 'RatioRange']
+            return f" (x{r[k + 'Ratio']:.2f}" + (f", {lo:.2f}-{hi:.2f})" if a.rounds > 1 else ')')
+        lines.append(f"| {r['preset']} | {r['variant']} | {r['train']:.1f}{ratio('train')} | "
+                     f"{r['forward']:.1f}{ratio('forward')} | {r['rss']:.0f} |")
     text = '\n'.join(lines)
     print(text)
     with open(os.path.join(a.out, 'results.md'), 'w') as f:
