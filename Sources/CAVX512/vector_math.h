@@ -6,41 +6,44 @@
 
 #define AVX512 __attribute__((target("avx512f,fma")))
 
+// Range reduction for e^x: n = round(x / ln2) and t = 1.5 * 2^23 + n (n in t's low mantissa
+// bits, for `times_2_to_n`); returns n as a float.
+AVX512 static inline __m512 round_x_over_ln2(__m512 x, __m512 *t) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f); // 1.5 * 2^23: adding it rounds to integer
+    *t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.4426950f), magic);
+    return _mm512_sub_ps(*t, magic);
+}
+
+// p * 2^n with n from `round_x_over_ln2`: t shifted left by 23 puts n in the exponent field
+// (the rest shifts out), and an integer add scales p without a multiply.
+AVX512 static inline __m512 times_2_to_n(__m512 p, __m512 t) {
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23)));
+}
+
 // e^x for x <= 0: FastMath.expNonPositive lane for lane (x = n ln2 + r, degree-5 polynomial
-// in r, 2^n added to the exponent bits; clamped at -87 where e^x ~ 1e-38 stands for 0).
+// in r; clamped at -87 where e^x ~ 1e-38 stands for 0).
 AVX512 static inline __m512 exp_nonpositive(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 magic = _mm512_set1_ps(12582912.0f); // 1.5 * 2^23: rounds to integer
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.4426950f), magic);
-    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 t, n = round_x_over_ln2(x, &t);
     __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314718f), x);
-    __m512 p = _mm512_set1_ps(0.008297655f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041915383f));
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.008297655f), r, _mm512_set1_ps(0.041915383f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16667575f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49998894f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.9999997f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0000001f));
-    __m512i bits = _mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23));
-    return _mm512_castsi512_ps(bits);
+    return times_2_to_n(_mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0000001f)), t);
 }
 
 // e^x: FastMath.exp lane for lane (clamped to [-87, 88.37], ln2 in two parts, degree 6).
 AVX512 static inline __m512 exp_clamped(__m512 x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.37f));
-    const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.4426950f), magic);
-    __m512 n = _mm512_sub_ps(t, magic);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314718f), x);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(1.9046542e-9f), r);
-    __m512 p = _mm512_set1_ps(0.0013836846f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.008374816f));
+    __m512 t, n = round_x_over_ln2(x, &t);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(1.9046542e-9f), _mm512_fmadd_ps(n, _mm512_set1_ps(-0.69314718f), x));
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.0013836846f), r, _mm512_set1_ps(0.008374816f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.041668225f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.1666642f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.4999999f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_add_epi32(_mm512_castps_si512(p), _mm512_slli_epi32(_mm512_castps_si512(t), 23));
-    return _mm512_castsi512_ps(bits);
+    return times_2_to_n(_mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f)), t);
 }
 
 // 1 / (1 + e^-x). The reciprocal is vrcp14ps refined by one Newton step (relative error
