@@ -188,7 +188,7 @@ public enum ScaledDotProductAttention {
     }
 
     /// Scratch floats per task for the d = 8 kernels.
-    /// (The AVX-512 kernels need 24 L + 16 and 32 L + 16.)
+    /// (The AVX-512 kernels need 24 L + 16 and 36 L + 16.)
     package static func forwardScratch(_ L: Int) -> Int { 24 * L + 16 }
     package static func backwardScratch(_ L: Int) -> Int { 64 * L }
 

@@ -7,7 +7,9 @@ struct BenchKernels: ParsableCommand {
         abstract: "Per-kernel speed at the U-Net's shapes (convolutions, attention, linears, group norm), for tuning.",
         discussion: """
         With one thread (the default) times are the thread's CPU time, so other jobs on a shared \
-        machine do not inflate them; with more, wall time. Benchmarks: \
+        machine do not inflate them; with more, wall time. On a CPU with AVX-512, attention, \
+        group norm and linears are timed twice, our Swift kernels (OpenBLAS for the linears) and \
+        the AVX-512 C ones the model uses there. Benchmarks: \
         \(KernelBenchmarks.names.joined(separator: ", ")).
 
         Example: launcher bench kernels --only convolutions linears --repeats 3

@@ -15,7 +15,7 @@ void avx512_attention_head8_forward(int L, float scale, const float *q, const fl
                                     ptrdiff_t ld, float *o, ptrdiff_t ldo, float *lse, float *scratch);
 
 /// Its backward (see head8Backward): dq, dk, dv overwritten, rows at stride ldd.
-/// scratch: 32 * L + 16 floats.
+/// scratch: 36 * L + 16 floats.
 void avx512_attention_head8_backward(int L, float scale, const float *q, const float *k, const float *v,
                                      ptrdiff_t ld, const float *o, const float *dout, ptrdiff_t ldo,
                                      const float *lse, float *dq, float *dk, float *dv, ptrdiff_t ldd,
