@@ -100,8 +100,8 @@ AVX512 void avx512_attention_head8_backward(int L, float scale, const float *q, 
             at[384] = 0;
         }
     // Four query rows per pass over the keys: the loads and stores of dV and dK were half
-    // the time with one row (x1.25 with two, x1.1-1.3 more with four). dS of the four rows
-    // goes to a buffer after the blocks, and dQ = dS K is summed per row afterwards.
+    // the time with one row (x1.25 with two rows, then 4-10% more with four). dS of the four
+    // rows goes to a buffer after the blocks, and dQ = dS K is summed per row afterwards.
     float *dsbuf = scratch + 32 * L;
     for (int i = 0; i < L; i += 4) {
         const float *qr[4], *dr[4];
