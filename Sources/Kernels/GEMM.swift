@@ -37,7 +37,7 @@ public enum GEMM {
                      prologue: ((Range<Int>) -> Void)?, path: KernelPath = .best) {
         if m <= 0 { return }
         path.check()
-        if path == .avx512 && n % 16 == 0 && (beta == 0 || beta == 1) {
+        if path == .avx512 && n % 16 == 0 && k <= avx512MaxDepth && (beta == 0 || beta == 1) {
             return avx512Rows(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
                               accumulate: beta == 1, prologue: prologue)
         }
@@ -50,6 +50,11 @@ public enum GEMM {
                        beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
         }
     }
+
+    /// Depth up to which the AVX-512 kernel runs: without packing or blocking k it measured
+    /// 1.1-1.4x OpenBLAS up to k = 576 (the linears, and im2col of 3x3 convolutions up to 64
+    /// channels), 0.9x at 768 and 0.4x at 2304 (one thread, 2026-12-03).
+    static let avx512MaxDepth = 640
 
     /// `rows` on the AVX-512 kernel (Sources/CAVX512/gemm.c: no packing, 1.2-1.5x OpenBLAS on
     /// the linears' shapes, docs/kernels.md); a transposed B is transposed once up front.
