@@ -17,8 +17,6 @@
 #include "vector_math.h"
 #include <math.h>
 
-int avx512_available(void) { return __builtin_cpu_supports("avx512f"); }
-
 AVX512 void avx512_attention_head8_forward(int L, float scale, const float *q, const float *k, const float *v,
                                            ptrdiff_t ld, float *o, ptrdiff_t ldo, float *lse, float *scratch) {
     scratch = align64(scratch);
@@ -80,6 +78,10 @@ AVX512 static inline void reduce8(const __m512 g[8], float out[8]) {
     _mm256_storeu_ps(out, _mm256_add_ps(lo, hi));
 }
 
+// Where key j, channel c sits in the backward's scratch (see below): blocks of 16 keys, 512
+// floats each, holding K * scale, V, dV and dK as [8][16] at offsets 0, 128, 256, 384.
+static inline float *block_slot(float *scratch, int j, int c) { return scratch + (j / 16) * 512 + c * 16 + j % 16; }
+
 AVX512 void avx512_attention_head8_backward(int L, float scale, const float *q, const float *k, const float *v,
                                             ptrdiff_t ld, const float *o, const float *dout, ptrdiff_t ldo,
                                             const float *lse, float *dq, float *dk, float *dv, ptrdiff_t ldd,
@@ -93,7 +95,7 @@ AVX512 void avx512_attention_head8_backward(int L, float scale, const float *q, 
     scratch = align64(scratch);
     for (int j = 0; j < L; j++)
         for (int c = 0; c < 8; c++) {
-            float *at = scratch + (j / 16) * 512 + c * 16 + j % 16;
+            float *at = block_slot(scratch, j, c);
             at[0] = k[j * ld + c] * scale;
             at[128] = v[j * ld + c];
             at[256] = 0;
@@ -150,7 +152,7 @@ AVX512 void avx512_attention_head8_backward(int L, float scale, const float *q, 
     }
     for (int j = 0; j < L; j++)
         for (int c = 0; c < 8; c++) {
-            const float *at = scratch + (j / 16) * 512 + c * 16 + j % 16;
+            const float *at = block_slot(scratch, j, c);
             dv[j * ldd + c] = at[256];
             dk[j * ldd + c] = at[384] * scale;
         }

@@ -36,8 +36,7 @@ public enum GEMM {
                      c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float,
                      prologue: ((Range<Int>) -> Void)?, path: KernelPath = .best) {
         if m <= 0 { return }
-        path.check()
-        if path == .avx512 && n % 16 == 0 && k <= avx512MaxDepth && (beta == 0 || beta == 1) {
+        if path.runsAVX512(when: n % 16 == 0 && k <= avx512MaxDepth && (beta == 0 || beta == 1)) {
             return avx512Rows(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
                               accumulate: beta == 1, prologue: prologue)
         }

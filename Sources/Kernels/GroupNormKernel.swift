@@ -31,8 +31,7 @@ package enum GroupNormKernel {
     package static func channelMoments(_ x: UnsafePointer<Float>, pixels: Int, channels C: Int, shift: UnsafePointer<Float>,
                                sum: UnsafeMutablePointer<Float>, sumSquares: UnsafeMutablePointer<Float>,
                                path: KernelPath = .best) {
-        path.check()
-        if path == .avx512 && C % 16 == 0 {
+        if path.runsAVX512(when: C % 16 == 0) {
             return avx512_groupnorm_moments(x, pixels, C, shift, sum, sumSquares)
         }
         var c = 0
@@ -63,8 +62,7 @@ package enum GroupNormKernel {
     package static func affine(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, pixels: Int, channels C: Int,
                        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, silu: Bool,
                        path: KernelPath = .best) {
-        path.check()
-        if path == .avx512 && C % 16 == 0 {
+        if path.runsAVX512(when: C % 16 == 0) {
             return avx512_groupnorm_affine(x, y, pixels, C, scale, shift, silu ? 1 : 0)
         }
         var c = 0
@@ -94,8 +92,7 @@ package enum GroupNormKernel {
                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
                              sumDz: UnsafeMutablePointer<Float>, sumDzXhat: UnsafeMutablePointer<Float>,
                              path: KernelPath = .best) {
-        path.check()
-        if path == .avx512 && C % 16 == 0 {
+        if path.runsAVX512(when: C % 16 == 0) {
             return avx512_groupnorm_backward_sums(x, dy, dz, pixels, C, mean, rstd, gamma, beta, silu ? 1 : 0,
                                                   sumDz, sumDzXhat)
         }
@@ -148,8 +145,7 @@ package enum GroupNormKernel {
     package static func inputGradient(_ x: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>, pixels: Int, channels C: Int,
                               mean: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                               d: UnsafePointer<Float>, addend: UnsafePointer<Float>?, path: KernelPath = .best) {
-        path.check()
-        if path == .avx512 && C % 16 == 0 {
+        if path.runsAVX512(when: C % 16 == 0) {
             return avx512_groupnorm_input_gradient(x, dz, pixels, C, mean, a, b, d, addend)
         }
         var c = 0

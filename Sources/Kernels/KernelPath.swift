@@ -1,4 +1,4 @@
-import CAVX512
+import CPeak
 import Foundation
 
 /// Which implementation runs a kernel that has two: the Swift loops (8-float AVX2 vectors; the
@@ -13,7 +13,11 @@ public enum KernelPath: Sendable {
     /// kernels everywhere (to compare the two, or to rule the C kernels out).
     package static let best: KernelPath = avx512Available && !disabledByEnvironment ? .avx512 : .swift
 
-    package static var avx512Available: Bool { avx512_available() != 0 }
+    /// Read once: the kernels ask for every image and every product.
+    package static let avx512Available = peak_has_avx512() != 0
+
+    /// The paths this CPU can run, for benchmarks that time each.
+    package static var runnable: [KernelPath] { avx512Available ? [.swift, .avx512] : [.swift] }
 
     public static let environmentVariable = "DIFFUSION_AVX512"
 
@@ -40,8 +44,11 @@ public enum KernelPath: Sendable {
         environmentAllowsAVX512(getenv(environmentVariable).map { String(cString: $0) }) == false
     }
 
-    /// Stops a caller that names AVX-512 on a CPU without it (a test's or benchmark's bug).
-    package func check() {
+    /// True when a kernel should take its AVX-512 version: this path is AVX-512 and the shape
+    /// `fits` that version's constraints (else the Swift loops run). Stops a caller that names
+    /// AVX-512 on a CPU without it (a test's or benchmark's bug).
+    package func runsAVX512(when fits: Bool) -> Bool {
         precondition(self == .swift || Self.avx512Available, "AVX-512 kernels asked for on a CPU without AVX-512F")
+        return self == .avx512 && fits
     }
 }

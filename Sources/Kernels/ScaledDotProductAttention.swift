@@ -21,7 +21,6 @@ import Foundation
 /// spend half an FMA per score each way; these Swift kernels stay the reference and the path
 /// everywhere else.
 public enum ScaledDotProductAttention {
-
     /// Writes o and the per-row log-sum-exp lse [N, heads, L] of the scaled scores.
     public static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -63,8 +62,7 @@ public enum ScaledDotProductAttention {
             }
             return
         }
-        kernel.check()
-        let avx512 = kernel == .avx512 && L % 16 == 0
+        let avx512 = kernel.runsAVX512(when: L % 16 == 0)
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
             let b = task / groups, h0 = (task % groups) * hpt
@@ -99,8 +97,7 @@ public enum ScaledDotProductAttention {
             }
             return
         }
-        kernel.check()
-        let avx512 = kernel == .avx512 && L % 16 == 0
+        let avx512 = kernel.runsAVX512(when: L % 16 == 0)
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
             let b = task / groups, h0 = (task % groups) * hpt

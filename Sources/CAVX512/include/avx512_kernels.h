@@ -1,12 +1,10 @@
 // Hot loops Swift cannot emit for AVX-512 (it compiles the kernels for one CPU level,
-// haswell): C with per-function targets, called only after avx512_available() said yes.
+// haswell): C with per-function targets, called only where the CPU has AVX-512F (the check
+// is CPeak's peak_has_avx512, through KernelPath).
 // Each function mirrors a Swift kernel in Sources/Kernels that stays the reference path
 // (and the path on CPUs without AVX-512); tests compare the two.
 #pragma once
 #include <stddef.h>
-
-/// 1 when the CPU has AVX-512F (the only extension these kernels use besides FMA).
-int avx512_available(void);
 
 /// Scaled dot-product attention for one head of width 8, L % 16 == 0 (see
 /// ScaledDotProductAttention.head8Forward): q, k, v rows at stride ld, o rows at stride

@@ -102,9 +102,7 @@ public struct KernelBenchmarks {
             let dq = random(n * L * C, seed: 6), dk = random(n * L * C, seed: 7), dv = random(n * L * C, seed: 8)
             defer { for p in [q, k, v, o, lse, dq, dk, dv] { p.deallocate() } }
             let perRow = Double(n * heads * L * L)
-            let kernels: [KernelPath] =
-                KernelPath.avx512Available ? [.swift, .avx512] : [.swift]
-            for kernel in kernels {
+            for kernel in KernelPath.runnable {
                 let tf = time {
                     ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, ld: C,
                                                       o: o, ldo: C, lse: lse, kernel: kernel)
@@ -202,7 +200,7 @@ public struct KernelBenchmarks {
             defer { for p in [x, w, y, dw, dx] { p.deallocate() } }
             let flop = 2.0 * Double(m * n * k)
             let tw = time { GEMM.accumulateATB(m: m, k: n, n: k, a: y, lda: n, b: x, ldb: k, c: dw) }
-            for path in KernelPath.avx512Available ? [KernelPath.swift, .avx512] : [.swift] {
+            for path in KernelPath.runnable {
                 let tf = time { GEMM.rows(m: m, n: n, k: k, a: x, lda: k, b: w, ldb: k, transB: true, c: y, ldc: n, path: path) }
                 let td = time { GEMM.rows(m: m, n: k, k: n, a: y, lda: n, b: w, ldb: k, c: dx, ldc: k, path: path) }
                 log(String(format: "linear %5d x %3d -> %3d %-6@: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
@@ -237,7 +235,7 @@ public struct KernelBenchmarks {
         let y = Tensor(shape: x.shape), per = Tensor(shape: [8 * C])
         let p = per.data
         for c in 0..<C { p[4 * C + c] = 1; p[5 * C + c] = 0.1 }  // gamma, beta
-        for path in KernelPath.avx512Available ? [KernelPath.swift, .avx512] : [.swift] {
+        for path in KernelPath.runnable {
             let tf = time {
                 for b in 0..<n {
                     GroupNormKernel.statistics(x.data + b * stride, pixels: pixels, channels: C, groups: G, eps: 1e-5,
