@@ -4,6 +4,20 @@ public enum ConvolutionPrecision: String, CaseIterable, Sendable {
     case fp32, bf16
 }
 
+/// How oneDNN computes a 3x3 convolution. Direct multiplies every tap, as our kernels do.
+/// Winograd F(4x4, 3x3) turns each 6x6 input tile and each 3x3 filter into 6x6 transforms
+/// and multiplies those: 36 products per 16 outputs instead of 144, i.e. 4x fewer, paid for
+/// by the transforms, reorders to a blocked layout, and rounding errors that grow with the
+/// transform's constants (relative errors near 1e-5 instead of 1e-6 here;
+/// OneDNNConvolutionTests states the bound).
+public enum ConvolutionAlgorithm: String, CaseIterable, Sendable {
+    /// Every tap multiplied: the reference.
+    case direct
+    /// Winograd on the layers where it pays (`OneDNNConvolution.usesWinograd`: fp32, 3x3
+    /// stride 1, at least 64 channels on one side), direct on the rest.
+    case winograd
+}
+
 /// What runs a model's convolutions (its `ForwardContext.convolutions`).
 ///
 /// Our kernels are the library's default and the reference the others are tested against.
@@ -14,8 +28,8 @@ public enum ConvolutionPrecision: String, CaseIterable, Sendable {
 public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
     /// Our own kernels (`Conv2D`): the default, and the reference the others are tested against.
     case swift
-    /// oneDNN (Debian's libdnnl) at the given precision.
-    case oneDNN(ConvolutionPrecision)
+    /// oneDNN (Debian's libdnnl) at the given precision and algorithm.
+    case oneDNN(ConvolutionPrecision, ConvolutionAlgorithm = .direct)
 
     /// What `requested` becomes on this machine, with a note when it had to change:
     /// oneDNN without an engine falls back to our kernels, and bf16 without native bf16
@@ -26,9 +40,11 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
             return (.swift, nil)
         case .oneDNN where !OneDNN.isAvailable:
             return (.swift, "oneDNN could not start a CPU engine: convolutions run on the Swift kernels")
-        case .oneDNN(.bf16) where !OneDNN.hasNativeBF16:
-            return (.oneDNN(.fp32), "this CPU has no AVX512-BF16 (oneDNN dispatches \(OneDNN.isaName)): "
+        case .oneDNN(.bf16, let algorithm) where !OneDNN.hasNativeBF16:
+            return (.oneDNN(.fp32, algorithm), "this CPU has no AVX512-BF16 (oneDNN dispatches \(OneDNN.isaName)): "
                         + "convolutions run in fp32 instead of bf16")
+        case .oneDNN(let precision, .winograd) where precision != .fp32:
+            return (.oneDNN(precision, .direct), nil)  // oneDNN has Winograd in fp32 only
         case .oneDNN:
             return (requested, nil)
         }
@@ -36,15 +52,16 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
 
     /// The fastest measured backend on this CPU at `precision`: oneDNN with AVX-512 or for
     /// bf16, our kernels otherwise (then `resolve` says what bf16 became).
-    public static func automatic(_ precision: ConvolutionPrecision) -> ConvolutionBackend {
-        precision == .bf16 || (OneDNN.isAvailable && OneDNN.hasAVX512) ? .oneDNN(precision) : .swift
+    public static func automatic(_ precision: ConvolutionPrecision, _ algorithm: ConvolutionAlgorithm) -> ConvolutionBackend {
+        precision == .bf16 || (OneDNN.isAvailable && OneDNN.hasAVX512) ? .oneDNN(precision, algorithm) : .swift
     }
 
-    /// "swift", "onednn fp32", "onednn bf16".
+    /// "swift", "onednn fp32", "onednn bf16", "onednn fp32 winograd".
     public var description: String {
         switch self {
         case .swift: return "swift"
-        case .oneDNN(let p): return "onednn \(p.rawValue)"
+        case .oneDNN(let p, .direct): return "onednn \(p.rawValue)"
+        case .oneDNN(let p, let a): return "onednn \(p.rawValue) \(a.rawValue)"
         }
     }
 
@@ -60,8 +77,8 @@ extension ConvolutionBackend {
     package func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                  imageBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                  y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
-        if case .oneDNN(let precision) = self,
-           OneDNNConvolution.forward(g, precision: precision, x: x, weight: weight, bias: bias,
+        if case .oneDNN(let precision, let algorithm) = self,
+           OneDNNConvolution.forward(g, precision: precision, algorithm: algorithm, x: x, weight: weight, bias: bias,
                                      imageBias: imageBias, residual: residual, y: y) {
             return self
         }
@@ -75,8 +92,8 @@ extension ConvolutionBackend {
     package func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
                   dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                   dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
-        if case .oneDNN(let precision) = self,
-           OneDNNConvolution.backward(g, precision: precision, x: x, weight: weight, dy: dy, dx: dx,
+        if case .oneDNN(let precision, let algorithm) = self,
+           OneDNNConvolution.backward(g, precision: precision, algorithm: algorithm, x: x, weight: weight, dy: dy, dx: dx,
                                       dweight: dweight, dbias: dbias) {
             return self
         }

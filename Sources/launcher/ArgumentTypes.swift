@@ -8,6 +8,7 @@ extension SamplerName: ExpressibleByArgument {}
 extension SpacingName: ExpressibleByArgument {}
 extension EvaluationSkip: ExpressibleByArgument {}
 extension FashionMNIST.Split: ExpressibleByArgument {}
+extension ConvolutionAlgorithm: ExpressibleByArgument {}
 
 /// A byte count with an optional K or M suffix (1024, 1024²): `bench allreduce --sizes`.
 struct ByteCount: ExpressibleByArgument, Equatable {

@@ -5,7 +5,7 @@ import Foundation
 struct BenchConv: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
-        abstract: "GFLOPS of every convolution shape of a U-Net: Swift kernels, oneDNN fp32 and oneDNN bf16 side by side.")
+        abstract: "GFLOPS of every convolution shape of a U-Net: Swift kernels, oneDNN fp32 (direct and Winograd) and bf16 side by side.")
 
     @Option(help: "Model preset.") var preset: ModelPreset = .small
     @Option(help: "Batch, in 1...4096.") var batch = 128

@@ -22,6 +22,14 @@ struct ConvolutionOptions: ParsableArguments {
         """)
     var precision: Precision?
 
+    @Option(name: .customLong("conv-algorithm"), help: """
+        oneDNN's algorithm for fp32 3x3 convolutions: winograd (default; Winograd F(4x4, 3x3) on the stride-1 \
+        layers with at least 64 channels on one side, direct elsewhere: 4x fewer multiplications, errors up to \
+        3e-6 of a tensor's largest entry) or direct (every tap multiplied, as the Swift kernels). bf16 runs \
+        direct. docs/kernels.md has the measurements.
+        """)
+    var convAlgorithm: ConvolutionAlgorithm = .winograd
+
     func validate() throws {
         if backend == .swift, let precision, precision != .fp32 {
             throw ValidationError("--precision \(precision.rawValue) needs --backend onednn or auto (the Swift kernels are fp32 only)")
@@ -48,8 +56,8 @@ struct ConvolutionOptions: ParsableArguments {
         }
         let requested: ConvolutionBackend
         switch backend {
-        case .auto: requested = .automatic(arithmetic)
-        case .onednn: requested = .oneDNN(arithmetic)
+        case .auto: requested = .automatic(arithmetic, convAlgorithm)
+        case .onednn: requested = .oneDNN(arithmetic, convAlgorithm)
         case .swift: requested = .swift
         }
         let (chosen, note) = ConvolutionBackend.resolve(requested)

@@ -70,6 +70,45 @@ import Testing
         }
     }
 
+    /// Shapes where Winograd runs (fp32, 3x3 stride 1, at least 64 channels on one side):
+    /// sizes that are and are not multiples of its 4x4 output tile, odd batches, a batch of one.
+    static let winogradShapes: [(Int, Int, Int, Int, Int, Int, Int)] = [
+        (5, 4, 4, 64, 64, 3, 1), (2, 4, 4, 128, 64, 3, 1), (3, 8, 8, 32, 64, 3, 1), (2, 10, 10, 64, 32, 3, 1),
+        (1, 6, 5, 64, 64, 3, 1), (3, 16, 16, 64, 64, 3, 1), (2, 4, 4, 256, 256, 3, 1),
+    ]
+
+    /// Winograd F(4x4, 3x3) against our direct kernels. Its transforms add and scale inputs,
+    /// filters and products by constants up to 8 (the points 0, +-1, +-2, +-1/2), so rounding
+    /// errors grow by about the transforms' norms instead of one rounding per term: here up to
+    /// 3e-6 of each tensor's largest entry, which stays under the 1e-5 bound of direct fp32 above.
+    @Test(.enabled(if: OneDNN.hasAVX512, "oneDNN has Winograd on AVX-512 CPUs only"), arguments: winogradShapes.indices)
+    func winogradWithinItsRoundingOfDirect(_ index: Int) {
+        let c = Case(Self.winogradShapes[index], seed: UInt64(200 + index))
+        let algorithms = OneDNNConvolution.algorithms(c.g, .fp32, .winograd)
+        #expect(algorithms == [ConvolutionAlgorithm?](repeating: .winograd, count: 4), "\(c.g) ran \(algorithms)")
+        let (ref, _) = c.run(.swift)
+        let (mine, ran) = c.run(.oneDNN(.fp32, .winograd))
+        #expect(ran.allSatisfy { $0 == .oneDNN(.fp32, .winograd) }, "oneDNN fell back to the Swift kernels for \(c.g)")
+        for (name, a, b) in [("y", mine.y, ref.y), ("y fused", mine.yFused, ref.yFused), ("dx", mine.dx, ref.dx),
+                             ("dW", mine.dw, ref.dw), ("db", mine.db, ref.db), ("dW without dx", mine.dwOnly, ref.dwOnly)] {
+            let e = Self.relativeError(a, b)
+            #expect(e < 1e-5, "\(name) \(c.g): relative error \(e)")
+        }
+    }
+
+    /// Below 64 channels, in bf16 and off 3x3 stride 1, a Winograd request runs direct.
+    @Test func winogradOnlyWhereItPays() {
+        let g = { (cin: Int, cout: Int, k: Int, stride: Int) in
+            ConvGeometry(n: 4, h: 8, w: 8, cin: cin, cout: cout, k: k, stride: stride, pad: (k - 1) / 2)
+        }
+        for (geometry, precision) in [(g(32, 32, 3, 1), ConvolutionPrecision.fp32), (g(64, 64, 3, 2), .fp32),
+                                      (g(64, 64, 1, 1), .fp32), (g(40, 64, 3, 1), .fp32), (g(64, 64, 3, 1), .bf16)] {
+            let ran = OneDNNConvolution.algorithms(geometry, precision, .winograd)
+            #expect(ran.allSatisfy { $0 != .winograd }, "\(geometry) \(precision) ran \(ran)")
+        }
+        #expect(ConvolutionBackend.resolve(.oneDNN(.bf16, .winograd)).backend != .oneDNN(.bf16, .winograd))
+    }
+
     /// bf16 rounds both factors of every product to an 8-bit significand (unit roundoff
     /// u = 2^-8), so each product is off by at most (2u + u^2)|a||b| and a sum of K of them by
     /// at most (2u + u^2) sum_k |a_k||b_k|. That sum is the same convolution run on |x|, |w|,

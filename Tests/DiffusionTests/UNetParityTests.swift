@@ -40,6 +40,38 @@ import Testing
         try compare(fixture: fixture, convolutions: .oneDNN(.bf16), Tolerance.bf16)
     }
 
+    /// A whole U-Net whose 3x3 convolutions have 64 channels, so that oneDNN runs them with
+    /// Winograd (the fixtures above have at most 16): output, input gradient and every
+    /// parameter gradient against our direct kernels, within the fp32 tolerances above.
+    @Test(.enabled(if: OneDNN.hasAVX512, "oneDNN has Winograd on AVX-512 CPUs only"))
+    func winogradModelMatchesDirect() throws {
+        let config = UNetConfig(sampleSize: 8, inChannels: 1, outChannels: 1, blockOutChannels: [64, 64],
+                                downBlockTypes: [.down, .attnDown], upBlockTypes: [.attnUp, .up],
+                                layersPerBlock: 1, attentionHeadDim: 8, normNumGroups: 8)
+        var rng = RandomStream(seed: 5, key: 1)
+        let x = Tensor(shape: [3, 8, 8, 1])
+        for i in 0..<x.count { x[i] = Float(rng.normal()) }
+        let t: [Float] = [3, 500, 999]
+        func run(_ convolutions: ConvolutionBackend) throws -> (out: [Float], dx: [Float], grads: [[Float]]) {
+            let model = try UNet2DModel(config: config)
+            model.initializeParameters(seed: 11)
+            model.context.convolutions = convolutions
+            let out = try model.forward(x, timesteps: t, classLabels: nil, recordForBackward: true)
+            let dOut = Tensor(shape: out.shape)
+            for i in 0..<out.count { dOut[i] = out[i] - x[i % x.count] }
+            let dx = model.backward(dOut)
+            return (out.array, dx.array, model.store.entries.map { model.store.exportTensor($0, from: model.store.grads).array })
+        }
+        #expect(OneDNNConvolution.algorithms(ConvGeometry(n: 3, h: 8, w: 8, cin: 64, cout: 64, k: 3, stride: 1, pad: 1),
+                                             .fp32, .winograd).allSatisfy { $0 == .winograd })
+        let direct = try run(.swift), winograd = try run(.oneDNN(.fp32, .winograd))
+        #expect(relativeError(winograd.out, direct.out) < Tolerance.fp32.output)
+        #expect(relativeError(winograd.dx, direct.dx) < Tolerance.fp32.gradient)
+        var worst = 0.0
+        for (a, b) in zip(winograd.grads, direct.grads) where norm(b) > 1e-6 { worst = max(worst, relativeError(a, b)) }
+        #expect(worst < Tolerance.fp32.gradient, "worst gradient relative error \(worst)")
+    }
+
     struct Tolerance {
         /// max |output - diffusers|, |loss - diffusers| / loss, gradient relative errors, and
         /// the absolute error of gradients that are zero in exact arithmetic.

@@ -53,14 +53,16 @@ public enum ConvBenchmark {
         public var flop: Double { 2.0 * Double(geometry.outRows * geometry.colWidth * geometry.cout) }
     }
 
-    /// Our kernels, then each oneDNN precision as this machine runs it (a bf16 request that
-    /// comes out fp32 is not timed twice), with the notes of what had to change.
+    /// Our kernels, then each oneDNN precision and algorithm as this machine runs it (a bf16
+    /// request that comes out fp32 is not timed twice), with the notes of what had to change.
     public static func backendsToCompare() -> (backends: [ConvolutionBackend], notes: [String]) {
         var backends: [ConvolutionBackend] = [.swift], notes: [String] = []
         for p in ConvolutionPrecision.allCases {
-            let (b, note) = ConvolutionBackend.resolve(.oneDNN(p))
-            if let note { notes.append(note) }
-            if !backends.contains(b) { backends.append(b) }
+            for a in ConvolutionAlgorithm.allCases {
+                let (b, note) = ConvolutionBackend.resolve(.oneDNN(p, a))
+                if let note, !notes.contains(note) { notes.append(note) }
+                if !backends.contains(b) { backends.append(b) }
+            }
         }
         return (backends, notes)
     }
@@ -106,8 +108,8 @@ public enum ConvBenchmark {
                     backend.backward(g, x: x, weight: w, dy: dy, dx: nil, dweight: dw, dbias: db)
                 }
                 t.backward = best(repeats) { backend.backward(g, x: x, weight: w, dy: dy, dx: dx, dweight: dw, dbias: db) }
-                if case .oneDNN(let p) = t.ranOn {
-                    t.weightReorder = best(repeats) { OneDNNConvolution.reorderWeights(g, precision: p, weight: w) }
+                if case .oneDNN(let p, let a) = t.ranOn {
+                    t.weightReorder = best(repeats) { OneDNNConvolution.reorderWeights(g, precision: p, algorithm: a, weight: w) }
                 }
                 return t
             }

@@ -23,20 +23,50 @@ package enum OneDNNConvolution {
     }
 
     /// The plan of each slice (slices of one size share one), or nil after reporting why
-    /// oneDNN cannot run this convolution.
+    /// oneDNN cannot run this convolution. A Winograd request runs Winograd where
+    /// `usesWinograd` says it pays and oneDNN has it, and the direct algorithm elsewhere.
     static func plans(_ g: ConvGeometry, _ slices: [Range<Int>], _ pass: OneDNNConvolutionPlan.Pass,
-                      _ precision: ConvolutionPrecision) -> [OneDNNConvolutionPlan]? {
+                      _ precision: ConvolutionPrecision, _ algorithm: ConvolutionAlgorithm) -> [OneDNNConvolutionPlan]? {
         var bySize: [Int: OneDNNConvolutionPlan] = [:]
         var out: [OneDNNConvolutionPlan] = []
         for s in slices {
             if let p = bySize[s.count] { out.append(p); continue }
             let sg = ConvGeometry(n: s.count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
-            switch OneDNNConvolutionPlan.plan(.init(sg, pass, precision, threads: 1)) {
+            switch plan(sg, pass, precision, algorithm) {
             case .success(let p): bySize[s.count] = p; out.append(p)
             case .failure(let error): reportOnce(g, pass, precision, error); return nil
             }
         }
         return out
+    }
+
+    /// One slice's plan: Winograd where asked, `usesWinograd` and oneDNN builds it, else direct.
+    private static func plan(_ g: ConvGeometry, _ pass: OneDNNConvolutionPlan.Pass, _ precision: ConvolutionPrecision,
+                             _ algorithm: ConvolutionAlgorithm) -> Result<OneDNNConvolutionPlan, Error> {
+        if algorithm == .winograd, usesWinograd(g, precision),
+           case .success(let p) = OneDNNConvolutionPlan.plan(.init(g, pass, precision, .winograd, threads: 1)) {
+            return .success(p)
+        }
+        return OneDNNConvolutionPlan.plan(.init(g, pass, precision, .direct, threads: 1))
+    }
+
+    /// The algorithm each pass of this convolution runs when `algorithm` is asked for (nil
+    /// where oneDNN has none): for tests and benchmarks.
+    package static func algorithms(_ g: ConvGeometry, _ precision: ConvolutionPrecision,
+                                   _ algorithm: ConvolutionAlgorithm) -> [ConvolutionAlgorithm?] {
+        let sg = ConvGeometry(n: slices(g.n)[0].count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
+        let passes: [OneDNNConvolutionPlan.Pass] = [.forward, .forwardAccumulate, .backwardData, .backwardWeights]
+        return passes.map { pass in (try? plan(sg, pass, precision, algorithm).get())?.key.algorithm }
+    }
+
+    /// Where Winograd F(4x4, 3x3) pays here: fp32 (oneDNN has no bf16 Winograd), 3x3 stride 1
+    /// and padding 1, channel counts in its 16-channel blocks, and at least 64 channels on one
+    /// side. Below that the reorders to and from its blocked layout (memory-bound, ~(Cin + Cout)
+    /// per pixel) cost what it saves on the products (~Cin * Cout): at 32 -> 32 channels it
+    /// measured even with direct, at 64 -> 64 1.4-1.7x faster (docs/kernels.md).
+    static func usesWinograd(_ g: ConvGeometry, _ precision: ConvolutionPrecision) -> Bool {
+        precision == .fp32 && g.k == 3 && g.stride == 1 && g.pad == 1
+            && g.cin % 16 == 0 && g.cout % 16 == 0 && max(g.cin, g.cout) >= 64
     }
 
     private static let reported = PrimitiveCache<String, Void>()
@@ -53,7 +83,7 @@ package enum OneDNNConvolution {
     /// when a plan takes ours as they are. `release()` frees the copies.
     struct PreparedWeights {
         private(set) var pointers: [UnsafeRawPointer] = []
-        private var owned: [UnsafeMutableRawPointer] = []
+        private var owned: [ReusedBuffers.Buffer] = []
 
         init(_ plans: [OneDNNConvolutionPlan], _ weight: UnsafePointer<Float>) {
             var done: [(OneDNNConvolutionPlan, UnsafeRawPointer)] = []
@@ -61,8 +91,9 @@ package enum OneDNNConvolution {
                 if let hit = done.first(where: { $0.0.sharesWeights(with: plan) }) { pointers.append(hit.1); continue }
                 var p = UnsafeRawPointer(weight)
                 if let reorder = plan.weightsReorder {
-                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: OneDNN.bytes(plan.weights), alignment: 64)
-                    owned.append(buffer)
+                    let reused = ReusedBuffers.shared.take(OneDNN.bytes(plan.weights))
+                    owned.append(reused)
+                    let buffer = reused.pointer
                     OneDNN.useThreads(1)
                     withScratchpad(reorder.scratchpadBytes) { sp in
                         reorder.execute([.init(DNNL_ARG_FROM, plan.userWeights, weight), .init(DNNL_ARG_TO, plan.weights, buffer)],
@@ -75,44 +106,57 @@ package enum OneDNNConvolution {
             }
         }
 
-        func release() { for b in owned { b.deallocate() } }
+        func release() { for b in owned { ReusedBuffers.shared.give(b) } }
     }
 
     static func withScratchpad(_ bytes: Int, _ body: (UnsafeMutableRawPointer?) -> Void) {
         guard bytes > 0 else { body(nil); return }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        defer { buffer.deallocate() }
-        body(buffer)
+        ReusedBuffers.shared.with(bytes: bytes, body)
     }
 
-    /// `source` (fp32, `convert`'s input layout) converted to bf16, for the duration of `body`;
-    /// `source` itself when there is no conversion (fp32).
+    /// `source` (fp32 NHWC) in the primitive's type and layout, for the duration of `body`;
+    /// `source` itself when there is no conversion.
     static func converted(_ convert: OneDNN.Primitive?, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t,
                           _ source: UnsafeRawPointer, _ body: (UnsafeRawPointer) -> Void) {
         guard let convert else { body(source); return }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: OneDNN.bytes(to), alignment: 64)
-        defer { buffer.deallocate() }
-        withScratchpad(convert.scratchpadBytes) { sp in
-            convert.execute([.init(DNNL_ARG_FROM, from, source), .init(DNNL_ARG_TO, to, buffer)], scratchpad: sp)
+        ReusedBuffers.shared.with(bytes: OneDNN.bytes(to)) { buffer in
+            withScratchpad(convert.scratchpadBytes) { sp in
+                convert.execute([.init(DNNL_ARG_FROM, from, source), .init(DNNL_ARG_TO, to, buffer)], scratchpad: sp)
+            }
+            body(UnsafeRawPointer(buffer))
         }
-        body(UnsafeRawPointer(buffer))
+    }
+
+    /// `body` writes the primitive's output to the buffer it is given: `destination` itself
+    /// when there is no `output` reorder, else a temporary in the primitive's layout that the
+    /// reorder then writes (or adds) into `destination`.
+    static func writing(_ output: OneDNN.Primitive?, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t,
+                        _ destination: UnsafeMutableRawPointer, _ body: (UnsafeMutableRawPointer) -> Void) {
+        guard let output else { body(destination); return }
+        ReusedBuffers.shared.with(bytes: OneDNN.bytes(from)) { buffer in
+            body(buffer)
+            withScratchpad(output.scratchpadBytes) { sp in
+                output.execute([.init(DNNL_ARG_FROM, from, buffer), .init(DNNL_ARG_TO, to, destination)], scratchpad: sp)
+            }
+        }
     }
 
     /// Only the forward pass's weight reorder, for benchmarks (it is part of every `forward`).
-    package static func reorderWeights(_ g: ConvGeometry, precision: ConvolutionPrecision, weight: UnsafePointer<Float>) {
-        guard let plans = plans(g, slices(g.n), .forward, precision) else { return }
+    package static func reorderWeights(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm,
+                                       weight: UnsafePointer<Float>) {
+        guard let plans = plans(g, slices(g.n), .forward, precision, algorithm) else { return }
         PreparedWeights(plans, weight).release()
     }
 
     /// y = conv(x, weight) + bias (+ imageBias[n] on every pixel of image n, + residual),
     /// as `Conv2D.forward`. With the extra terms y is first set to bias + terms, then the
     /// convolution is added by a sum post-op.
-    static func forward(_ g: ConvGeometry, precision: ConvolutionPrecision, x: UnsafePointer<Float>,
+    static func forward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm, x: UnsafePointer<Float>,
                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
         let parts = slices(g.n)
         let accumulate = imageBias != nil || residual != nil || bias == nil
-        guard let plans = plans(g, parts, accumulate ? .forwardAccumulate : .forward, precision) else { return false }
+        guard let plans = plans(g, parts, accumulate ? .forwardAccumulate : .forward, precision, algorithm) else { return false }
         let weights = PreparedWeights(plans, weight)
         defer { weights.release() }
         let (pixelsIn, pixelsOut) = (g.h * g.w * g.cin, g.ho * g.wo * g.cout)
@@ -127,36 +171,40 @@ package enum OneDNNConvolution {
             let (plan, s) = (plans[i], parts[i])
             OneDNN.useThreads(1)
             converted(plan.xConvert, from: plan.x, to: plan.xConv, x + s.lowerBound * pixelsIn) { xs in
-                var args: [OneDNN.Argument] = [
-                    .init(DNNL_ARG_SRC, plan.xConv, xs), .init(DNNL_ARG_WEIGHTS, plan.weights, weights.pointers[i]),
-                    .init(DNNL_ARG_DST, plan.y, y + s.lowerBound * pixelsOut),
-                ]
-                if !accumulate, let bias { args.append(.init(DNNL_ARG_BIAS, plan.bias, bias)) }
-                withScratchpad(plan.conv.scratchpadBytes) { plan.conv.execute(args, scratchpad: $0) }
+                writing(plan.output, from: plan.yConv, to: plan.y, y + s.lowerBound * pixelsOut) { ys in
+                    var args: [OneDNN.Argument] = [
+                        .init(DNNL_ARG_SRC, plan.xConv, xs), .init(DNNL_ARG_WEIGHTS, plan.weights, weights.pointers[i]),
+                        .init(DNNL_ARG_DST, plan.yConv, ys),
+                    ]
+                    if !accumulate, let bias { args.append(.init(DNNL_ARG_BIAS, plan.bias, bias)) }
+                    withScratchpad(plan.conv.scratchpadBytes) { plan.conv.execute(args, scratchpad: $0) }
+                }
             }
         }
         return true
     }
 
     /// As `Conv2D.backward`: dweight and dbias accumulate (+=), dx (when given) is overwritten.
-    static func backward(_ g: ConvGeometry, precision: ConvolutionPrecision, x: UnsafePointer<Float>,
+    static func backward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm,
+                         x: UnsafePointer<Float>,
                          weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) -> Bool {
         let parts = slices(g.n)
-        guard let weightPlans = plans(g, parts, .backwardWeights, precision) else { return false }
+        guard let weightPlans = plans(g, parts, .backwardWeights, precision, algorithm) else { return false }
         var dataPlans: [OneDNNConvolutionPlan] = []
         if dx != nil {
-            guard let p = plans(g, parts, .backwardData, precision) else { return false }
+            guard let p = plans(g, parts, .backwardData, precision, algorithm) else { return false }
             dataPlans = p
         }
         let weights = PreparedWeights(dataPlans, weight)
         defer { weights.release() }
         // One fp32 weight gradient (the primitive's layout) and, in fp32, bias gradient per slice.
         let gradBytes = weightPlans.map { OneDNN.bytes($0.weights) }
-        let partials = gradBytes.map { UnsafeMutableRawPointer.allocate(byteCount: $0, alignment: 64) }
+        let reusedPartials = gradBytes.map { ReusedBuffers.shared.take($0) }
+        let partials = reusedPartials.map(\.pointer)
         let primitiveSumsBias = precision == .fp32
         let biasPartials = UnsafeMutablePointer<Float>.allocate(capacity: primitiveSumsBias ? parts.count * g.cout : 0)
-        defer { partials.forEach { $0.deallocate() }; biasPartials.deallocate() }
+        defer { reusedPartials.forEach { ReusedBuffers.shared.give($0) }; biasPartials.deallocate() }
         let (pixelsIn, pixelsOut) = (g.h * g.w * g.cin, g.ho * g.wo * g.cout)
         Parallel.forEach(parts.count) { i in
             let (plan, s) = (weightPlans[i], parts[i])
@@ -173,10 +221,16 @@ package enum OneDNNConvolution {
                 }
                 guard let dx else { return }
                 let data = dataPlans[i]
-                withScratchpad(data.conv.scratchpadBytes) {
-                    data.conv.execute([.init(DNNL_ARG_DIFF_DST, data.yConv, dyc),
-                                       .init(DNNL_ARG_WEIGHTS, data.weights, weights.pointers[i]),
-                                       .init(DNNL_ARG_DIFF_SRC, data.x, dx + s.lowerBound * pixelsIn)], scratchpad: $0)
+                // dy as converted above when both primitives read the same layout, else its own.
+                let shared = OneDNN.same(data.yConv, plan.yConv)
+                converted(shared ? nil : data.yConvert, from: data.y, to: data.yConv, shared ? dyc : UnsafeRawPointer(dys)) { dyd in
+                    writing(data.output, from: data.xConv, to: data.x, dx + s.lowerBound * pixelsIn) { dxs in
+                        withScratchpad(data.conv.scratchpadBytes) {
+                            data.conv.execute([.init(DNNL_ARG_DIFF_DST, data.yConv, dyd),
+                                               .init(DNNL_ARG_WEIGHTS, data.weights, weights.pointers[i]),
+                                               .init(DNNL_ARG_DIFF_SRC, data.xConv, dxs)], scratchpad: $0)
+                        }
+                    }
                 }
             }
         }
