@@ -69,13 +69,13 @@ def worker(a):
                       'torch': torch.__version__}))
 
 
-def ours(a, preset, backend, precision, out):
-    path = os.path.join(out, f'ours-{preset}-{backend}-{precision}.json')
+def ours(a, preset, backend, precision, algorithm, out):
+    path = os.path.join(out, f'ours-{preset}-{backend}-{precision}-{algorithm}.json')
     cmd = [a.launcher, 'bench', 'model', '--preset', preset, '--batch', str(a.batch), '--forward-batch',
            str(a.forward_batch), '--iterations', str(a.iterations), '--threads', str(a.threads),
            '--backend', backend, '--json', path]
     if backend == 'onednn':
-        cmd += ['--precision', precision]
+        cmd += ['--precision', precision, '--conv-algorithm', algorithm]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(path) as f:
         return json.load(f)
@@ -113,7 +113,9 @@ def main():
     if a.worker:
         return worker(a)
     os.makedirs(a.out, exist_ok=True)
-    ours_variants = [('swift', 'fp32'), ('onednn', 'fp32'), ('onednn', 'bf16')]
+    # (backend, precision, oneDNN algorithm); bf16 always runs direct
+    ours_variants = [('swift', 'fp32', 'direct'), ('onednn', 'fp32', 'direct'), ('onednn', 'fp32', 'winograd'),
+                     ('onednn', 'bf16', 'direct')]
     torch_variants = ['eager-fp32', 'eager-bf16'] + (['compile-fp32', 'compile-bf16'] if a.compile else [])
     rows, peaks = [], []
     load_start = os.getloadavg()
@@ -121,8 +123,9 @@ def main():
         rounds = []  # per round: variant name -> figures
         for _ in range(a.rounds):
             results = {}
-            for backend, precision in ours_variants:
-                r = results[f'ours {backend} {precision}'] = ours(a, preset, backend, precision, a.out)
+            for backend, precision, algorithm in ours_variants:
+                name = f'ours {backend} {precision}' + (' winograd' if algorithm == 'winograd' else '')
+                r = results[name] = ours(a, preset, backend, precision, algorithm, a.out)
                 peaks.append((r.get('fp32PeakGFLOPS'), r.get('bf16PeakGFLOPS')))
             for variant in torch_variants:
                 r = theirs(a, preset, variant)

@@ -28,11 +28,14 @@ struct ConvolutionOptions: ParsableArguments {
         3e-6 of a tensor's largest entry) or direct (every tap multiplied, as the Swift kernels). bf16 runs \
         direct. docs/kernels.md has the measurements.
         """)
-    var convAlgorithm: ConvolutionAlgorithm = .winograd
+    var convAlgorithm: ConvolutionAlgorithm?
 
     func validate() throws {
         if backend == .swift, let precision, precision != .fp32 {
             throw ValidationError("--precision \(precision.rawValue) needs --backend onednn or auto (the Swift kernels are fp32 only)")
+        }
+        if backend == .swift, convAlgorithm == .winograd {
+            throw ValidationError("--conv-algorithm winograd needs --backend onednn or auto (the Swift kernels are direct only)")
         }
     }
 
@@ -56,8 +59,8 @@ struct ConvolutionOptions: ParsableArguments {
         }
         let requested: ConvolutionBackend
         switch backend {
-        case .auto: requested = .automatic(arithmetic, convAlgorithm)
-        case .onednn: requested = .oneDNN(arithmetic, convAlgorithm)
+        case .auto: requested = .automatic(arithmetic, convAlgorithm ?? .winograd)
+        case .onednn: requested = .oneDNN(arithmetic, convAlgorithm ?? .winograd)
         case .swift: requested = .swift
         }
         let (chosen, note) = ConvolutionBackend.resolve(requested)

@@ -29,6 +29,8 @@ struct InfoCommand: ParsableCommand {
             }
             print("BLAS: \(BLAS.configDescription)")
             print("kernels: \(KernelPath.description)")
+            let convolutions = ConvolutionBackend.resolve(.automatic(.fp32, .winograd)).backend
+            print("convolutions: \(convolutions) by default (\(ConvolutionBackend.oneDNNDescription))")
             let mpiVersion = Communicator.libraryVersion.split(separator: "\n").first ?? ""
             print("MPI: \(mpiVersion.trimmingCharacters(in: .whitespaces))")
             print("zlib: \(Versions.zlib)")

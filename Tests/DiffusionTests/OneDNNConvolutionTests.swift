@@ -96,6 +96,44 @@ import Testing
         }
     }
 
+    /// A batch whose slices Winograd runs in several pieces (2-3 per worker here), against
+    /// direct oneDNN (itself held to our kernels above), which takes each slice whole.
+    @Test(.enabled(if: OneDNN.hasAVX512, "oneDNN has Winograd on AVX-512 CPUs only"))
+    func winogradInPiecesMatchesDirect() {
+        let c = Case((11, 32, 32, 128, 128, 3, 1), seed: 300)
+        let pieces = OneDNNConvolution.Pieces(c.g, .fp32, .winograd)
+        #expect(pieces.byWorker.allSatisfy { $0.count > 1 }, "\(pieces.ranges)")
+        let (ref, _) = c.run(.oneDNN(.fp32, .direct))
+        let (mine, _) = c.run(.oneDNN(.fp32, .winograd))
+        for (name, a, b) in [("y", mine.y, ref.y), ("y fused", mine.yFused, ref.yFused), ("dx", mine.dx, ref.dx),
+                             ("dW", mine.dw, ref.dw), ("db", mine.db, ref.db), ("dW without dx", mine.dwOnly, ref.dwOnly)] {
+            let e = Self.relativeError(a, b)
+            #expect(e < 1e-5, "\(name) \(c.g): relative error \(e)")
+        }
+    }
+
+    /// Pieces cover each worker's slice in order; with Winograd each holds at most
+    /// `pieceBytes` of x and y (or one image), without it each slice is one piece.
+    @Test(arguments: [(1, 8, 64), (7, 32, 96), (128, 16, 64), (256, 32, 96), (64, 8, 384)])
+    func piecesCoverEachSlice(_ n: Int, _ size: Int, _ channels: Int) {
+        let g = ConvGeometry(n: n, h: size, w: size, cin: channels, cout: 64, k: 3, stride: 1, pad: 1)
+        let perImage = 4 * size * size * (channels + 64)
+        for algorithm in ConvolutionAlgorithm.allCases {
+            let pieces = OneDNNConvolution.Pieces(g, .fp32, algorithm), slices = OneDNNConvolution.slices(n)
+            #expect(pieces.byWorker.count == slices.count)
+            for (slice, mine) in zip(slices, pieces.byWorker) {
+                let ranges = mine.map { pieces.ranges[$0] }
+                #expect(ranges.first?.lowerBound == slice.lowerBound && ranges.last?.upperBound == slice.upperBound)
+                #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+                if algorithm == .direct {
+                    #expect(ranges.count == 1)
+                } else {
+                    #expect(ranges.allSatisfy { $0.count == 1 || $0.count * perImage <= OneDNNConvolution.Pieces.pieceBytes })
+                }
+            }
+        }
+    }
+
     /// Below 64 channels, in bf16 and off 3x3 stride 1, a Winograd request runs direct.
     @Test func winogradOnlyWhereItPays() {
         let g = { (cin: Int, cout: Int, k: Int, stride: Int) in

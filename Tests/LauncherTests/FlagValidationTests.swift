@@ -42,6 +42,8 @@ import Testing
         (train + ["--backend", "swift", "--precision", "bf16"], "--precision"),
         (train + ["--backend", "onednn", "--precision", "fp16"], "--precision"),
         (train + ["--backend", "swift", "--precision", "auto"], "--precision"),
+        (train + ["--backend", "swift", "--conv-algorithm", "winograd"], "--conv-algorithm"),
+        (train + ["--conv-algorithm", "fft"], "--conv-algorithm"),
         (["sample", "--model", "m", "--n", "-1"], "--n"),
         (["sample", "--model", "m", "--n", "0"], "--n"),
         (["sample", "--model", "m", "--eta", "2", "--sampler", "ddim"], "eta"),

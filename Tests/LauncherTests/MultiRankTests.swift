@@ -54,5 +54,8 @@ import Testing
         #expect(run.lines.contains { $0.hasPrefix("BLAS: ") && $0.contains(" \(core) ") }, "expected \(core): \(run.stdout)")
         let kernels = KernelPath.avx512Available ? "kernels: AVX-512" : "kernels: Swift/AVX2"
         #expect(run.lines.contains { $0.hasPrefix(kernels) }, "expected '\(kernels)': \(run.stdout)")
+        // oneDNN with Winograd where the CPU has AVX-512, our kernels elsewhere.
+        let convolutions = OneDNN.isAvailable && OneDNN.hasAVX512 ? "convolutions: onednn fp32 winograd" : "convolutions: swift"
+        #expect(run.lines.contains { $0.hasPrefix(convolutions) }, "expected '\(convolutions)': \(run.stdout)")
     }
 }

@@ -16,6 +16,7 @@ import Testing
         (trainBase + ["--samples", "4"], trainBase, "--samples"),
         (trainBase + ["--sampler", "ddim"], trainBase, "--sampler"),
         (trainBase + ["--backend", "onednn"], trainBase, "--backend"),
+        (trainBase + ["--conv-algorithm", "direct"], trainBase, "--conv-algorithm"),
         (["sample", "--model", "m", "--sampler", "ddpm"], ["sample", "--model", "m", "--sampler", "ddim"], "--sampler"),
         (["sample", "--model", "m", "--n", "4"], ["sample", "--model", "m", "--n", "8"], "--n"),
         (["fid", "--samples", "real:test", "--kid-subsets", "10"], ["fid", "--samples", "real:test", "--kid-subsets", "20"],

@@ -3,11 +3,12 @@ import Foundation
 
 /// `Conv2D`'s forward and backward (same arguments, same results) through oneDNN.
 ///
-/// Threads: the batch is cut into one slice per `Parallel` worker and each worker runs a
-/// single-threaded primitive on its slice, so oneDNN uses exactly our thread count and
-/// no OpenMP team is left spinning next to our own workers after a call. Weight gradients
-/// come out per slice and are summed. Each function returns false, before touching any
-/// output, when oneDNN has no primitive for the shape (the caller then runs `Conv2D`).
+/// Threads: the batch is cut into one slice per `Parallel` worker and each worker runs
+/// single-threaded primitives on its slice, so oneDNN uses exactly our thread count and
+/// no OpenMP team is left spinning next to our own workers after a call. With Winograd a
+/// slice is run in pieces (`Pieces`). Weight gradients come out per piece and are summed.
+/// Each function returns false, before touching any output, when oneDNN has no primitive
+/// for the shape (the caller then runs `Conv2D`).
 package enum OneDNNConvolution {
     /// The batch slices: as many as workers, sizes differing by at most one.
     package static func slices(_ n: Int) -> [Range<Int>] {
@@ -22,14 +23,50 @@ package enum OneDNNConvolution {
         return out
     }
 
-    /// The plan of each slice (slices of one size share one), or nil after reporting why
+    /// The batch as the primitives take it: each worker's slice whole, or with Winograd cut
+    /// into pieces whose blocked copies of x and y stay under `pieceBytes`. Winograd's
+    /// scratchpad (the transformed tiles) grows with the images per call too. Whole slices
+    /// asked for 50-100 MB per worker and call at the seed preset: above malloc's mmap
+    /// threshold, so every call faulted in fresh pages (the small preset trained slower than
+    /// direct), and a pool that kept them added 150 MB to peak RSS. Pieces ask for 8-31 MB,
+    /// which malloc reuses, and keep each reorder's output in cache for the primitive.
+    package struct Pieces {
+        /// Every piece, in batch order.
+        package let ranges: [Range<Int>]
+        /// Indices into `ranges`, per worker.
+        package let byWorker: [[Int]]
+
+        package static let pieceBytes = 4 << 20
+
+        package init(_ g: ConvGeometry, _ precision: ConvolutionPrecision, _ algorithm: ConvolutionAlgorithm) {
+            let bytesPerImage = 4 * (g.h * g.w * g.cin + g.ho * g.wo * g.cout)
+            let cut = algorithm == .winograd && usesWinograd(g, precision)
+            let perPiece = max(1, Self.pieceBytes / bytesPerImage)
+            var ranges: [Range<Int>] = [], byWorker: [[Int]] = []
+            for slice in slices(g.n) {
+                let count = cut ? (slice.count + perPiece - 1) / perPiece : 1
+                let base = slice.count / count, extra = slice.count % count
+                var start = slice.lowerBound, mine: [Int] = []
+                for p in 0..<count {
+                    let size = base + (p < extra ? 1 : 0)
+                    mine.append(ranges.count)
+                    ranges.append(start..<(start + size))
+                    start += size
+                }
+                byWorker.append(mine)
+            }
+            self.ranges = ranges; self.byWorker = byWorker
+        }
+    }
+
+    /// The plan of each piece (pieces of one size share one), or nil after reporting why
     /// oneDNN cannot run this convolution. A Winograd request runs Winograd where
     /// `usesWinograd` says it pays and oneDNN has it, and the direct algorithm elsewhere.
-    static func plans(_ g: ConvGeometry, _ slices: [Range<Int>], _ pass: OneDNNConvolutionPlan.Pass,
+    static func plans(_ g: ConvGeometry, _ pieces: [Range<Int>], _ pass: OneDNNConvolutionPlan.Pass,
                       _ precision: ConvolutionPrecision, _ algorithm: ConvolutionAlgorithm) -> [OneDNNConvolutionPlan]? {
         var bySize: [Int: OneDNNConvolutionPlan] = [:]
         var out: [OneDNNConvolutionPlan] = []
-        for s in slices {
+        for s in pieces {
             if let p = bySize[s.count] { out.append(p); continue }
             let sg = ConvGeometry(n: s.count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
             switch plan(sg, pass, precision, algorithm) {
@@ -54,7 +91,7 @@ package enum OneDNNConvolution {
     /// where oneDNN has none): for tests and benchmarks.
     package static func algorithms(_ g: ConvGeometry, _ precision: ConvolutionPrecision,
                                    _ algorithm: ConvolutionAlgorithm) -> [ConvolutionAlgorithm?] {
-        let sg = ConvGeometry(n: slices(g.n)[0].count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
+        let sg = ConvGeometry(n: Pieces(g, precision, algorithm).ranges[0].count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
         let passes: [OneDNNConvolutionPlan.Pass] = [.forward, .forwardAccumulate, .backwardData, .backwardWeights]
         return passes.map { pass in (try? plan(sg, pass, precision, algorithm).get())?.key.algorithm }
     }
@@ -83,7 +120,7 @@ package enum OneDNNConvolution {
     /// when a plan takes ours as they are. `release()` frees the copies.
     struct PreparedWeights {
         private(set) var pointers: [UnsafeRawPointer] = []
-        private var owned: [ReusedBuffers.Buffer] = []
+        private var owned: [UnsafeMutableRawPointer] = []
 
         init(_ plans: [OneDNNConvolutionPlan], _ weight: UnsafePointer<Float>) {
             var done: [(OneDNNConvolutionPlan, UnsafeRawPointer)] = []
@@ -91,9 +128,8 @@ package enum OneDNNConvolution {
                 if let hit = done.first(where: { $0.0.sharesWeights(with: plan) }) { pointers.append(hit.1); continue }
                 var p = UnsafeRawPointer(weight)
                 if let reorder = plan.weightsReorder {
-                    let reused = ReusedBuffers.shared.take(OneDNN.bytes(plan.weights))
-                    owned.append(reused)
-                    let buffer = reused.pointer
+                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: OneDNN.bytes(plan.weights), alignment: 64)
+                    owned.append(buffer)
                     OneDNN.useThreads(1)
                     withScratchpad(reorder.scratchpadBytes) { sp in
                         reorder.execute([.init(DNNL_ARG_FROM, plan.userWeights, weight), .init(DNNL_ARG_TO, plan.weights, buffer)],
@@ -106,12 +142,14 @@ package enum OneDNNConvolution {
             }
         }
 
-        func release() { for b in owned { ReusedBuffers.shared.give(b) } }
+        func release() { for b in owned { b.deallocate() } }
     }
 
     static func withScratchpad(_ bytes: Int, _ body: (UnsafeMutableRawPointer?) -> Void) {
         guard bytes > 0 else { body(nil); return }
-        ReusedBuffers.shared.with(bytes: bytes, body)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { buffer.deallocate() }
+        body(buffer)
     }
 
     /// `source` (fp32 NHWC) in the primitive's type and layout, for the duration of `body`;
@@ -119,12 +157,12 @@ package enum OneDNNConvolution {
     static func converted(_ convert: OneDNN.Primitive?, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t,
                           _ source: UnsafeRawPointer, _ body: (UnsafeRawPointer) -> Void) {
         guard let convert else { body(source); return }
-        ReusedBuffers.shared.with(bytes: OneDNN.bytes(to)) { buffer in
-            withScratchpad(convert.scratchpadBytes) { sp in
-                convert.execute([.init(DNNL_ARG_FROM, from, source), .init(DNNL_ARG_TO, to, buffer)], scratchpad: sp)
-            }
-            body(UnsafeRawPointer(buffer))
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: OneDNN.bytes(to), alignment: 64)
+        defer { buffer.deallocate() }
+        withScratchpad(convert.scratchpadBytes) { sp in
+            convert.execute([.init(DNNL_ARG_FROM, from, source), .init(DNNL_ARG_TO, to, buffer)], scratchpad: sp)
         }
+        body(UnsafeRawPointer(buffer))
     }
 
     /// `body` writes the primitive's output to the buffer it is given: `destination` itself
@@ -133,18 +171,18 @@ package enum OneDNNConvolution {
     static func writing(_ output: OneDNN.Primitive?, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t,
                         _ destination: UnsafeMutableRawPointer, _ body: (UnsafeMutableRawPointer) -> Void) {
         guard let output else { body(destination); return }
-        ReusedBuffers.shared.with(bytes: OneDNN.bytes(from)) { buffer in
-            body(buffer)
-            withScratchpad(output.scratchpadBytes) { sp in
-                output.execute([.init(DNNL_ARG_FROM, from, buffer), .init(DNNL_ARG_TO, to, destination)], scratchpad: sp)
-            }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: OneDNN.bytes(from), alignment: 64)
+        defer { buffer.deallocate() }
+        body(buffer)
+        withScratchpad(output.scratchpadBytes) { sp in
+            output.execute([.init(DNNL_ARG_FROM, from, buffer), .init(DNNL_ARG_TO, to, destination)], scratchpad: sp)
         }
     }
 
     /// Only the forward pass's weight reorder, for benchmarks (it is part of every `forward`).
     package static func reorderWeights(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm,
                                        weight: UnsafePointer<Float>) {
-        guard let plans = plans(g, slices(g.n), .forward, precision, algorithm) else { return }
+        guard let plans = plans(g, Pieces(g, precision, algorithm).ranges, .forward, precision, algorithm) else { return }
         PreparedWeights(plans, weight).release()
     }
 
@@ -154,7 +192,7 @@ package enum OneDNNConvolution {
     static func forward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm, x: UnsafePointer<Float>,
                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
-        let parts = slices(g.n)
+        let pieces = Pieces(g, precision, algorithm), parts = pieces.ranges
         let accumulate = imageBias != nil || residual != nil || bias == nil
         guard let plans = plans(g, parts, accumulate ? .forwardAccumulate : .forward, precision, algorithm) else { return false }
         let weights = PreparedWeights(plans, weight)
@@ -167,7 +205,7 @@ package enum OneDNNConvolution {
                                     rowBias: { r in imageBias.map { $0 + (r / pixels) * cout } }, residual: residual)
             }
         }
-        Parallel.forEach(parts.count) { i in
+        Parallel.forEach(pieces.byWorker.count) { worker in for i in pieces.byWorker[worker] {
             let (plan, s) = (plans[i], parts[i])
             OneDNN.useThreads(1)
             converted(plan.xConvert, from: plan.x, to: plan.xConv, x + s.lowerBound * pixelsIn) { xs in
@@ -180,7 +218,7 @@ package enum OneDNNConvolution {
                     withScratchpad(plan.conv.scratchpadBytes) { plan.conv.execute(args, scratchpad: $0) }
                 }
             }
-        }
+        } }
         return true
     }
 
@@ -189,7 +227,7 @@ package enum OneDNNConvolution {
                          x: UnsafePointer<Float>,
                          weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) -> Bool {
-        let parts = slices(g.n)
+        let pieces = Pieces(g, precision, algorithm), parts = pieces.ranges
         guard let weightPlans = plans(g, parts, .backwardWeights, precision, algorithm) else { return false }
         var dataPlans: [OneDNNConvolutionPlan] = []
         if dx != nil {
@@ -198,15 +236,14 @@ package enum OneDNNConvolution {
         }
         let weights = PreparedWeights(dataPlans, weight)
         defer { weights.release() }
-        // One fp32 weight gradient (the primitive's layout) and, in fp32, bias gradient per slice.
+        // One fp32 weight gradient (the primitive's layout) and, in fp32, bias gradient per piece.
         let gradBytes = weightPlans.map { OneDNN.bytes($0.weights) }
-        let reusedPartials = gradBytes.map { ReusedBuffers.shared.take($0) }
-        let partials = reusedPartials.map(\.pointer)
+        let partials = gradBytes.map { UnsafeMutableRawPointer.allocate(byteCount: $0, alignment: 64) }
         let primitiveSumsBias = precision == .fp32
         let biasPartials = UnsafeMutablePointer<Float>.allocate(capacity: primitiveSumsBias ? parts.count * g.cout : 0)
-        defer { reusedPartials.forEach { ReusedBuffers.shared.give($0) }; biasPartials.deallocate() }
+        defer { partials.forEach { $0.deallocate() }; biasPartials.deallocate() }
         let (pixelsIn, pixelsOut) = (g.h * g.w * g.cin, g.ho * g.wo * g.cout)
-        Parallel.forEach(parts.count) { i in
+        Parallel.forEach(pieces.byWorker.count) { worker in for i in pieces.byWorker[worker] {
             let (plan, s) = (weightPlans[i], parts[i])
             OneDNN.useThreads(1)
             let xs = x + s.lowerBound * pixelsIn, dys = dy + s.lowerBound * pixelsOut
@@ -233,8 +270,8 @@ package enum OneDNNConvolution {
                     }
                 }
             }
-        }
-        // Slices of one size share a layout: sum those partials first, then one reorder adds
+        } }
+        // Pieces of one size share a layout: sum those partials first, then one reorder adds
         // each distinct partial into our weight gradient.
         var pending = Array(parts.indices)
         while let first = pending.first {
