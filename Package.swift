@@ -34,6 +34,8 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // glibc's mallopt, for the launcher's one malloc arena (Sources/launcher/MallocArenas.swift).
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Register-only loops for `launcher bench peak` (C: Swift cannot emit VDPBF16PS).
         .target(name: "CPeak"),
         // AVX-512 versions of hot Swift kernels, chosen at run time (Swift builds for haswell).
@@ -43,7 +45,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
                 swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [
-            "Diffusion", "Distributed",
+            "Diffusion", "Distributed", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test support, not a product: every Communicator operation across real ranks, started

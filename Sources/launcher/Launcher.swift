@@ -19,6 +19,7 @@ struct Launcher: ParsableCommand {
         ])
 
     static func main() {
+        MallocArenas.useOne()
         refuseUnknownKernelChoice()
         BLASCoreChoice.restartWithPreferredCoreIfNeeded()
         main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
