@@ -81,24 +81,27 @@ struct BenchModel: ParsableCommand {
                 forwardImagesPerSecond: f, trainImagesPerSecond: t,
                 forwardGFLOPS: f * ref.forwardGFLOP, trainGFLOPS: t * ref.trainGFLOP,
                 fp32PeakGFLOPS: fp32Peak, bf16PeakGFLOPS: bf16Peak, peakRSSMiB: rss,
-                forwardProfileMilliseconds: r.forwardProfile.map { .init(label: $0.label, milliseconds: 1000 * $0.seconds) },
-                trainProfileMilliseconds: r.trainProfile.map { .init(label: $0.label, milliseconds: 1000 * $0.seconds) }), to: json)
+                forwardProfileMilliseconds: r.forwardProfile.map { .init(label: $0.label, milliseconds: 1000 * $0.seconds, cpuMilliseconds: 1000 * $0.cpuSeconds) },
+                trainProfileMilliseconds: r.trainProfile.map { .init(label: $0.label, milliseconds: 1000 * $0.seconds, cpuMilliseconds: 1000 * $0.cpuSeconds) }), to: json)
         }
     }
 
-    private func printProfile(_ title: String, _ rows: [(label: String, seconds: Double)]) {
-        let total = rows.reduce(0) { $0 + $1.seconds }
-        print("\(title): \(String(format: "%.3f", total)) s")
+    /// Wall time per label, its share, and the cores it kept busy (CPU time / wall time; the
+    /// thread count when the work is spread perfectly, 1 when it runs serially).
+    private func printProfile(_ title: String, _ rows: [StepProfile.Entry]) {
+        let total = rows.reduce(0) { $0 + $1.seconds }, cpu = rows.reduce(0) { $0 + $1.cpuSeconds }
+        print("\(title): \(String(format: "%.3f s, %.2f cores busy", total, cpu / max(total, 1e-9)))")
         for row in rows.sorted(by: { $0.seconds > $1.seconds }) {
             let label = row.label.padding(toLength: 20, withPad: " ", startingAt: 0)
-            print("  \(label)" + String(format: " %8.1f ms  %5.1f%%", 1000 * row.seconds, 100 * row.seconds / total))
+            print("  \(label)" + String(format: " %8.1f ms  %5.1f%%  %4.2f cores", 1000 * row.seconds, 100 * row.seconds / total,
+                                            row.cpuSeconds / max(row.seconds, 1e-9)))
         }
     }
 }
 
 /// `bench model --json`: one run's figures (scripts/bench-pytorch reads them).
 struct ModelBenchmarkReport: Encodable {
-    struct ProfileRow: Encodable { let label: String; let milliseconds: Double }
+    struct ProfileRow: Encodable { let label: String; let milliseconds, cpuMilliseconds: Double }
     let preset: String
     let parameters, threads: Int
     let backend: String

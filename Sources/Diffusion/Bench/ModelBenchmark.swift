@@ -11,8 +11,8 @@ public struct ModelBenchmark {
         /// With `profile`: seconds per kind of work in one forward pass and one train step
         /// (mean over the timed iterations), ending with "other" (copies, loss, the time
         /// embedding: what no label covers).
-        public var forwardProfile: [(label: String, seconds: Double)] = []
-        public var trainProfile: [(label: String, seconds: Double)] = []
+        public var forwardProfile: [StepProfile.Entry] = []
+        public var trainProfile: [StepProfile.Entry] = []
         public var forwardImagesPerSecond: Double { Double(forwardBatch) / median(forwardSeconds) }
         public var trainImagesPerSecond: Double { Double(trainBatch) / median(trainSeconds) }
         public var forwardCPUMillisecondsPerImage: Double { 1000 * median(forwardCPUSeconds) / Double(forwardBatch) }
@@ -24,10 +24,11 @@ public struct ModelBenchmark {
         return s.isEmpty ? .nan : s[s.count / 2]
     }
 
-    /// Seconds per label per iteration, with the rest of `total` as "other".
-    static func perIteration(_ p: StepProfile, total: Double, iterations: Int) -> [(label: String, seconds: Double)] {
+    /// Seconds per label per iteration, with the rest of the `wall` and `cpu` totals as "other".
+    static func perIteration(_ p: StepProfile, wall: Double, cpu: Double, iterations: Int) -> [StepProfile.Entry] {
         let n = Double(iterations)
-        return p.entries.map { ($0.label, $0.seconds / n) } + [("other", max(0, total - p.totalSeconds) / n)]
+        return p.entries.map { .init(label: $0.label, seconds: $0.seconds / n, cpuSeconds: $0.cpuSeconds / n) }
+            + [.init(label: "other", seconds: max(0, wall - p.totalSeconds) / n, cpuSeconds: max(0, cpu - p.totalCPUSeconds) / n)]
     }
 
     public static func run(model: UNet2DModel, forwardBatch: Int, trainBatch: Int, iterations: Int, profile: Bool = false,
@@ -56,7 +57,8 @@ public struct ModelBenchmark {
                 }
                 log("forward \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
             }
-            if profile { result.forwardProfile = perIteration(p, total: result.forwardSeconds.reduce(0, +), iterations: iterations) }
+            if profile { result.forwardProfile = perIteration(p, wall: result.forwardSeconds.reduce(0, +),
+                                                           cpu: result.forwardCPUSeconds.reduce(0, +), iterations: iterations) }
         }
         if trainBatch > 0 {
             let adam = Adam(count: model.store.count)
@@ -81,7 +83,8 @@ public struct ModelBenchmark {
                 }
                 log("train step \(i == 0 ? "warm-up" : "\(i)/\(iterations)"): \(dt) s")
             }
-            if profile { result.trainProfile = perIteration(p, total: result.trainSeconds.reduce(0, +), iterations: iterations) }
+            if profile { result.trainProfile = perIteration(p, wall: result.trainSeconds.reduce(0, +),
+                                                         cpu: result.trainCPUSeconds.reduce(0, +), iterations: iterations) }
         }
         return result
     }

@@ -187,8 +187,8 @@ package enum OneDNNConvolution {
     }
 
     /// y = conv(x, weight) + bias (+ imageBias[n] on every pixel of image n, + residual),
-    /// as `Conv2D.forward`. With the extra terms y is first set to bias + terms, then the
-    /// convolution is added by a sum post-op.
+    /// as `Conv2D.forward`. With the extra terms each piece's rows of y are first set to
+    /// bias + terms, then the convolution is added (a sum post-op, or the output reorder's).
     static func forward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm, x: UnsafePointer<Float>,
                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
@@ -198,15 +198,14 @@ package enum OneDNNConvolution {
         let weights = PreparedWeights(plans, weight)
         defer { weights.release() }
         let (pixelsIn, pixelsOut) = (g.h * g.w * g.cin, g.ho * g.wo * g.cout)
-        if accumulate {
-            let pixels = g.ho * g.wo, cout = g.cout
-            Parallel.forRanges(g.outRows, minChunk: 256) { rows in
-                Vectorized.initRows(y, n: cout, rows: rows, bias: bias,
-                                    rowBias: { r in imageBias.map { $0 + (r / pixels) * cout } }, residual: residual)
-            }
-        }
+        let pixels = g.ho * g.wo
         Parallel.forEach(pieces.byWorker.count) { worker in for i in pieces.byWorker[worker] {
             let (plan, s) = (plans[i], parts[i])
+            if accumulate {
+                // This piece's rows of y, just before the primitive adds into them (in cache).
+                Vectorized.initRows(y, n: g.cout, rows: (s.lowerBound * pixels)..<(s.upperBound * pixels), bias: bias,
+                                    rowBias: { r in imageBias.map { $0 + (r / pixels) * g.cout } }, residual: residual)
+            }
             OneDNN.useThreads(1)
             converted(plan.xConvert, from: plan.x, to: plan.xConv, x + s.lowerBound * pixelsIn) { xs in
                 writing(plan.output, from: plan.yConv, to: plan.y, y + s.lowerBound * pixelsOut) { ys in
