@@ -26,6 +26,11 @@ public struct ConvGeometry: Equatable, Sendable {
         self.n = n; self.h = h; self.w = w; self.cin = cin; self.cout = cout
         self.k = k; self.stride = stride; self.pad = pad
     }
+
+    /// The same convolution on `n` images (a slice or piece of the batch).
+    public func withBatch(_ n: Int) -> ConvGeometry {
+        ConvGeometry(n: n, h: h, w: w, cin: cin, cout: cout, k: k, stride: stride, pad: pad)
+    }
 }
 
 public enum Conv2D {

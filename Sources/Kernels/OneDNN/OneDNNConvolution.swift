@@ -12,9 +12,13 @@ import Foundation
 package enum OneDNNConvolution {
     /// The batch slices: as many as workers, sizes differing by at most one.
     package static func slices(_ n: Int) -> [Range<Int>] {
-        let parts = Parallel.workerCount(n)
-        let base = n / parts, extra = n % parts
-        var out: [Range<Int>] = [], start = 0
+        split(0..<n, into: Parallel.workerCount(n))
+    }
+
+    /// `range` cut into `parts` consecutive ranges whose sizes differ by at most one.
+    static func split(_ range: Range<Int>, into parts: Int) -> [Range<Int>] {
+        let base = range.count / parts, extra = range.count % parts
+        var out: [Range<Int>] = [], start = range.lowerBound
         for p in 0..<parts {
             let size = base + (p < extra ? 1 : 0)
             out.append(start..<(start + size))
@@ -44,16 +48,9 @@ package enum OneDNNConvolution {
             let perPiece = max(1, Self.pieceBytes / bytesPerImage)
             var ranges: [Range<Int>] = [], byWorker: [[Int]] = []
             for slice in slices(g.n) {
-                let count = cut ? (slice.count + perPiece - 1) / perPiece : 1
-                let base = slice.count / count, extra = slice.count % count
-                var start = slice.lowerBound, mine: [Int] = []
-                for p in 0..<count {
-                    let size = base + (p < extra ? 1 : 0)
-                    mine.append(ranges.count)
-                    ranges.append(start..<(start + size))
-                    start += size
-                }
-                byWorker.append(mine)
+                let mine = split(slice, into: cut ? (slice.count + perPiece - 1) / perPiece : 1)
+                byWorker.append(Array(ranges.count..<(ranges.count + mine.count)))
+                ranges += mine
             }
             self.ranges = ranges; self.byWorker = byWorker
         }
@@ -68,8 +65,7 @@ package enum OneDNNConvolution {
         var out: [OneDNNConvolutionPlan] = []
         for s in pieces {
             if let p = bySize[s.count] { out.append(p); continue }
-            let sg = ConvGeometry(n: s.count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
-            switch plan(sg, pass, precision, algorithm) {
+            switch plan(g.withBatch(s.count), pass, precision, algorithm) {
             case .success(let p): bySize[s.count] = p; out.append(p)
             case .failure(let error): reportOnce(g, pass, precision, error); return nil
             }
@@ -77,7 +73,7 @@ package enum OneDNNConvolution {
         return out
     }
 
-    /// One slice's plan: Winograd where asked, `usesWinograd` and oneDNN builds it, else direct.
+    /// One piece's plan: Winograd where asked, `usesWinograd` and oneDNN builds it, else direct.
     private static func plan(_ g: ConvGeometry, _ pass: OneDNNConvolutionPlan.Pass, _ precision: ConvolutionPrecision,
                              _ algorithm: ConvolutionAlgorithm) -> Result<OneDNNConvolutionPlan, Error> {
         if algorithm == .winograd, usesWinograd(g, precision),
@@ -91,7 +87,7 @@ package enum OneDNNConvolution {
     /// where oneDNN has none): for tests and benchmarks.
     package static func algorithms(_ g: ConvGeometry, _ precision: ConvolutionPrecision,
                                    _ algorithm: ConvolutionAlgorithm) -> [ConvolutionAlgorithm?] {
-        let sg = ConvGeometry(n: Pieces(g, precision, algorithm).ranges[0].count, h: g.h, w: g.w, cin: g.cin, cout: g.cout, k: g.k, stride: g.stride, pad: g.pad)
+        let sg = g.withBatch(Pieces(g, precision, algorithm).ranges[0].count)
         let passes: [OneDNNConvolutionPlan.Pass] = [.forward, .forwardAccumulate, .backwardData, .backwardWeights]
         return passes.map { pass in (try? plan(sg, pass, precision, algorithm).get())?.key.algorithm }
     }

@@ -1,6 +1,6 @@
 import CDNNL
 
-/// One oneDNN convolution primitive for one batch slice shape and pass, with the reorders
+/// One oneDNN convolution primitive for one batch piece shape and pass, with the reorders
 /// around it: our weights ([k, k, Cin, Cout] fp32, oneDNN's "hwio") into the primitive's
 /// preferred layout; in bf16 the fp32 activations into bf16; and with Winograd the NHWC
 /// activations into the primitive's blocked layout and its output back. Activations
