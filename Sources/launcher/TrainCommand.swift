@@ -36,6 +36,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Images in the final sample grid (0: none).") var samples = 64
     @Option(help: "Sampler for the final grid (see `launcher sample --help`).") var sampler: SamplerName = .ddpm
     @OptionGroup var clip: ClipFlag
+    @OptionGroup(title: "Evaluation while training") var evaluation: EvaluationFlags
 
     func validate() throws {
         if resume && out == nil { throw ValidationError("--resume needs --out: the run folder to continue") }
@@ -63,22 +64,33 @@ struct TrainCommand: ParsableCommand {
             trainer.model.context.convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery)
+            if let plan = try run.planTimeBudget(), comm.isRoot {
+                print("time budget \(WallDuration.format(start.options.timeBudget ?? 0)): \(plan.steps) steps at "
+                      + String(format: "%.3f s a step (median of %d timed steps, %.1f s spent measuring)", plan.secondsPerStep,
+                               TimeBudget.probeSteps - 1, plan.probeSeconds))
+            }
+            if let settings = try evaluation.settings(dataDir: dataDir, clip: clip.clip) {
+                try run.evaluate(with: settings)
+                if comm.isRoot { print("evaluating \(settings.cadence) and at the end: \(settings.count) images, \(settings.spec)") }
+            }
             if comm.isRoot {
                 print("training \(trainer.model.store.count) parameters on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(trainer.model.context.convolutions); "
                       + "\(trainer.datasetSize) images, batch \(start.options.batchSize), "
-                      + "steps \(trainer.step)..<\(trainer.totalSteps) of \(start.options.plannedSteps(datasetSize: trainer.datasetSize)) planned")
+                      + "steps \(trainer.step)..<\(trainer.totalSteps) of \(trainer.options.plannedSteps(datasetSize: trainer.datasetSize)) planned")
                 print("run folder: \(directory)")
             }
             let progress = TrainingProgress(trainer: trainer)
-            let outcome = try run.run(shouldStop: { stopRequested != 0 }, onStep: progress.record)
+            let outcome = try run.run(shouldStop: { stopRequested != 0 }, onStep: progress.record,
+                                      onEvaluation: { progress.log($0.line) })
             progress.finish()
+            if comm.isRoot { print(run.timeSummary) }
             if outcome == .stopped {
                 if comm.isRoot { print("stopped at step \(trainer.step); checkpoint written. Continue with: --out \(directory) --resume") }
                 return
             }
             if comm.isRoot {
                 print("trained to step \(trainer.step); model in \(run.modelPath)" + (trainer.ema != nil ? ", EMA in \(run.emaModelPath)" : "")
-                      + ", loss plot \(run.lossPlotPath)")
+                      + ", loss plot \(run.lossPlotPath)" + (run.evaluation != nil ? ", FID curve \(run.fidPlotPath)" : ""))
             }
             if samples > 0 {
                 let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
@@ -113,16 +125,14 @@ struct TrainCommand: ParsableCommand {
     func sampleGrid(_ comm: Communicator, model: UNet2DModel, weights: String, directory: String, schedule: NoiseSchedule,
                     seed: UInt64) throws {
         let spec = try SamplerSpec.parse(sampler)
-        let classes = model.config.guidanceClasses
-        let count = classes.map { k in max(k, samples / k * k) } ?? samples
-        let guidance = try classes.map { try ClassGuidance(choice: .all, count: count, scale: ClassGuidance.defaultScale, classes: $0) }
+        let (count, guidance) = try ClassGuidance.everyClass(of: model.config, count: samples)
         let bar = SamplingProgressBar(label: "sample", group: comm)
         let result = try ShardedSampling.generate(model: model, spec: spec, schedule: schedule, count: count, seed: seed,
                                                   group: comm, guidance: guidance, clip: clip.clip) { i, total, _ in bar.step(i, of: total) }
         bar.finish()
         if let images = result.images {
-            if let classes {
-                try SampleFiles.writeClassGrid(images: images, classes: classes, to: directory + "/samples.png")
+            if let guidance {
+                try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, to: directory + "/samples.png")
             } else {
                 try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
             }

@@ -11,6 +11,10 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "Epochs: the learning-rate schedule is planned for these (default \(defaults.epochs)).") var epochs: Int?
     @Option(help: "Stop after this many optimizer steps (the schedule still spans --epochs); may change on --resume.")
     var maxSteps: Int?
+    @Option(help: ArgumentHelp("Train for this much wall time instead of --epochs: the step rate is measured on the first "
+                               + "steps and the schedule planned for the steps that fit (evaluations not counted; a resumed "
+                               + "run keeps its plan). Units s, m, h: 90s, 10m, 1h30m.", valueName: "duration"))
+    var timeBudget: String?
     @Option(help: "Use only the first N training images (smoke tests).") var trainSubset: Int?
     @Option(help: "OneCycle peak learning rate, in (0, 10] (default \(defaults.maxLR)).") var maxLR: Double?
     @Option(help: "OneCycle warm-up fraction, in (0, 1) (default \(defaults.pctStart)).") var pctStart: Double?
@@ -45,6 +49,7 @@ struct TrainingFlags: ParsableArguments {
         if let batchSize { o.batchSize = batchSize }
         if let epochs { o.epochs = epochs }
         if let maxSteps { o.maxSteps = maxSteps }
+        if let timeBudget { o.timeBudget = (try? WallDuration(parsing: timeBudget, name: "--time-budget"))?.seconds }
         if let trainSubset { o.trainSubset = trainSubset }
         if let maxLR { o.maxLR = maxLR }
         if let pctStart { o.pctStart = pctStart }
@@ -73,6 +78,10 @@ struct TrainingFlags: ParsableArguments {
 
     func validate() throws {
         if let emaDecay { try OptionCheck.number(emaDecay, "--ema-decay", 0, 1, upperOpen: true) }
+        if let timeBudget {
+            _ = try WallDuration(parsing: timeBudget, name: "--time-budget")
+            if epochs != nil { throw OptionError("--time-budget", "sets the schedule's length: leave out --epochs") }
+        }
         try applied().validate(name: flagName)
     }
 }

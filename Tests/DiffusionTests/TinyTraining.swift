@@ -8,13 +8,14 @@ enum TinyTraining {
                                    layersPerBlock: 1, attentionHeadDim: 8, normNumGroups: 4)
 
     /// A trainer on 4 fixed images, batch 2, parameters initialized with `seed`.
-    static func trainer(maxSteps: Int? = nil, seed: UInt64 = 3) throws -> Trainer {
+    static func trainer(maxSteps: Int? = nil, seed: UInt64 = 3, adjust: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         let model = try UNet2DModel(config: config)
         model.initializeParameters(seed: seed)
         var options = TrainingOptions()
         options.batchSize = 2
         options.epochs = 1000
         options.maxSteps = maxSteps
+        adjust(&options)
         let images = Tensor(shape: [4, 4, 4, 1])
         for i in 0..<images.count { images[i] = Float(i % 7) / 7 - 0.5 }
         return try Trainer(model: model, images: images, options: options, group: SingleProcess())

@@ -65,3 +65,19 @@ public struct Canvas {
         }
     }
 }
+
+extension Canvas {
+    /// `canvases` one below the other, as wide as the widest (two plots in one PNG).
+    public static func stacked(_ canvases: [Canvas]) -> Canvas {
+        var out = Canvas(width: canvases.map(\.width).max() ?? 1, height: max(1, canvases.map(\.height).reduce(0, +)))
+        var top = 0
+        for c in canvases {
+            for y in 0..<c.height {
+                let row = 3 * (top + y) * out.width
+                out.pixels.replaceSubrange(row..<(row + 3 * c.width), with: c.pixels[(3 * y * c.width)..<(3 * (y + 1) * c.width)])
+            }
+            top += c.height
+        }
+        return out
+    }
+}

@@ -41,6 +41,15 @@ public struct ClassGuidance: Equatable, Sendable {
         try self.init(labels: try choice.labels(count: n, classes: classes), scale: scale, nullClass: classes)
     }
 
+    /// How a run that asks for no class draws a model: every class alike at the default scale,
+    /// `count` rounded down to whole rows of classes (one row at least), or the plain sampler
+    /// for an unconditional model.
+    public static func everyClass(of config: UNetConfig, count: Int) throws -> (count: Int, guidance: ClassGuidance?) {
+        guard let classes = config.guidanceClasses else { return (count, nil) }
+        let rounded = max(classes, count / classes * classes)
+        return (rounded, try ClassGuidance(choice: .all, count: rounded, scale: defaultScale, classes: classes))
+    }
+
     /// Images per model call for each sampled image: 2 when both predictions are needed.
     public var passes: Int { scale == 0 || scale == 1 ? 1 : 2 }
 

@@ -10,13 +10,13 @@ import Foundation
 /// the gradient of the global mean loss, uneven splits included.
 public final class Trainer {
     public let model: UNet2DModel
-    public let options: TrainingOptions
+    public private(set) var options: TrainingOptions
     public let images: Tensor
     /// The images' classes (conditional runs; nil otherwise).
     public let labels: [Int]?
     public let group: Collectives
     public let schedule: NoiseSchedule
-    public let lrSchedule: OneCycleLR
+    public private(set) var lrSchedule: OneCycleLR
     public let adam: Adam
     /// The moving average of the parameters (`options.emaDecay`); nil when off.
     public let ema: EMA?
@@ -102,6 +102,19 @@ public final class Trainer {
         self.step = step
         adam.restore(step: step, m: adamM, v: adamV)
         if let average { ema?.reset(to: average) }
+    }
+
+    /// Fixes the length of a time-budgeted run (`TimeBudget`): the learning-rate schedule is
+    /// planned anew for `steps`. Every rank must pass the same count, before the first step.
+    public func fixBudgetSteps(_ steps: Int) throws {
+        guard options.awaitsBudgetPlan, self.step == 0 else {
+            throw TrainingError.configurationMismatch("the steps of a time budget are fixed once, before the first step")
+        }
+        var o = options
+        o.budgetSteps = steps
+        try o.validate()
+        options = o
+        lrSchedule = o.learningRateSchedule(datasetSize: datasetSize)
     }
 
     private var plan: EpochPlan?

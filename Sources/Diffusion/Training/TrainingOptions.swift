@@ -47,6 +47,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var emaPower: Double? = nil
     /// EMA: `inv_gamma` of the power warm-up (nil: 1).
     public var emaInvGamma: Double? = nil
+    /// Train for this many seconds of wall time instead of `epochs` (`TimeBudget`): the
+    /// schedule's length is fixed from the step rate measured at the start. Left out of the
+    /// JSON when nil, as are the two fields below.
+    public var timeBudget: Double? = nil
+    /// The steps a time budget was turned into, decided once at the start and stored with
+    /// the run, so a resumed run keeps its plan whatever the machine's speed then.
+    public var budgetSteps: Int? = nil
 
     public init() {}
 
@@ -54,8 +61,12 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         dropLast ? datasetSize / batchSize : (datasetSize + batchSize - 1) / batchSize
     }
 
-    /// Steps the learning-rate schedule is planned for.
-    public func plannedSteps(datasetSize: Int) -> Int { epochs * stepsPerEpoch(datasetSize: datasetSize) }
+    /// Steps the learning-rate schedule is planned for: `epochs` of the data, or what a time
+    /// budget was turned into.
+    public func plannedSteps(datasetSize: Int) -> Int { budgetSteps ?? epochs * stepsPerEpoch(datasetSize: datasetSize) }
+
+    /// A time budget whose step count is not decided yet.
+    public var awaitsBudgetPlan: Bool { timeBudget != nil && budgetSteps == nil }
 
     /// Steps this run takes: the plan, or fewer with `maxSteps`.
     public func stepsToRun(datasetSize: Int) -> Int {
@@ -136,6 +147,11 @@ extension TrainingOptions {
                          ("emaPower", emaPower != nil), ("emaInvGamma", emaInvGamma != nil)]
         if emaDecay == nil, let given = emaTuning.first(where: { $0.1 }) {
             throw OptionError(name(given.0), "tunes the EMA of the weights, which is off (\(name("emaDecay")) 0)")
+        }
+        if let timeBudget { try OptionCheck.number(timeBudget, name("timeBudget"), 0, WallDuration.maxSeconds, lowerOpen: true) }
+        if let budgetSteps {
+            guard timeBudget != nil else { throw OptionError(name("budgetSteps"), "is set without a time budget (timeBudget)") }
+            try OptionCheck.integer(budgetSteps, name("budgetSteps"), 1...Int(Int32.max))
         }
         if emaInvGamma != nil && emaPower == nil {
             throw OptionError(name("emaInvGamma"), "applies to the power warm-up only: give \(name("emaPower")) too")

@@ -20,6 +20,13 @@ public final class TrainingProgress {
                    info: String(format: "epoch %d  loss %.4f  %.1f img/s", r.epoch + 1, smoothed, rate))
     }
 
+    /// A line of its own between two redraws of the bar (rank 0).
+    public func log(_ line: String) {
+        guard let bar else { return }
+        if bar.interactive { StandardError.write("\r\u{1B}[K") }
+        print(line)
+    }
+
     public func finish() { bar?.finish() }
 }
 

@@ -10,11 +10,25 @@ import Foundation
 ///   model-ema/                    the same for the EMA of the weights (when on)
 ///   training_state.safetensors    parameters, Adam moments, EMA, step, options (for --resume)
 ///   metrics.csv, loss.png
+///   evaluations.jsonl, fid.png, eval/step-NNNNNN.png   with an `evaluation`
+///
+/// The run keeps a training clock: wall time spent training, continued across --resume
+/// from metrics.csv, with evaluations left out (they are timed apart).
 public final class TrainingRun {
     public let trainer: Trainer
     public let directory: String
     public let checkpointEvery: Int
     let metrics: MetricsLog?
+    /// Rank 0's evaluation records (with an `evaluation`).
+    private var evaluations: EvaluationLog?
+    /// Sample quality measured while training; set before `run`.
+    public private(set) var evaluation: TrainingEvaluation?
+    /// Training seconds before this session (a resumed run's).
+    public let earlierTrainSeconds: Double
+    /// Wall seconds of this session's evaluations, kept off the training clock.
+    public private(set) var evaluationSeconds = 0.0
+    /// This session's training clock starts with the run (a time budget's probe included).
+    private let sessionStart = ResourceUsage.now()
 
     public var statePath: String { directory + "/" + TrainingCheckpoint.fileName }
     public var modelPath: String { directory + "/model" }
@@ -29,6 +43,38 @@ public final class TrainingRun {
         } else {
             metrics = nil
         }
+        // Rank 0's clock is the one that counts (it decides time budgets and cadences).
+        earlierTrainSeconds = Double(try trainer.group.broadcast(String(metrics?.keptTrainSeconds ?? 0))) ?? 0
+    }
+
+    /// Training wall time so far, this session's and earlier ones', evaluations not counted.
+    public var trainSeconds: Double { earlierTrainSeconds + ResourceUsage.now() - sessionStart - evaluationSeconds }
+
+    /// What rank 0 prints at the end: the training clock, against the budget if there is one,
+    /// and the evaluations' time apart.
+    public var timeSummary: String {
+        var line = "training time \(WallDuration.format(trainSeconds))"
+        if let budget = trainer.options.timeBudget {
+            line += String(format: " of a %@ budget (%+.1f%%)", WallDuration.format(budget), 100 * (trainSeconds / budget - 1))
+        }
+        if evaluation != nil { line += ", evaluations \(WallDuration.format(evaluationSeconds)) apart" }
+        return line
+    }
+
+    public var evaluationsPath: String { directory + "/" + EvaluationLog.fileName }
+    public var fidPlotPath: String { directory + "/" + EvaluationLog.plotName }
+
+    /// Evaluates the run as `settings` say while it trains (and once at its end).
+    public func evaluate(with settings: TrainingEvaluation.Settings) throws {
+        evaluation = TrainingEvaluation(settings: settings, trainSeconds: trainSeconds)
+        if trainer.group.isRoot { evaluations = try EvaluationLog(path: evaluationsPath, keepThrough: trainer.step) }
+    }
+
+    /// Turns the options' time budget into the schedule's step count (once, at a new run's
+    /// start: a resumed run keeps its stored plan). nil when there is nothing to plan.
+    public func planTimeBudget() throws -> TimeBudget.Plan? {
+        guard trainer.options.awaitsBudgetPlan, let budget = trainer.options.timeBudget else { return nil }
+        return try TimeBudget.plan(trainer, budgetSeconds: budget, spentSeconds: earlierTrainSeconds)
     }
 
     /// Rank 0 writes the state, the model folder and the loss plot; each file atomically,
@@ -46,20 +92,42 @@ public final class TrainingRun {
     public enum Outcome { case finished, stopped }
 
     /// Trains until the plan (or --max-steps) is done or `shouldStop` turns true on any rank.
-    public func run(shouldStop: () -> Bool, onStep: (Trainer.StepReport) -> Void) throws -> Outcome {
+    /// `onEvaluation` gets rank 0's record of each evaluation.
+    public func run(shouldStop: () -> Bool, onStep: (Trainer.StepReport) -> Void,
+                    onEvaluation: (EvaluationRecord) -> Void = { _ in }) throws -> Outcome {
         while !trainer.isFinished {
             let report = try trainer.trainStep()
-            try metrics?.append(report)
+            // Every rank must leave, and evaluate, at the same steps: one sum agrees on both
+            // (rank 0's clock decides a time cadence).
+            let due = trainer.group.isRoot && evaluation?.isDue(stepsTaken: trainer.step, trainSeconds: trainSeconds) == true
+            let flags = try trainer.group.allreduceSum([shouldStop() ? 1 : 0, due || (trainer.isFinished && evaluation != nil) ? 1 : 0])
+            let seconds = trainSeconds
+            let record = flags[1] > 0 ? try evaluateNow(trainSeconds: seconds) : nil
+            try metrics?.append(report, trainSeconds: seconds, evaluation: record)
             onStep(report)
+            if let record { onEvaluation(record) }
             if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
-            // Every rank must leave at the same step: agree on the stop flag.
-            let stop = try trainer.group.allreduceSum([shouldStop() ? 1 : 0])[0] > 0
-            if stop {
+            if flags[0] > 0 {
                 try writeCheckpoint()
                 return .stopped
             }
         }
         try writeCheckpoint()
         return .finished
+    }
+
+    /// One evaluation now, off the training clock. Collective; rank 0's record.
+    private func evaluateNow(trainSeconds seconds: Double) throws -> EvaluationRecord? {
+        guard let evaluation else { return nil }
+        let t0 = ResourceUsage.now()
+        defer { evaluationSeconds += ResourceUsage.now() - t0 }
+        let record = try evaluation.run(trainer: trainer, trainSeconds: seconds, directory: directory,
+                                        grid: String(format: "eval/step-%06d.png", trainer.step))
+        evaluation.markDone(trainSeconds: seconds)
+        if let record, let evaluations {
+            try evaluations.append(record)
+            try evaluations.writePlot(to: fidPlotPath)
+        }
+        return record
     }
 }
