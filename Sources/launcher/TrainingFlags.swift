@@ -16,7 +16,13 @@ struct TrainingFlags: ParsableArguments {
                                + "run keeps its plan). Units s, m, h: 90s, 10m, 1h30m.", valueName: "duration"))
     var timeBudget: String?
     @Option(help: "Use only the first N training images (smoke tests).") var trainSubset: Int?
-    @Option(help: "OneCycle peak learning rate, in (0, 10] (default \(defaults.maxLR)).") var maxLR: Double?
+    @Option(help: ArgumentHelp("Learning-rate schedule: one_cycle (the recipe's PyTorch OneCycleLR), or diffusers' cosine, "
+                               + "linear, constant or constant_with_warmup (peak --max-lr, Adam beta1 0.95 as diffusers' trainer).",
+                               valueName: LRSchedulerName.allCases.map(\.rawValue).joined(separator: "|")))
+    var lrScheduler: LRSchedulerName?
+    @Option(help: "Warm-up steps of cosine, linear and constant_with_warmup (default 5% of the planned steps).")
+    var lrWarmupSteps: Int?
+    @Option(help: "Peak learning rate, in (0, 10] (default \(defaults.maxLR)).") var maxLR: Double?
     @Option(help: "OneCycle warm-up fraction, in (0, 1) (default \(defaults.pctStart)).") var pctStart: Double?
     @Option(help: "OneCycle: initial lr = max lr / div-factor, in [1, 1e6] (default \(defaults.divFactor)).") var divFactor: Double?
     @Option(help: "OneCycle: final lr = initial lr / final-div-factor, in [1, 1e12] (default \(defaults.finalDivFactor)).")
@@ -52,6 +58,8 @@ struct TrainingFlags: ParsableArguments {
         if let timeBudget { o.timeBudget = (try? WallDuration(parsing: timeBudget, name: "--time-budget"))?.seconds }
         if let trainSubset { o.trainSubset = trainSubset }
         if let maxLR { o.maxLR = maxLR }
+        if let lrScheduler { o.lrScheduler = lrScheduler == .oneCycle ? nil : lrScheduler }
+        if let lrWarmupSteps { o.lrWarmupSteps = lrWarmupSteps }
         if let pctStart { o.pctStart = pctStart }
         if let divFactor { o.divFactor = divFactor }
         if let finalDivFactor { o.finalDivFactor = finalDivFactor }
@@ -78,6 +86,11 @@ struct TrainingFlags: ParsableArguments {
 
     func validate() throws {
         if let emaDecay { try OptionCheck.number(emaDecay, "--ema-decay", 0, 1, upperOpen: true) }
+        if let lrScheduler, lrScheduler != .oneCycle,
+           let given = [("--pct-start", pctStart), ("--div-factor", divFactor), ("--final-div-factor", finalDivFactor)]
+               .first(where: { $0.1 != nil }) {
+            throw OptionError(given.0, "shapes the one_cycle schedule, not --lr-scheduler \(lrScheduler.rawValue)")
+        }
         if let timeBudget {
             _ = try WallDuration(parsing: timeBudget, name: "--time-budget")
             if epochs != nil { throw OptionError("--time-budget", "sets the schedule's length: leave out --epochs") }
@@ -85,6 +98,8 @@ struct TrainingFlags: ParsableArguments {
         try applied().validate(name: flagName)
     }
 }
+
+extension LRSchedulerName: ExpressibleByArgument {}
 
 /// --bucket-mib, shared by `train` and `bench train`: the gradient allreduce bucket in MiB.
 struct BucketOption: ParsableArguments {

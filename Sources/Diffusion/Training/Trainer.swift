@@ -16,7 +16,7 @@ public final class Trainer {
     public let labels: [Int]?
     public let group: Collectives
     public let schedule: NoiseSchedule
-    public private(set) var lrSchedule: OneCycleLR
+    public private(set) var lrSchedule: LearningRateSchedule
     public let adam: Adam
     /// The moving average of the parameters (`options.emaDecay`); nil when off.
     public let ema: EMA?

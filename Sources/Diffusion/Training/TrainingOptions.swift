@@ -54,6 +54,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The steps a time budget was turned into, decided once at the start and stored with
     /// the run, so a resumed run keeps its plan whatever the machine's speed then.
     public var budgetSteps: Int? = nil
+    /// The learning-rate schedule (nil: the recipe's one-cycle). The warm-up ones peak at
+    /// `maxLR` and run Adam at beta1 = `maxMomentum`.
+    public var lrScheduler: LRSchedulerName? = nil
+    /// Warm-up steps of the warm-up schedules (nil: 5% of the planned steps).
+    public var lrWarmupSteps: Int? = nil
 
     public init() {}
 
@@ -79,11 +84,16 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
                                     power: emaPower, invGamma: emaInvGamma ?? 1) }
     }
 
-    public func learningRateSchedule(datasetSize: Int) -> OneCycleLR {
-        var s = OneCycleLR(maxLR: maxLR, totalSteps: plannedSteps(datasetSize: datasetSize))
-        s.pctStart = pctStart; s.divFactor = divFactor; s.finalDivFactor = finalDivFactor
-        s.baseMomentum = baseMomentum; s.maxMomentum = maxMomentum
-        return s
+    public func learningRateSchedule(datasetSize: Int) -> LearningRateSchedule {
+        let total = plannedSteps(datasetSize: datasetSize)
+        guard let lrScheduler, lrScheduler != .oneCycle else {
+            var s = OneCycleLR(maxLR: maxLR, totalSteps: total)
+            s.pctStart = pctStart; s.divFactor = divFactor; s.finalDivFactor = finalDivFactor
+            s.baseMomentum = baseMomentum; s.maxMomentum = maxMomentum
+            return .oneCycle(s)
+        }
+        let warmup = lrWarmupSteps ?? Int((0.05 * Double(total)).rounded())
+        return .warmup(WarmupSchedule(name: lrScheduler, peakLR: maxLR, warmupSteps: warmup, totalSteps: total, beta1: maxMomentum))
     }
 }
 
@@ -152,6 +162,13 @@ extension TrainingOptions {
         if let budgetSteps {
             guard timeBudget != nil else { throw OptionError(name("budgetSteps"), "is set without a time budget (timeBudget)") }
             try OptionCheck.integer(budgetSteps, name("budgetSteps"), 1...Int(Int32.max))
+        }
+        if let lrWarmupSteps {
+            try OptionCheck.integer(lrWarmupSteps, name("lrWarmupSteps"), 0...Int(Int32.max))
+            if [nil, .oneCycle, .constant].contains(lrScheduler) {
+                throw OptionError(name("lrWarmupSteps"), "applies to the cosine, linear and constant_with_warmup schedules; "
+                                  + "give \(name("lrScheduler")) one of them")
+            }
         }
         if emaInvGamma != nil && emaPower == nil {
             throw OptionError(name("emaInvGamma"), "applies to the power warm-up only: give \(name("emaPower")) too")
