@@ -10,6 +10,8 @@ let machineFlags: [SwiftSetting] = [
 // Only the hot loops (Sources/Kernels) are built without bounds and overflow checks.
 // Everything that reads files, flags or configs is built checked (plain -O), so a
 // precondition or an out-of-bounds index stops the program instead of reading garbage.
+// -Ounchecked also removes `precondition`: a guard in Kernels that must hold is an explicit
+// `if !condition { fatalError(...) }`, which stays.
 let uncheckedKernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release)),
 ]

@@ -8,7 +8,10 @@
 public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let count: Int
-    public let data: UnsafeMutablePointer<Float>
+    /// The elements, unchecked: for the kernels, which take pointers and sizes after the
+    /// layers have checked shapes. Package-only, so a user of the library reads and writes
+    /// through the checked subscript (or `array`).
+    package let data: UnsafeMutablePointer<Float>
 
     /// A zero-filled tensor.
     public init(shape: [Int]) {
@@ -46,7 +49,7 @@ public final class Tensor: @unchecked Sendable {
         return count
     }
 
-    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
+    package var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }
 
     public func copy() -> Tensor {
@@ -65,9 +68,15 @@ public final class Tensor: @unchecked Sendable {
         return t
     }
 
+    /// Element `i` of the flat row-major storage, bounds-checked (hot loops use `data` in
+    /// Kernels). fatalError, not precondition, so the check holds in any build mode.
     public subscript(i: Int) -> Float {
-        get { data[i] }
-        set { data[i] = newValue }
+        get { checkIndex(i); return data[i] }
+        set { checkIndex(i); data[i] = newValue }
+    }
+
+    @inline(__always) private func checkIndex(_ i: Int) {
+        if i < 0 || i >= count { fatalError("tensor index \(i) out of range for \(count) elements (shape \(shape))") }
     }
 }
 
