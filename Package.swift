@@ -36,7 +36,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
-        // glibc's mallopt, for the launcher's one malloc arena (Sources/launcher/MallocArenas.swift).
+        // glibc's mallopt, for the launcher's malloc settings (Sources/launcher/MallocTuning.swift).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Register-only loops for `launcher bench peak` (C: Swift cannot emit VDPBF16PS).
         .target(name: "CPeak"),

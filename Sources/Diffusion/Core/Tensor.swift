@@ -17,7 +17,6 @@ public final class Tensor: @unchecked Sendable {
     public init(shape: [Int]) {
         self.shape = shape
         self.count = Self.elementCount(shape)
-        HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
     }
@@ -26,7 +25,6 @@ public final class Tensor: @unchecked Sendable {
     public init(uninitialized shape: [Int]) {
         self.shape = shape
         self.count = Self.elementCount(shape)
-        HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
     }
 
@@ -78,30 +76,4 @@ public final class Tensor: @unchecked Sendable {
     @inline(__always) private func checkIndex(_ i: Int) {
         if i < 0 || i >= count { fatalError("tensor index \(i) out of range for \(count) elements (shape \(shape))") }
     }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Activations are allocated and freed by the hundred per step, many of them 10-100 MB.
-/// glibc serves large blocks with a fresh mmap and unmaps them on free (and trims the heap
-/// top), so every step page-faults and zero-fills its whole working set again (~10% of a
-/// forward pass in perf). Keeping large blocks on the heap and not trimming it lets freed
-/// activations be reused as they are; the footprint stays at the step's high-water mark,
-/// which it reaches anyway. `mallopt` is in malloc.h, outside Glibc's module map, so it is
-/// looked up at run time.
-enum HeapTuning {
-    private static let once: Void = {
-        #if os(Linux)
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
-        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_MAX: Int32 = -4
-        _ = mallopt(M_MMAP_MAX, 0)
-        _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
-        #endif
-    }()
-
-    @inline(__always) static func apply() { _ = once }
 }
