@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
                 swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [
-            "Diffusion", "Distributed", "CMalloc",
+            "Diffusion", "Distributed", "Kernels", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test support, not a product: every Communicator operation across real ranks, started
