@@ -10,6 +10,8 @@ let machineFlags: [SwiftSetting] = [
 // Only the hot loops (Sources/Kernels) are built without bounds and overflow checks.
 // Everything that reads files, flags or configs is built checked (plain -O), so a
 // precondition or an out-of-bounds index stops the program instead of reading garbage.
+// -Ounchecked also removes `precondition`: a guard in Kernels that must hold is an explicit
+// `if !condition { fatalError(...) }`, which stays.
 let uncheckedKernelFlags: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release)),
 ]
@@ -34,7 +36,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
-        // glibc's mallopt, for the launcher's one malloc arena (Sources/launcher/MallocArenas.swift).
+        // glibc's mallopt, for the launcher's malloc settings (Sources/launcher/MallocTuning.swift).
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         // Register-only loops for `launcher bench peak` (C: Swift cannot emit VDPBF16PS).
         .target(name: "CPeak"),
@@ -45,7 +47,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
                 swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [
-            "Diffusion", "Distributed", "CMalloc",
+            "Diffusion", "Distributed", "Kernels", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test support, not a product: every Communicator operation across real ranks, started

@@ -46,9 +46,13 @@ public enum KernelPath: Sendable {
 
     /// True when a kernel should take its AVX-512 version: this path is AVX-512 and the shape
     /// `fits` that version's constraints (else the Swift loops run). Stops a caller that names
-    /// AVX-512 on a CPU without it (a test's or benchmark's bug).
+    /// AVX-512 on a CPU without it (a test's or benchmark's bug). An explicit fatalError:
+    /// this target is built -Ounchecked, which removes `precondition`s, and the C kernels would
+    /// then die of an illegal instruction far from the caller's mistake.
     package func runsAVX512(when fits: Bool) -> Bool {
-        precondition(self == .swift || Self.avx512Available, "AVX-512 kernels asked for on a CPU without AVX-512F")
+        if self == .avx512 && !Self.avx512Available {
+            fatalError("AVX-512 kernels asked for on a CPU without AVX-512F")
+        }
         return self == .avx512 && fits
     }
 }

@@ -10,9 +10,23 @@ enum BLASCoreChoice {
     static func restartWithPreferredCoreIfNeeded() {
         guard let core = BLAS.preferredCoreTypeHere else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        let reason = String(cString: strerror(errno))
+        let failure = restart()
         FileHandle.standardError.write(Data(
-            "note: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; restarting with OPENBLAS_CORETYPE=\(core) failed (\(reason)), going on with them\n".utf8))
+            "note: OpenBLAS chose its \(BLAS.coreName) kernels for this CPU; restarting with OPENBLAS_CORETYPE=\(core) failed (\(failure)), going on with them\n".utf8))
+    }
+
+    /// Execs this program again with the same arguments; returns only if that failed, with why.
+    /// The path is the executable's own, not /proc/self/exe: the kernel names a process after
+    /// the file it execs, so through /proc/self/exe every rank would show up in ps, top and
+    /// Slurm as "exe" instead of "launcher". argv[0] is passed on as it was.
+    static func restart() -> String {
+        guard let path = executablePath() else { return "cannot read /proc/self/exe" }
+        execv(path, CommandLine.unsafeArgv)
+        return "\(path): \(String(cString: strerror(errno)))"
+    }
+
+    /// The file this process runs, from /proc/self/exe (Linux), or nil.
+    static func executablePath() -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
     }
 }

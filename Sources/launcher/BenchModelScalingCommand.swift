@@ -41,8 +41,8 @@ struct BenchModelScaling: ParsableCommand {
         _ = try inputs()
     }
 
-    func inputs() throws -> ScalingPredictionInputs {
-        try ScalingPredictionInputs(
+    func inputs() throws -> ScalingForecastInputs {
+        try ScalingForecastInputs(
             preset: preset, measuredPreset: measuredPreset ?? preset, measuredImagesPerSecond: imagesPerSecond,
             alpha: alphaUs * 1e-6, alphaSource: "--alpha-us", linkGbit: linkGbit, ranks: ranks, batches: batches,
             bucketBytes: bucketMib * 4 * BucketOption.floatsPerMiB)

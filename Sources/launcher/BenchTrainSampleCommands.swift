@@ -33,7 +33,7 @@ struct BenchTrain: ParsableCommand {
             let threads = try common.threads.configure(comm)
             let result = try TrainBenchmark.run(preset: common.preset, convolutions: try common.convolution.resolve(report: comm.isRoot, agreeingOn: comm),
                                                 batch: batch, steps: steps, overlap: !noOverlap,
-                                                bucketFloats: bucket.floats, threadsPerRank: threads, group: comm)
+                                                bucketFloats: bucket.bucketFloats, threadsPerRank: threads, group: comm)
             guard comm.isRoot else { return }
             print(result.summary)
             if let json = common.json { try writeJSON(result, to: json) }

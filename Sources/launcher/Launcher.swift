@@ -19,9 +19,8 @@ struct Launcher: ParsableCommand {
         ])
 
     static func main() {
-        MallocArenas.useOne()
+        ProcessTuning.apply()
         refuseUnknownKernelChoice()
-        BLASCoreChoice.restartWithPreferredCoreIfNeeded()
         main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
     }
 }

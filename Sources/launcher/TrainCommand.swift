@@ -60,7 +60,7 @@ struct TrainCommand: ParsableCommand {
                 return data
             }
             let trainer = try start.makeTrainer(images: data.images, labels: data.labels, initFrom: initFrom,
-                                                bucketSize: bucket.floats, group: comm)
+                                                bucketFloats: bucket.bucketFloats, group: comm)
             trainer.model.context.convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery)

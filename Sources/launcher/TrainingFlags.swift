@@ -104,7 +104,7 @@ extension LRSchedulerName: ExpressibleByArgument {}
 /// --bucket-mib, shared by `train` and `bench train`: the gradient allreduce bucket in MiB.
 struct BucketOption: ParsableArguments {
     static let floatsPerMiB = 262_144.0
-    static let defaultMiB = Double(Trainer.defaultBucketSize) / floatsPerMiB
+    static let defaultMiB = Double(Trainer.defaultBucketFloats) / floatsPerMiB
 
     @Option(help: ArgumentHelp("Gradient allreduce bucket in MiB, fractions allowed, in (0, 1024] (default \(defaultMiB)); "
                                + "each bucket starts as soon as backward has finished it.", valueName: "MiB"))
@@ -115,5 +115,5 @@ struct BucketOption: ParsableArguments {
     }
 
     /// Floats per bucket (at least one).
-    var floats: Int { max(1, Int(((bucketMib ?? Self.defaultMiB) * Self.floatsPerMiB).rounded())) }
+    var bucketFloats: Int { max(1, Int(((bucketMib ?? Self.defaultMiB) * Self.floatsPerMiB).rounded())) }
 }

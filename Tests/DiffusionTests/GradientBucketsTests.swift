@@ -42,7 +42,7 @@ private final class RecordingGroup: Collectives {
         var values = [Float](repeating: 1, count: 10)
         try values.withUnsafeMutableBufferPointer { buffer in
             let group = RecordingGroup(base: buffer.baseAddress!)
-            let buckets = GradientBuckets(gradients: buffer, size: 4)  // [0,4) [4,8) [8,10)
+            let buckets = GradientBuckets(gradients: buffer, bucketFloats: 4)  // [0,4) [4,8) [8,10)
             buckets.gradientsReady(downTo: 9, group: group)
             #expect(group.started.isEmpty)
             buckets.gradientsReady(downTo: 8, group: group)

@@ -34,7 +34,7 @@ import Diffusion
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(throws: FileError.self) { _ = try ScalingFolder(directory: dir) }
         #expect(throws: OptionError.self) {
-            _ = try ScalingPredictionInputs(preset: .tiny, measuredPreset: .small, measuredImagesPerSecond: 1, alpha: 1e-5,
+            _ = try ScalingForecastInputs(preset: .tiny, measuredPreset: .small, measuredImagesPerSecond: 1, alpha: 1e-5,
                                             alphaSource: "test", linkGbit: [10], ranks: [8], batches: [16], bucketBytes: 4e6)
         }
     }

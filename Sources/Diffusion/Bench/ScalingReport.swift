@@ -96,25 +96,25 @@ public struct ScalingFolder {
         let measuredPreset = ModelPreset(rawValue: train.values.first?.first?.preset ?? "small")
         let gradientBytes = (train.values.first?.first?.gradientMegabytes ?? 0) * 1e6
         let bucketBytes = 4 * Double(train.values.first?.first?.bucketFloats ?? 1 << 22)
-        var checks: [ScalingReport.ModelCheck] = []
+        var checks: [ScalingReport.ForecastCheck] = []
         // With overlap, bench train times only what backward left over: nothing to check.
         let overlapped = train.values.first?.first?.overlap ?? false
         for (name, bench) in allreduce.sorted(by: { $0.key < $1.key }) where !overlapped {
             guard let cost = bench.cost else { continue }
             let transport = name.split(separator: "-").first.map(String.init) ?? name
             for r in rows where r.transport == transport && r.ranks > 1 {
-                let model = DataParallelStepModel(secondsPerImage: 0, forwardFraction: 0, gradientBytes: gradientBytes,
-                                                  bucketBytes: bucketBytes, allreduce: cost)
+                let step = DataParallelStepForecast(secondsPerImage: 0, forwardFraction: 0, gradientBytes: gradientBytes,
+                                                    bucketBytes: bucketBytes, allreduce: cost)
                 checks.append(.init(allreduce: name, ranks: r.ranks,
-                                    predictedSeconds: model.predict(ranks: r.ranks, batchPerRank: 0).allreduceSeconds,
+                                    predictedSeconds: step.predict(ranks: r.ranks, batchPerRank: 0).allreduceSeconds,
                                     measuredSeconds: r.allreduceSeconds))
             }
         }
 
-        var prediction: ScalingPrediction?
+        var prediction: ScalingForecast?
         if let one = one?.trainImagesPerSecond, let measuredPreset, measuredPreset.referenceCost != nil {
             let measuredAlpha = allreduce[alphaFrom]?.cost?.alpha
-            let inputs = try ScalingPredictionInputs(
+            let inputs = try ScalingForecastInputs(
                 preset: predictPreset, measuredPreset: measuredPreset, measuredImagesPerSecond: one,
                 alpha: measuredAlpha ?? 25e-6,
                 alphaSource: measuredAlpha != nil ? "measured, \(alphaFrom), \(allreduce[alphaFrom]!.ranks) ranks" : "typical TCP value",
@@ -122,7 +122,7 @@ public struct ScalingFolder {
                 bucketBytes: bucketBytes)
             prediction = inputs.predict()
         }
-        return ScalingReport(meta: meta, rows: rows, allreduce: allreduce, modelChecks: checks, prediction: prediction)
+        return ScalingReport(meta: meta, rows: rows, allreduce: allreduce, forecastChecks: checks, prediction: prediction)
     }
 }
 
@@ -135,7 +135,7 @@ public struct ScalingReport: Codable {
         public let sampleImagesPerSecond: Double?
         public var sampleEfficiency: Double?
     }
-    public struct ModelCheck: Codable {
+    public struct ForecastCheck: Codable {
         /// The allreduce measurement whose α and β made the prediction.
         public let allreduce: String, ranks: Int
         public let predictedSeconds: Double, measuredSeconds: Double?
@@ -143,8 +143,8 @@ public struct ScalingReport: Codable {
     public let meta: ScalingRunMeta?
     public let rows: [Row]
     public let allreduce: [String: AllreduceBenchResult]
-    public let modelChecks: [ModelCheck]
-    public let prediction: ScalingPrediction?
+    public let forecastChecks: [ForecastCheck]
+    public let prediction: ScalingForecast?
 
     public func formatted() -> String {
         var lines: [String] = []
@@ -172,10 +172,10 @@ public struct ScalingReport: Codable {
             lines.append("allreduce micro-benchmark, \(name):")
             lines.append(bench.formatted())
         }
-        if !modelChecks.isEmpty {
+        if !forecastChecks.isEmpty {
             lines.append("")
             lines.append("ring model vs bench train (gradient allreduce per step):")
-            for c in modelChecks {
+            for c in forecastChecks {
                 lines.append("  \(c.ranks) ranks, α and β from \(c.allreduce): predicted \(formatSeconds(c.predictedSeconds)), measured "
                              + (c.measuredSeconds.map(formatSeconds) ?? "-"))
             }

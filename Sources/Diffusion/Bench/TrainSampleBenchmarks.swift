@@ -25,7 +25,7 @@ public enum TrainBenchmark {
                               options: options, group: group)
         trainer.separateWaitFromAllreduce = true
         trainer.overlapAllreduce = overlap
-        trainer.bucketSize = bucketFloats
+        trainer.bucketFloats = bucketFloats
         var reports: [Trainer.StepReport] = []
         for i in 0...steps {
             let r = try trainer.trainStep()

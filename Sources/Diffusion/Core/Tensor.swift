@@ -8,13 +8,15 @@
 public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let count: Int
-    public let data: UnsafeMutablePointer<Float>
+    /// The elements, unchecked: for the kernels, which take pointers and sizes after the
+    /// layers have checked shapes. Package-only, so a user of the library reads and writes
+    /// through the checked subscript (or `array`).
+    package let data: UnsafeMutablePointer<Float>
 
     /// A zero-filled tensor.
     public init(shape: [Int]) {
         self.shape = shape
         self.count = Self.elementCount(shape)
-        HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
     }
@@ -23,7 +25,6 @@ public final class Tensor: @unchecked Sendable {
     public init(uninitialized shape: [Int]) {
         self.shape = shape
         self.count = Self.elementCount(shape)
-        HeapTuning.apply()
         self.data = .allocate(capacity: max(count, 1))
     }
 
@@ -46,7 +47,7 @@ public final class Tensor: @unchecked Sendable {
         return count
     }
 
-    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
+    package var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }
 
     public func copy() -> Tensor {
@@ -65,34 +66,14 @@ public final class Tensor: @unchecked Sendable {
         return t
     }
 
+    /// Element `i` of the flat row-major storage, bounds-checked (hot loops use `data` in
+    /// Kernels). fatalError, not precondition, so the check holds in any build mode.
     public subscript(i: Int) -> Float {
-        get { data[i] }
-        set { data[i] = newValue }
+        get { checkIndex(i); return data[i] }
+        set { checkIndex(i); data[i] = newValue }
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Activations are allocated and freed by the hundred per step, many of them 10-100 MB.
-/// glibc serves large blocks with a fresh mmap and unmaps them on free (and trims the heap
-/// top), so every step page-faults and zero-fills its whole working set again (~10% of a
-/// forward pass in perf). Keeping large blocks on the heap and not trimming it lets freed
-/// activations be reused as they are; the footprint stays at the step's high-water mark,
-/// which it reaches anyway. `mallopt` is in malloc.h, outside Glibc's module map, so it is
-/// looked up at run time.
-enum HeapTuning {
-    private static let once: Void = {
-        #if os(Linux)
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-        let mallopt = unsafeBitCast(sym, to: Mallopt.self)
-        let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_MAX: Int32 = -4
-        _ = mallopt(M_MMAP_MAX, 0)
-        _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
-        #endif
-    }()
-
-    @inline(__always) static func apply() { _ = once }
+    @inline(__always) private func checkIndex(_ i: Int) {
+        if i < 0 || i >= count { fatalError("tensor index \(i) out of range for \(count) elements (shape \(shape))") }
+    }
 }

@@ -4,17 +4,17 @@
 /// the same buckets and starts them in the same order, as MPI requires of collectives.
 final class GradientBuckets {
     private let gradients: UnsafeMutableBufferPointer<Float>
-    private let size: Int
+    private let bucketFloats: Int
     /// Everything at or above this offset has been started.
     private var startedDownTo: Int
     private var pending: [PendingCollective] = []
     /// An error from a start inside backward's callback, reported by `startRest` or `wait()`.
     private var failure: Error?
 
-    init(gradients: UnsafeMutableBufferPointer<Float>, size: Int) {
-        precondition(size > 0)
+    init(gradients: UnsafeMutableBufferPointer<Float>, bucketFloats: Int) {
+        precondition(bucketFloats > 0)
         self.gradients = gradients
-        self.size = size
+        self.bucketFloats = bucketFloats
         startedDownTo = gradients.count
     }
 
@@ -34,7 +34,7 @@ final class GradientBuckets {
         guard failure == nil else { return }
         while startedDownTo > 0 {
             // Buckets are cut from offset 0 up, so the lowest one holds the remainder.
-            let lower = ((startedDownTo - 1) / size) * size
+            let lower = ((startedDownTo - 1) / bucketFloats) * bucketFloats
             guard lower >= ready else { break }
             pending.append(try group.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: gradients[lower..<startedDownTo])))
             startedDownTo = lower

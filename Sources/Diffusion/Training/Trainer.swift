@@ -30,10 +30,10 @@ public final class Trainer {
 
     /// Floats per gradient bucket by default: 4 MiB, the fastest allreduce size over shared
     /// memory here (docs/scaling.md, "Allreduce latency and bandwidth").
-    public static let defaultBucketSize = 1 << 20
+    public static let defaultBucketFloats = 1 << 20
 
     /// Gradients are allreduced in buckets of this many floats (a few large calls).
-    public var bucketSize = Trainer.defaultBucketSize
+    public var bucketFloats = Trainer.defaultBucketFloats
 
     /// Start each bucket's allreduce as soon as backward has finished its gradients, so the
     /// transfer overlaps the rest of backward; false sums everything after backward.
@@ -162,7 +162,7 @@ public final class Trainer {
         // 2. forward, MSE against eps, backward; gradient buckets start their allreduce
         //    (top of the store first) as soon as backward has finished them
         model.store.zeroGrads()
-        let buckets = GradientBuckets(gradients: model.store.gradBuffer, size: bucketSize)
+        let buckets = GradientBuckets(gradients: model.store.gradBuffer, bucketFloats: bucketFloats)
         var localLoss = 0.0
         if !mine.isEmpty {
             let out = try model.forward(xt, timesteps: timesteps.map(Float.init), classLabels: classLabels, recordForBackward: true)

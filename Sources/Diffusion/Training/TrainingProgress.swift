@@ -2,12 +2,10 @@
 /// smoothed over about ten steps.
 public final class TrainingProgress {
     let bar: ProgressBar?
-    let firstStep: Int
     var loss: Double?, imagesPerSecond: Double?
 
     public init(trainer: Trainer) {
         bar = trainer.group.isRoot ? ProgressBar(total: trainer.totalSteps, label: "train") : nil
-        firstStep = trainer.step
     }
 
     public func record(_ r: Trainer.StepReport) {
@@ -16,7 +14,7 @@ public final class TrainingProgress {
         let ips = Double(r.images) / r.seconds
         let rate = imagesPerSecond.map { 0.9 * $0 + 0.1 * ips } ?? ips
         loss = smoothed; imagesPerSecond = rate
-        bar.update(done: r.step + 1, startedAt: firstStep,
+        bar.update(done: r.step + 1,
                    info: String(format: "epoch %d  loss %.4f  %.1f img/s", r.epoch + 1, smoothed, rate))
     }
 
@@ -35,10 +33,12 @@ public final class TrainingProgress {
 public final class SamplingProgressBar {
     let label: String
     let enabled: Bool
-    let info: ((_ done: Int, _ seconds: Double) -> String)?
+    let info: ((_ steps: Int, _ seconds: Double) -> String)?
     private var bar: ProgressBar?
 
-    public init(label: String, group: Collectives, info: ((_ done: Int, _ seconds: Double) -> String)? = nil) {
+    /// `info` gets the steps done and the seconds they took since the first report, and is
+    /// asked only once the bar has measured a rate (see `ProgressBar.minimumRateInterval`).
+    public init(label: String, group: Collectives, info: ((_ steps: Int, _ seconds: Double) -> String)? = nil) {
         self.label = label; enabled = group.isRoot; self.info = info
     }
 
@@ -47,7 +47,7 @@ public final class SamplingProgressBar {
         guard enabled else { return }
         let bar = self.bar ?? ProgressBar(total: total, label: label)
         self.bar = bar
-        bar.update(done: index + 1, info: info?(index + 1, bar.now().timeIntervalSince(bar.start)) ?? "")
+        bar.update(done: index + 1) { rate in rate.flatMap { rate in info?(rate.units, rate.seconds) } ?? "" }
     }
 
     public func finish() { bar?.finish() }

@@ -59,7 +59,7 @@ public struct TrainingStart {
     /// The trainer on every rank, starting where this says: rank 0 sets the parameters (the
     /// state's, a diffusers folder's, or a fresh initialisation) and they are broadcast, with
     /// Adam's moments when resuming. Collective.
-    public func makeTrainer(images: Tensor, labels: [Int]? = nil, initFrom: String?, bucketSize: Int,
+    public func makeTrainer(images: Tensor, labels: [Int]? = nil, initFrom: String?, bucketFloats: Int,
                             group: Collectives) throws -> Trainer {
         let unet = try UNet2DModel(config: config)
         _ = try group.rootLoads {
@@ -73,7 +73,7 @@ public struct TrainingStart {
             }
         }
         let trainer = try Trainer(model: unet, images: images, labels: labels, options: options, group: group)
-        trainer.bucketSize = bucketSize
+        trainer.bucketFloats = bucketFloats
         try trainer.broadcastParameters()
         if statePath != nil {
             let m = state?.adamM ?? Tensor(shape: [unet.store.count])

@@ -1,28 +1,8 @@
 import Foundation
 
-/// FLOPs per 32x32 image of a preset (convolutions, linears and attention matmuls, counted
-/// for forward and for a training step; docs/speed.md), for `bench model` and the cluster
-/// prediction.
-public struct ReferenceCost: Sendable {
-    public let forwardGFLOP: Double, trainGFLOP: Double
-}
-
-extension ModelPreset {
-    /// The presets with a FLOP count (tiny has none).
-    public static let measured: [ModelPreset] = allCases.filter { $0.referenceCost != nil }
-
-    public var referenceCost: ReferenceCost? {
-        switch self {
-        case .seed: return ReferenceCost(forwardGFLOP: 1.5864, trainGFLOP: 4.8065)
-        case .small: return ReferenceCost(forwardGFLOP: 0.4209, trainGFLOP: 1.2863)
-        case .tiny: return nil
-        }
-    }
-}
-
 /// What the cluster prediction is made from; shared by `bench model-scaling` and
 /// `bench scaling-report` (which fills it from measurements).
-public struct ScalingPredictionInputs: Codable, Sendable {
+public struct ScalingForecastInputs: Codable, Sendable {
     public let preset: ModelPreset, measuredPreset: ModelPreset
     public let measuredImagesPerSecond: Double
     public let alpha: Double
@@ -67,36 +47,36 @@ public struct ScalingPredictionInputs: Codable, Sendable {
         cost.trainGFLOP / measuredCost.trainGFLOP / measuredImagesPerSecond
     }
 
-    public func predict() -> ScalingPrediction {
+    public func predict() -> ScalingForecast {
         let parameters = preset.config.parameterCount
-        var networks: [ScalingPrediction.Network] = []
+        var networks: [ScalingForecast.Network] = []
         for gbit in linkGbit {
-            let model = DataParallelStepModel(
+            let step = DataParallelStepForecast(
                 secondsPerImage: secondsPerImage, forwardFraction: cost.forwardGFLOP / cost.trainGFLOP,
                 gradientBytes: Double(parameters * 4), bucketBytes: bucketBytes,
                 allreduce: RingAllreduceCost(alpha: alpha, beta: gbit * 1e9 / 8))
             networks.append(.init(
-                linkGbit: gbit, beta: model.allreduce.beta,
-                predictions: batches.flatMap { b in ranks.map { model.predict(ranks: $0, batchPerRank: b) } },
+                linkGbit: gbit, beta: step.allreduce.beta,
+                predictions: batches.flatMap { b in ranks.map { step.predict(ranks: $0, batchPerRank: b) } },
                 minimumBatchFor90Percent: ranks.map { p in
-                    .init(ranks: p, serial: model.minimumBatchPerRank(ranks: p, target: 0.9, overlapped: false),
-                          overlapped: model.minimumBatchPerRank(ranks: p, target: 0.9, overlapped: true))
+                    .init(ranks: p, serial: step.minimumBatchPerRank(ranks: p, target: 0.9, overlapped: false),
+                          overlapped: step.minimumBatchPerRank(ranks: p, target: 0.9, overlapped: true))
                 }))
         }
-        return ScalingPrediction(inputs: self, parameters: parameters, gradientBytes: Double(parameters * 4),
+        return ScalingForecast(inputs: self, parameters: parameters, gradientBytes: Double(parameters * 4),
                                  secondsPerImage: secondsPerImage, forwardFraction: cost.forwardGFLOP / cost.trainGFLOP,
                                  networks: networks)
     }
 }
 
-public struct ScalingPrediction: Codable, Sendable {
+public struct ScalingForecast: Codable, Sendable {
     public struct MinimumBatch: Codable, Sendable { public let ranks: Int; public let serial: Int?; public let overlapped: Int? }
     public struct Network: Codable, Sendable {
         public let linkGbit: Double, beta: Double
-        public let predictions: [DataParallelStepModel.Prediction]
+        public let predictions: [DataParallelStepForecast.Prediction]
         public let minimumBatchFor90Percent: [MinimumBatch]
     }
-    public let inputs: ScalingPredictionInputs
+    public let inputs: ScalingForecastInputs
     public let parameters: Int
     public let gradientBytes: Double, secondsPerImage: Double, forwardFraction: Double
     public let networks: [Network]

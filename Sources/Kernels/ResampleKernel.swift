@@ -1,5 +1,5 @@
 /// The loops of the U-Net's nearest-neighbour 2x upsampling and of its channel concatenation
-/// (skip connections), on NHWC buffers. Shapes are checked by the callers (Layers/Resample.swift).
+/// (skip connections), on NHWC buffers. Shapes are checked by the callers (Layers/UpsampleAndConcat.swift).
 public enum ResampleKernel {
     /// x: [n, h, w, c] -> y: [n, 2h, 2w, c],  y[b, 2i+a, 2j+e, ch] = x[b, i, j, ch]
     public static func upsample2x(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,

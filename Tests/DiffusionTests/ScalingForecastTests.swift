@@ -1,7 +1,7 @@
 import Diffusion
 import Testing
 
-@Suite struct ScalingModelTests {
+@Suite struct ScalingForecastTests {
     let cost = RingAllreduceCost(alpha: 20e-6, beta: 1.25e9)
 
     @Test func ringAllreduceTime() {
@@ -33,20 +33,20 @@ import Testing
         #expect(abs(fit.alpha - cost.alpha) / cost.alpha < 1e-2)
     }
 
-    func model(secondsPerImage: Double = 0.01, forwardFraction: Double = 1.0 / 3, bucketBytes: Double = 16.777216e6) -> DataParallelStepModel {
-        DataParallelStepModel(secondsPerImage: secondsPerImage, forwardFraction: forwardFraction,
+    func forecast(secondsPerImage: Double = 0.01, forwardFraction: Double = 1.0 / 3, bucketBytes: Double = 16.777216e6) -> DataParallelStepForecast {
+        DataParallelStepForecast(secondsPerImage: secondsPerImage, forwardFraction: forwardFraction,
                               gradientBytes: 63.6e6, bucketBytes: bucketBytes, allreduce: cost)
     }
 
     @Test func bucketsCoverTheGradient() {
-        let buckets = model().buckets
+        let buckets = forecast().buckets
         #expect(buckets.count == 4)
         #expect(abs(buckets.reduce(0, +) - 63.6e6) < 1)
         #expect(buckets.last! < buckets.first!)
     }
 
     @Test func serialAndOverlappedSteps() {
-        let m = model()
+        let m = forecast()
         for p in [8, 64, 256] {
             for b in [1, 16, 128] {
                 let r = m.predict(ranks: p, batchPerRank: b)
@@ -64,14 +64,14 @@ import Testing
 
     @Test func instantForwardAndTinyBucketsGiveComputeOverMax() {
         // The textbook bound: efficiency = compute / max(compute, comm).
-        let m = model(forwardFraction: 0, bucketBytes: 63.6e6 / 1000)
+        let m = forecast(forwardFraction: 0, bucketBytes: 63.6e6 / 1000)
         let r = m.predict(ranks: 16, batchPerRank: 4)
         let comm = r.allreduceSeconds
         #expect(abs(r.overlappedEfficiency - r.computeSeconds / max(r.computeSeconds, comm)) < 0.02)
     }
 
     @Test func largerBatchesScaleBetter() throws {
-        let m = model()
+        let m = forecast()
         let serial = try #require(m.minimumBatchPerRank(ranks: 64, target: 0.9, overlapped: false))
         let overlapped = try #require(m.minimumBatchPerRank(ranks: 64, target: 0.9, overlapped: true))
         #expect(overlapped <= serial)
