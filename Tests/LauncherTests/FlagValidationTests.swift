@@ -53,6 +53,7 @@ import Testing
         (["sample", "--model", "m", "--spacing", "cosine"], "--spacing"),
         (["sample", "--model", "m", "--skip", "every5"], "--skip"),
         (["sample", "--model", "m", "--skip", "every5"], "every-step"),  // lists the presets
+        (["sample", "--model", "m", "--sampler", "ddim", "--skip", "all"], "ddim does not take skip"),  // `all` still parses
         (["sample", "--model", "m", "--spacing", "cosine"], "quadratic"),  // lists the spacings
         (["sample", "--model", "m", "--sampler", "ddim", "--spacing", "leading"], "ddim does not take timestep spacing 'leading'"),
         (["sample", "--model", "m", "--sampler", "ddpm", "--steps", "10"], "ddpm does not take steps; steps applies to: ddpm-diffusers"),

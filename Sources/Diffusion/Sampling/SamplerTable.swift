@@ -18,7 +18,7 @@ public enum SamplerTable {
             case .lowerOrderFinal: return d.lowerOrderFinal.map { $0 ? "--no-lower-order-final" : "--lower-order-final" }
             }
         }
-        return parts.joined(separator: ", ")
+        return parts.isEmpty ? "no options" : parts.joined(separator: ", ")
     }
 
     /// Per sampler: its name, what it is and its type, then its options and model evaluations,
