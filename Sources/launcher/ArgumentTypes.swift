@@ -6,7 +6,10 @@ import Diffusion
 extension ModelPreset: ExpressibleByArgument {}
 extension SamplerName: ExpressibleByArgument {}
 extension SpacingName: ExpressibleByArgument {}
-extension EvaluationSkip: ExpressibleByArgument {}
+extension EvaluationSkip: ExpressibleByArgument {
+    /// `all`, the old name of `every-step`, is still taken.
+    public init?(argument: String) { self.init(rawValue: argument == "all" ? Self.everyStep.rawValue : argument) }
+}
 extension FashionMNIST.Split: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}
 

@@ -18,6 +18,10 @@ struct CompareSamplersCommand: ParsableCommand {
         compared (--weights both, the default). Final images are clipped to [-0.5, 0.5] before \
         scoring unless --no-clip. Writes comparison.md, comparison.json, fid_vs_evaluations.png \
         (every sampler family a line per weights) and a grid per sampler to --out.
+
+        Rows (--only takes their names):
+        \(SamplerComparison.standard.map { "  " + $0.id.padding(toLength: 22, withPad: " ", startingAt: 0) + $0.label }
+            .joined(separator: "\n"))
         """)
 
     enum Weights: String, ExpressibleByArgument, CaseIterable { case ema, raw, both }
@@ -29,8 +33,8 @@ struct CompareSamplersCommand: ParsableCommand {
     @Option(help: "Seed of the per-image noise streams (the same for every sampler).") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/compare-<date-time>).") var out: String?
-    @Option(parsing: .upToNextOption, help: "Only these samplers: indices into the table, 1-based (e.g. --only 1 5).")
-    var only: [Int] = []
+    @Option(parsing: .upToNextOption, help: "Only these rows, by name (e.g. --only ddpm-recipe ddim-recipe-every10).")
+    var only: [ComparisonRowName] = []
     @Option(help: "A line describing the model's training, put above the table.") var modelNote: String?
     @OptionGroup var clip: ClipFlag
     @OptionGroup var threads: ThreadsOption
@@ -39,7 +43,7 @@ struct CompareSamplersCommand: ParsableCommand {
     @OptionGroup(title: "FID and KID") var fidOptions: FIDOptions
 
     var entries: [SamplerComparison.Entry] {
-        only.isEmpty ? SamplerComparison.standard : only.map { SamplerComparison.standard[$0 - 1] }
+        only.isEmpty ? SamplerComparison.standard : only.map(\.entry)
     }
 
     func validate() throws {
@@ -51,8 +55,7 @@ struct CompareSamplersCommand: ParsableCommand {
         try OptionCheck.integer(n, "--n", 2...100_000)
         try OptionCheck.integer(headlineN, "--headline-n", 2...100_000)
         try OptionCheck.number(betaMax, "--beta-max", 1e-4, 1, lowerOpen: true, upperOpen: true)
-        for i in only { try OptionCheck.integer(i, "--only", 1...SamplerComparison.standard.count) }
-        for e in entries { _ = try e.spec() }
+        for e in entries { _ = try e.spec.makeSampler(schedule: NoiseSchedule(betaEnd: betaMax)) }
     }
 
     func run() throws {
@@ -126,4 +129,18 @@ struct CompareSamplersCommand: ParsableCommand {
         let canvas = SamplerComparison.plot(rows).render()
         try PNG.write(rgb: canvas.pixels, width: canvas.width, height: canvas.height, to: directory + "/fid_vs_evaluations.png")
     }
+}
+
+/// A row of `SamplerComparison.standard` by its short name (`Entry.id`): `compare-samplers --only`.
+struct ComparisonRowName: ExpressibleByArgument {
+    let entry: SamplerComparison.Entry
+
+    init?(argument: String) {
+        guard let entry = SamplerComparison.standard.first(where: { $0.id == argument }) else { return nil }
+        self.entry = entry
+    }
+
+    static var allValueStrings: [String] { SamplerComparison.standard.map(\.id) }
+
+    var defaultValueDescription: String { entry.id }
 }

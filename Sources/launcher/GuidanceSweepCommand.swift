@@ -23,7 +23,7 @@ struct GuidanceSweepCommand: ParsableCommand {
     @Option(help: "Sampler (see `launcher sample --help`).") var sampler: SamplerName = .ddim
     @Option(help: "Sampling steps (ddim, ddpm-diffusers, ddim-diffusers).") var steps: Int?
     @Option(help: "DDIM eta, in [0, 1].") var eta: Double?
-    @Option(help: "Which steps evaluate the model (recipe samplers).") var skip: EvaluationSkip?
+    @Option(help: "Which steps evaluate the model (\(takers(.skip))).") var skip: EvaluationSkip?
     @Option(help: "Seed of the per-image noise streams (the same for every scale).") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/guidance-<date-time>).") var out: String?

@@ -8,18 +8,10 @@ struct SampleCommand: ParsableCommand {
         commandName: "sample",
         abstract: "Generate images from a diffusers UNet2DModel folder, split across MPI ranks.",
         discussion: """
-        Samplers (schedule: linear betas 1e-4..--beta-max over 1000 steps):
-          ddpm            the recipe's ancestral sampler, t = 999..1; --skip recipe (default: model
-                          evaluated where t % 3 == 0 or t < 50, 366 evaluations) or all (999)
-          ddpm-diffusers  diffusers' DDPMScheduler, --steps (366), --spacing leading|trailing|linspace
-          ddim-diffusers  diffusers' DDIMScheduler, --steps (366), --eta (0), --spacing, clip_sample on
-          ddim-recipe     the recipe's DDIM over t = 999..1, --eta (1), --skip 367 (default) or every10 (145)
-          ddim            DDIM with --steps S (50), --eta (0), --spacing uniform|quadratic (DDIM paper)
-          dpmsolver++     diffusers' DPMSolverMultistepScheduler (DPM-Solver++ 2M by default): --steps (20),
-                          --order 1|2|3 (2), --spacing linspace|leading|trailing (linspace) or --karras,
-                          --no-lower-order-final
-          sde-dpmsolver++ the same, SDE form (fresh noise every step)
-          euler-ancestral diffusers' EulerAncestralDiscreteScheduler, --steps (20), --spacing (linspace)
+        Samplers (schedule: linear betas 1e-4..--beta-max over 1000 steps), their options and defaults:
+        \(SamplerTable.help())
+        The other samplers refuse an option they do not take. --skip every-step evaluates the model \
+        on every step (`all` is still taken); every10 evaluates every 10th step and t <= 50 (145).
         --model takes a run folder or its model/ (or model-ema/): with --weights ema (the default) \
         the run's EMA weights (model-ema/) are used when it has them, else model/; --weights raw \
         picks model/. Final images are clipped to the data range [-0.5, 0.5] unless --no-clip; \
@@ -41,11 +33,11 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "A training run folder, or a diffusers UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors).")
     var model: String
     @Option(help: "A run's weights: ema (model-ema/, when the run has it; else model/) or raw (model/).") var weights: WeightsChoice = .ema
-    @Option(help: "Sampler.") var sampler: SamplerName = .ddpm
-    @Option(help: "Sampling steps (ddim, ddpm-diffusers, ddim-diffusers, dpmsolver++, sde-dpmsolver++, euler-ancestral).") var steps: Int?
-    @Option(help: "DDIM eta, in [0, 1] (0 deterministic, 1 DDPM-like noise).") var eta: Double?
+    @Option(help: "Sampler (the list above).") var sampler: SamplerName = .ddpm
+    @Option(help: "Sampling steps (\(takers(.steps))).") var steps: Int?
+    @Option(help: "DDIM eta, in [0, 1] (0 deterministic, 1 DDPM-like noise) (\(takers(.eta))).") var eta: Double?
     @Option(help: "Timestep spacing: leading|trailing|linspace (diffusers), uniform|quadratic (ddim).") var spacing: SpacingName?
-    @Option(help: "Which steps evaluate the model (recipe samplers).") var skip: EvaluationSkip?
+    @Option(help: "Which steps evaluate the model (\(takers(.skip))).") var skip: EvaluationSkip?
     @OptionGroup var solver: SolverFlags
     @OptionGroup var clip: ClipFlag
     @Option(help: "Number of images, in 1...100000.") var n = 256

@@ -1,6 +1,11 @@
 import ArgumentParser
 import Diffusion
 
+/// The samplers that take `option`, for flags' help.
+func takers(_ option: SamplerOption) -> String {
+    SamplerName.allCases.filter { $0.takes(option) }.map(\.rawValue).joined(separator: ", ")
+}
+
 /// The DPM-Solver options of `sample` (the other samplers refuse them).
 struct SolverFlags: ParsableArguments {
     @Option(help: "DPM-Solver order (dpmsolver++, sde-dpmsolver++), 1, 2 or 3 (default 2).") var order: Int?

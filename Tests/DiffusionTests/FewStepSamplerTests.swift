@@ -123,22 +123,22 @@ import Testing
 
     @Test("sampler specs: names, defaults, options refused where they do not apply")
     func specs() throws {
-        #expect(try SamplerSpec.parse("dpmsolver++") == .dpmSolver(steps: 20, config: .init()))
-        #expect(try SamplerSpec.parse("euler-ancestral", steps: 15) == .eulerAncestral(steps: 15, spacing: .linspace))
-        let sde = try SamplerSpec.parse("sde-dpmsolver++", steps: 10, solver: .init(order: 3, karras: true, lowerOrderFinal: false))
+        #expect(try SamplerSpec.parse(.dpmSolverPlusPlus) == .dpmSolver(steps: 20, config: .init()))
+        #expect(try SamplerSpec.parse(.eulerAncestral, steps: 15) == .eulerAncestral(steps: 15, spacing: .linspace))
+        let sde = try SamplerSpec.parse(.sdeDPMSolverPlusPlus, steps: 10, solver: .init(order: 3, karras: true, lowerOrderFinal: false))
         #expect(sde == .dpmSolver(steps: 10, config: .init(algorithm: .sdeDPMSolverPlusPlus, solverOrder: 3, lowerOrderFinal: false,
                                                             useKarrasSigmas: true)))
-        #expect(try SamplerSpec.parse("dpmsolver++", steps: 25).makeSampler().plannedModelEvaluations == 25)
+        #expect(try SamplerSpec.parse(.dpmSolverPlusPlus, steps: 25).makeSampler().plannedModelEvaluations == 25)
         #expect(throws: SamplingError.invalidOrder(sampler: "dpmsolver++", order: 4)) {
-            try SamplerSpec.parse("dpmsolver++", solver: .init(order: 4))
+            try SamplerSpec.parse(.dpmSolverPlusPlus, solver: .init(order: 4))
         }
         #expect(throws: SamplingError.optionNotApplicable(option: "order", sampler: "ddim", usedBy: ["dpmsolver++", "sde-dpmsolver++"])) {
-            try SamplerSpec.parse("ddim", solver: .init(order: 2))
+            try SamplerSpec.parse(.ddim, solver: .init(order: 2))
         }
-        #expect(throws: SamplingError.self) { try SamplerSpec.parse("euler-ancestral", eta: 0.5) }
-        #expect(throws: SamplingError.self) { try SamplerSpec.parse("dpmsolver++", spacing: "leading", solver: .init(karras: true)) }
+        #expect(throws: SamplingError.self) { try SamplerSpec.parse(.eulerAncestral, eta: 0.5) }
+        #expect(throws: SamplingError.self) { try SamplerSpec.parse(.dpmSolverPlusPlus, spacing: .leading, solver: .init(karras: true)) }
         #expect(throws: SamplingError.invalidSteps(sampler: "DPMSolverMultistepScheduler (dpmsolver++)", steps: 1000, allowed: 1...999)) {
-            try SamplerSpec.parse("dpmsolver++", steps: 1000)
+            try SamplerSpec.parse(.dpmSolverPlusPlus, steps: 1000)
         }
     }
 }

@@ -109,7 +109,7 @@ import Testing
         #expect(throws: MemoryError.self) { try MemoryBudget.check(huge, for: "x") }
 
         let samples = #expect(throws: MemoryError.self) {
-            try ShardedSampling.generate(model: model, spec: try SamplerSpec.parse("ddim", steps: 2), schedule: .recipe,
+            try ShardedSampling.generate(model: model, spec: try SamplerSpec.parse(.ddim, steps: 2), schedule: .recipe,
                                          count: 1_000_000_000_000, seed: 0, group: SingleProcess())
         }
         #expect("\(samples!)".contains("sampling 1000000000000 images"), "\(samples!)")

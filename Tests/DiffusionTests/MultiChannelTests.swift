@@ -133,7 +133,7 @@ import Testing
     @Test func rgbSamplingGivesColourImages() throws {
         BLAS.configure(threads: 1)
         let model = try DiffusersFolder.load(from: Self.rgbFixture)
-        let result = try ShardedSampling.generate(model: model, spec: try SamplerSpec.parse("ddim", steps: 3), schedule: .recipe,
+        let result = try ShardedSampling.generate(model: model, spec: try SamplerSpec.parse(.ddim, steps: 3), schedule: .recipe,
                                                   count: 2, seed: 4, group: SingleProcess())
         let images = try #require(result.images)
         #expect(images.shape == [2, 16, 16, 3])
@@ -158,7 +158,7 @@ import Testing
         }
         refusal { _ = try Trainer(model: model, images: Tensor(shape: [4, 16, 16, 1]), options: TrainingOptions(), group: SingleProcess()) }
         refusal {
-            _ = try ShardedSampling.generate(model: model, spec: try SamplerSpec.parse("ddim", steps: 2), schedule: .recipe,
+            _ = try ShardedSampling.generate(model: model, spec: try SamplerSpec.parse(.ddim, steps: 2), schedule: .recipe,
                                              count: 2, seed: 0, group: SingleProcess())
         }
 

@@ -11,6 +11,9 @@ enum PackageFixtures {
 
     static func path(_ relative: String) -> String { directory + "/" + relative }
 
+    /// The package's root folder (docs/, README.md).
+    static var packageRoot: String { String(directory.dropLast("/Tests/Fixtures".count)) }
+
     static var tinyModel: String { path("tiny/diffusion_pytorch_model.safetensors") }
     static var tinyIO: String { path("tiny/io.safetensors") }
     static var tinyGrads: String { path("tiny/grads.safetensors") }

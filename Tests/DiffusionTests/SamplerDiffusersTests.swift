@@ -21,6 +21,7 @@ import Testing
 
     @Test("DDIMScheduler: timesteps, final alpha, every eta = 0 step", arguments: ["DDIMScheduler", "DDIMScheduler_clip_sample_False"])
     func ddim(key: String) throws {
+        var memory = SamplerMemory()  // single-step samplers: it stays empty
         let entry = dict(vectors[key], key)
         let c = dict(entry["config"])
         var scheduler = DDIMScheduler(schedule: .recipe, config: config(entry),
@@ -39,7 +40,7 @@ import Testing
             #expect(prevT == Int(number(expected["prev_timestep"])), "\(key) t=\(t)")
             expectClose(scheduler.alphaBarAt(t), number(expected["alpha_prod_t"]), relative: 6e-8, "\(key) t=\(t) alpha_prod_t")
             expectClose(scheduler.alphaBarAt(prevT), number(expected["alpha_prod_t_prev"]), relative: 6e-8, "\(key) t=\(t) alpha_prod_t_prev")
-            let out = scheduler.step(eps: noisePred, t: t, x: xT, noise: nil)
+            let out = scheduler.step(index: scheduler.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: nil, memory: &memory)
             expectClose(out.prevSample.array, numbers(expected["prev_sample"]), "\(key) t=\(t) prev_sample")
             expectClose(out.predOriginal.array, numbers(expected["pred_original_sample"]), "\(key) t=\(t) pred_original_sample")
         }
@@ -47,6 +48,7 @@ import Testing
 
     @Test("DDPMScheduler: timesteps, variance, mean, x0 and the seeded noisy step")
     func ddpm() throws {
+        var memory = SamplerMemory()  // single-step samplers: it stays empty
         let entry = dict(vectors["DDPMScheduler"], "DDPMScheduler")
         #expect(dict(entry["config"])["variance_type"] as? String == "fixed_small")
         var scheduler = DDPMScheduler(schedule: .recipe, config: config(entry))
@@ -70,24 +72,25 @@ import Testing
             // diffusers forms beta_t = 1 - abar_t/abar_prev in Float32 (cancellation: ~3e-6 relative)
             #expect(abs(std - number(expected["variance_std"])) <= 1e-5, "t=\(t) variance_std \(std)")
             #expect(scheduler.drawsNoise(at: t) == (t > 0))
-            let mean = scheduler.step(eps: noisePred, t: t, x: xT, noise: nil)
+            let mean = scheduler.step(index: scheduler.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: nil, memory: &memory)
             expectClose(mean.prevSample.array, numbers(expected["prev_sample_mean_no_noise"]), "t=\(t) mean")
             expectClose(mean.predOriginal.array, numbers(expected["pred_original_sample"]), "t=\(t) pred_original_sample")
-            let noisy = scheduler.step(eps: noisePred, t: t, x: xT, noise: z)
+            let noisy = scheduler.step(index: scheduler.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: z, memory: &memory)
             expectClose(noisy.prevSample.array, numbers(expected["prev_sample_with_generator_seed0"]), "t=\(t) seeded sample")
         }
     }
 
     @Test("DDIMScheduler with eta: sigma from eq. 16 multiplies z; eta = 1 steps match DDPM's variance")
     func ddimEta() throws {
+        var memory = SamplerMemory()  // single-step samplers: it stays empty
         var ddim = DDIMScheduler(eta: 1)
         try ddim.setTimesteps(366)
         var ddpm = DDPMScheduler()
         try ddpm.setTimesteps(366)
         let z = Tensor(shape: xT.shape, values: (0..<32).map { Float($0 % 5) - 2 })
         for t in [730, 400, 2] {
-            let mean = ddim.step(eps: noisePred, t: t, x: xT, noise: nil)
-            let noisy = ddim.step(eps: noisePred, t: t, x: xT, noise: z)
+            let mean = ddim.step(index: ddim.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: nil, memory: &memory)
+            let noisy = ddim.step(index: ddim.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: z, memory: &memory)
             let sigma = ddpm.variance(t: t).squareRoot()  // same posterior variance on the leading grid
             for i in 0..<32 {
                 #expect(abs(Double(noisy.prevSample[i] - mean.prevSample[i]) - sigma * Double(z[i])) <= 1e-6, "t=\(t) [\(i)]")
@@ -97,9 +100,10 @@ import Testing
 
     @Test("config knobs: clip_sample_range, set_alpha_to_one = false, steps_offset")
     func configKnobs() throws {
+        var memory = SamplerMemory()  // single-step samplers: it stays empty
         var narrow = DDIMScheduler(config: .init(clipSampleRange: 0.5))
         try narrow.setTimesteps(366)
-        let clipped = narrow.step(eps: noisePred, t: 730, x: xT, noise: nil).predOriginal.array
+        let clipped = narrow.step(index: narrow.timesteps.firstIndex(of: 730)!, eps: noisePred, x: xT, noise: nil, memory: &memory).predOriginal.array
         #expect(clipped.allSatisfy { abs($0) <= 0.5 } && clipped.contains(-0.5))
 
         var keepAlpha0 = DDIMScheduler(config: .init(clipSample: false), setAlphaToOne: false)
@@ -107,7 +111,7 @@ import Testing
         let abar0 = NoiseSchedule.recipe.alphasCumprod[0]
         #expect(keepAlpha0.finalAlphaCumprod == abar0)
         // from t = 0 to "t = -2" at alphaBar_0 with eta 0: x0 maps back onto x_t itself
-        let last = keepAlpha0.step(eps: noisePred, t: 0, x: xT, noise: nil)
+        let last = keepAlpha0.step(index: keepAlpha0.timesteps.firstIndex(of: 0)!, eps: noisePred, x: xT, noise: nil, memory: &memory)
         expectClose(last.prevSample.array, xT.array.map(Double.init), tolerance: 1e-6, "set_alpha_to_one = false, t = 0")
 
         var offset = DDPMScheduler(config: .init(stepsOffset: 1))

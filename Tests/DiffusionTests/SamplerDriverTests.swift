@@ -149,9 +149,9 @@ import Testing
     /// Big strides lose variance (Cauchy-Schwarz: k² v_t <= v_t'), so the prediction, not s², is
     /// the reference. Samplers that reuse eps are only compared with s². 4096 samples: ~2% noise.
     @Test("Gaussian data with the optimal eps: output variance follows the linear-Gaussian recurrence",
-          arguments: [SamplerSpec.ddpm(skip: .all), .ddpm(skip: .recipe), .ddpmDiffusers(steps: 100, spacing: .leading),
+          arguments: [SamplerSpec.ddpm(skip: .everyStep), .ddpm(skip: .recipe), .ddpmDiffusers(steps: 100, spacing: .leading),
                       .ddimDiffusers(steps: 50, eta: 1, spacing: .trailing), .ddimDiffusers(steps: 366, eta: 0, spacing: .leading),
-                      .ddimRecipe(eta: 1, skip: .all), .ddimRecipe(eta: 1, skip: .every10),
+                      .ddimRecipe(eta: 1, skip: .everyStep), .ddimRecipe(eta: 1, skip: .every10),
                       .ddim(steps: 50, eta: 0, spacing: .uniform), .ddim(steps: 20, eta: 1, spacing: .quadratic),
                       .dpmSolver(steps: 20, config: .init()), .dpmSolver(steps: 15, config: .init(algorithm: .sdeDPMSolverPlusPlus, solverOrder: 3)),
                       .eulerAncestral(steps: 25, spacing: .linspace)])
@@ -203,7 +203,7 @@ import Testing
             let (k, sigma2): (Double, Double)
             switch spec {
             case .ddpm(let skip):
-                if skip != .all { predicted = nil; break }
+                if skip != .everyStep { predicted = nil; break }
                 let alpha = schedule.alphas[t], beta = schedule.betas[t]  // recipe: x0'/sqrt(a) + sqrt(beta) z
                 (k, sigma2) = ((1 - (1 - alpha) / (1 - abar[t]).squareRoot() * gain(t)) / alpha.squareRoot(), beta)
                 predicted = predicted.map { k * k * $0 + sigma2 }
@@ -217,7 +217,7 @@ import Testing
                 sigma2 = ddimSigma2(eta, t, alphaBarPrev)
                 predicted = predicted.map { ddimFactor(t, alphaBarPrev, sigma2) * ddimFactor(t, alphaBarPrev, sigma2) * $0 + sigma2 }
             case let .ddimRecipe(eta, skip):
-                if skip != .all { predicted = nil; break }
+                if skip != .everyStep { predicted = nil; break }
                 sigma2 = ddimSigma2(eta, t, abar[t - 1])
                 predicted = predicted.map { ddimFactor(t, abar[t - 1], sigma2) * ddimFactor(t, abar[t - 1], sigma2) * $0 + sigma2 }
             case let .ddim(_, eta, _):

@@ -9,16 +9,17 @@ import Testing
 
     @Test("seed DDIM step (eta 0) at t = 999, 500, 50, 1 and its eta = 1 sigma")
     func seedDDIM() {
+        var memory = SamplerMemory()  // single-step samplers: it stays empty
         let seed = dict(vectors["seed_custom_ddim"], "seed_custom_ddim")
         let steps = dict(seed["steps_eta0"], "steps_eta0")
         #expect(steps.count == 4)
-        let sampler = RecipeDDIMSampler(eta: 0, skip: .all)
+        let sampler = RecipeDDIMSampler(eta: 0, skip: .everyStep)
         let schedule = NoiseSchedule.recipe
         for (tText, value) in steps {
             let t = Int(tText)!, expected = dict(value)
             expectClose(schedule.alphasCumprod[t], number(expected["abar_t"]), relative: 6e-8, "abar_t at \(t)")
             expectClose(schedule.alphasCumprod[t - 1], number(expected["abar_t_minus_1"]), relative: 6e-8, "abar_t-1 at \(t)")
-            let out = sampler.step(eps: noisePred, t: t, x: xT, noise: nil)
+            let out = sampler.step(index: sampler.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: nil, memory: &memory)
             expectClose(out.predOriginal.array, numbers(expected["x0"]), "t=\(t) x0")
             expectClose(out.prevSample.array, numbers(expected["prev"]), "t=\(t) prev")
             let sigma = DDIMUpdate.sigma(eta: 1, alphaBar: schedule.alphasCumprod[t], alphaBarPrev: schedule.alphasCumprod[t - 1])
@@ -30,11 +31,12 @@ import Testing
 
     @Test("recipe DDPM step: x_{t-1} = (x_t - (1-a_t)/sqrt(1-abar_t) eps)/sqrt(a_t) + sqrt(beta_t) z")
     func recipeDDPMStep() {
+        var memory = SamplerMemory()  // single-step samplers: it stays empty
         let s = NoiseSchedule.recipe
         let sampler = RecipeDDPMSampler()
         let z = Tensor(shape: xT.shape, values: (0..<32).map { Float($0 % 7) / 3 - 1 })
         for t in [999, 500, 1] {
-            let out = sampler.step(eps: noisePred, t: t, x: xT, noise: z)
+            let out = sampler.step(index: sampler.timesteps.firstIndex(of: t)!, eps: noisePred, x: xT, noise: z, memory: &memory)
             let a = s.alphas[t], abar = s.alphasCumprod[t], beta = s.betas[t]
             let expected = (0..<32).map { i -> Double in
                 let x0Prime = Double(xT[i]) - (1 - a) / (1 - abar).squareRoot() * Double(noisePred[i])
@@ -55,7 +57,7 @@ import Testing
     func evaluationCounts() {
         #expect(RecipeDDPMSampler().timesteps == Array((1...999).reversed()))
         #expect(RecipeDDPMSampler().plannedModelEvaluations == 366)
-        #expect(RecipeDDPMSampler(skip: .all).plannedModelEvaluations == 999)
+        #expect(RecipeDDPMSampler(skip: .everyStep).plannedModelEvaluations == 999)
         #expect(RecipeDDIMSampler(skip: .evaluate367).plannedModelEvaluations == 367)
         #expect(RecipeDDIMSampler(skip: .every10).plannedModelEvaluations == 145)
         #expect(RecipeDDIMSampler(skip: .recipe).plannedModelEvaluations == 366)

@@ -29,6 +29,7 @@ import Testing
         (train + ["--samples", "-1"], "--samples"),
         (train + ["--threads", "0"], "--threads"),
         (train + ["--sampler", "ddpn"], "--sampler"),
+        (train + ["--sampler", "ddpn"], "euler-ancestral"),  // lists the samplers
         (train + ["--preset", "large"], "--preset"),
         (train + ["--ema-decay", "1"], "--ema-decay"),
         (train + ["--ema-decay=-0.5"], "--ema-decay"),
@@ -51,6 +52,11 @@ import Testing
         (["sample", "--model", "m", "--beta-max", "nan"], "--beta-max"),
         (["sample", "--model", "m", "--spacing", "cosine"], "--spacing"),
         (["sample", "--model", "m", "--skip", "every5"], "--skip"),
+        (["sample", "--model", "m", "--skip", "every5"], "every-step"),  // lists the presets
+        (["sample", "--model", "m", "--sampler", "ddim", "--skip", "all"], "ddim does not take skip"),  // `all` still parses
+        (["sample", "--model", "m", "--spacing", "cosine"], "quadratic"),  // lists the spacings
+        (["sample", "--model", "m", "--sampler", "ddim", "--spacing", "leading"], "ddim does not take timestep spacing 'leading'"),
+        (["sample", "--model", "m", "--sampler", "ddpm", "--steps", "10"], "ddpm does not take steps; steps applies to: ddpm-diffusers"),
         (["sample", "--model", "m", "--sampler", "dpmsolver++", "--order", "4"], "--order"),
         (["sample", "--model", "m", "--sampler", "ddim", "--order", "2"], "order"),
         (["sample", "--model", "m", "--sampler", "sde-dpmsolver++", "--steps", "1000"], "steps"),
@@ -61,6 +67,7 @@ import Testing
         (["fid", "--samples", "real:test", "--feature-batch", "0"], "--feature-batch"),
         (["fid", "--samples", "real:test", "--reference", "validation"], "--reference"),
         (["compare-samplers", "--model", "m", "--only", "99"], "--only"),
+        (["compare-samplers", "--model", "m", "--only", "ddim-7"], "ddim-recipe-every10"),  // lists the row names
         (["compare-samplers", "--model", "m", "--headline-n", "1"], "--headline-n"),
         (["compare-samplers", "--model", "m", "--weights", "best"], "--weights"),
         (["compare-samplers", "--model", "m", "--n", "1"], "--n"),

@@ -21,7 +21,7 @@ import Testing
         (["sample", "--model", "m", "--n", "4"], ["sample", "--model", "m", "--n", "8"], "--n"),
         (["fid", "--samples", "real:test", "--kid-subsets", "10"], ["fid", "--samples", "real:test", "--kid-subsets", "20"],
          "--kid-subsets"),
-        (["compare-samplers", "--model", "m", "--only", "1"], ["compare-samplers", "--model", "m", "--only", "2"], "--only"),
+        (["compare-samplers", "--model", "m", "--only", "ddpm-recipe"], ["compare-samplers", "--model", "m", "--only", "ddim-10"], "--only"),
         (["bench", "train", "--bucket-mib", "1"], ["bench", "train", "--bucket-mib", "2"], "--bucket-mib"),
         (["bench", "sample", "--n", "4"], ["bench", "sample", "--n", "8"], "--n"),
         (["train-classifier", "--seed", "1"], ["train-classifier", "--seed", "2"], "--seed"),

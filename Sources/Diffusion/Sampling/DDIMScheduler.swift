@@ -1,4 +1,7 @@
-/// diffusers' `DDIMScheduler` (0.42.1) for an epsilon-predicting model.
+// diffusers' DDIMScheduler.step (0.42.1), eta and clip_sample as there: `--sampler ddim-diffusers`.
+
+/// diffusers' `DDIMScheduler` (0.42.1) for an epsilon-predicting model. (The DDIM paper's strided
+/// sampler is `DDIMPaperSampler`; the recipe's own loop over every t is `RecipeDDIMSampler`.)
 ///
 /// After `setTimesteps(n)`, the step at timestep t goes to t' = t - T div n (diffusers' rule,
 /// even when the spacing is not "leading"), with alphaBarPrev = alphaBar_{t'} or, when t' < 0,
@@ -51,7 +54,9 @@ public struct DDIMScheduler: DiffusionSampler {
 
     public func drawsNoise(at t: Int) -> Bool { eta > 0 }
 
-    public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
+    public func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
+        -> (prevSample: Tensor, predOriginal: Tensor) {
+        let t = timesteps[index]
         precondition((0..<schedule.count).contains(t), "DDIMScheduler: timestep \(t) outside 0..<\(schedule.count)")
         let alphaBar = alphaBarAt(t)
         let alphaBarPrev = alphaBarAt(previousTimestep(t))

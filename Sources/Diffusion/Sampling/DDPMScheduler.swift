@@ -1,3 +1,5 @@
+// diffusers' DDPMScheduler.step (0.42.1), variance_type fixed_small: `--sampler ddpm-diffusers`.
+
 /// diffusers' `DDPMScheduler` (0.42.1), epsilon prediction, `variance_type = "fixed_small"`.
 ///
 /// The step at t goes to t' = the next entry of `timesteps` (t - 1 before `setTimesteps`;
@@ -50,7 +52,9 @@ public struct DDPMScheduler: DiffusionSampler {
 
     public func drawsNoise(at t: Int) -> Bool { t > 0 }
 
-    public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
+    public func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
+        -> (prevSample: Tensor, predOriginal: Tensor) {
+        let t = timesteps[index]
         precondition((0..<schedule.count).contains(t), "DDPMScheduler: timestep \(t) outside 0..<\(schedule.count)")
         // 1. alphas of this (possibly strided) step
         let alphaBar = alphaBarAt(t)

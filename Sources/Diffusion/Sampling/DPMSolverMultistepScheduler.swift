@@ -1,3 +1,5 @@
+// diffusers' DPMSolverMultistepScheduler.step (0.42.1), dpmsolver++ and sde-dpmsolver++: `--sampler dpmsolver++`, `sde-dpmsolver++`.
+
 import Foundation
 
 /// diffusers' `DPMSolverMultistepScheduler` for an epsilon-predicting model, `algorithm_type`
@@ -131,17 +133,12 @@ public struct DPMSolverMultistepScheduler: DiffusionSampler {
     public func step(index i: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
         -> (prevSample: Tensor, predOriginal: Tensor) {
         let x0 = predictX0(eps: eps, x: x, index: i)
-        let order = self.order(atStep: i, previous: memory.stepsTaken)
+        let order = self.order(atStep: i, previous: memory.lowerOrderNums)
         memory.x0History.append(x0)
         if memory.x0History.count > config.solverOrder { memory.x0History.removeFirst() }
-        memory.stepsTaken = min(memory.stepsTaken + 1, config.solverOrder)
+        memory.lowerOrderNums = min(memory.lowerOrderNums + 1, config.solverOrder)
         let prev = update(order: order, index: i, x: x, history: memory.x0History, noise: noise)
         return (prev, x0)
-    }
-
-    /// Step at timestep t with no earlier steps remembered: the first-order update.
-    public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
-        stepAtFirstIndex(of: t, eps: eps, x: x, noise: noise)
     }
 
     /// The update of the table above from step i's sample with the newest estimates last in

@@ -15,9 +15,6 @@ public protocol DiffusionSampler {
     /// Whether the step at timestep t adds noise (and so wants z drawn).
     func drawsNoise(at t: Int) -> Bool
 
-    /// One reverse step at timestep t. `noise` = nil adds no noise (the step's mean).
-    func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor)
-
     /// The timestep the model sees at step i (diffusers' Euler schedulers visit fractional
     /// ones). Default: `timesteps[i]`.
     func modelTimestep(at index: Int) -> Double
@@ -26,18 +23,20 @@ public protocol DiffusionSampler {
     /// Default: the noise itself.
     func initialSample(noise: Tensor) -> Tensor
 
-    /// Step i of a run, with what the run remembers of its earlier steps (a multistep solver
-    /// keeps its last clean-image estimates there). Default: `step(eps:t:x:noise:)` at
-    /// `timesteps[i]`, remembering nothing.
+    /// Step i of a run (at `timesteps[index]`), with what the run remembers of its earlier
+    /// steps (a multistep solver keeps its last clean-image estimates there; single-step
+    /// samplers ignore it). `noise` = nil adds no noise (the step's mean).
     func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
         -> (prevSample: Tensor, predOriginal: Tensor)
 }
 
-/// What a run of a multistep sampler carries from step to step: the latest model outputs
-/// converted to clean-image estimates (newest last) and how many earlier steps there were.
+/// What a run of a multistep sampler carries from step to step.
 public struct SamplerMemory {
+    /// The latest model outputs converted to clean-image estimates, newest last.
     public var x0History: [Tensor] = []
-    public var stepsTaken = 0
+    /// diffusers' `lower_order_nums`: the earlier steps the solver's order may build on,
+    /// counted up to the solver order and no further.
+    public var lowerOrderNums = 0
     public init() {}
 }
 
@@ -47,22 +46,6 @@ extension DiffusionSampler {
     public func modelTimestep(at index: Int) -> Double { Double(timesteps[index]) }
 
     public func initialSample(noise: Tensor) -> Tensor { noise }
-
-    public func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
-        -> (prevSample: Tensor, predOriginal: Tensor) {
-        step(eps: eps, t: timesteps[index], x: x, noise: noise)
-    }
-
-    /// The step at the first index of timestep t, remembering nothing: `step(eps:t:x:noise:)`
-    /// for samplers that work by index (they implement `step(index:...)` themselves).
-    public func stepAtFirstIndex(of t: Int, eps: Tensor, x: Tensor, noise: Tensor?)
-        -> (prevSample: Tensor, predOriginal: Tensor) {
-        guard let i = timesteps.firstIndex(of: t) else {
-            preconditionFailure("\(Self.self): timestep \(t) is not one of the \(timesteps.count) set timesteps")
-        }
-        var memory = SamplerMemory()
-        return step(index: i, eps: eps, x: x, noise: noise, memory: &memory)
-    }
 
     /// Which steps call the model: the first always (there is no earlier eps to reuse), the
     /// rest where `evaluatesModel(at:)` holds.

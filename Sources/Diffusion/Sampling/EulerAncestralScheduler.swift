@@ -1,3 +1,5 @@
+// diffusers' EulerAncestralDiscreteScheduler.step (0.42.1): `--sampler euler-ancestral`.
+
 import Foundation
 
 /// diffusers' `EulerAncestralDiscreteScheduler` for an epsilon-predicting model: the
@@ -83,10 +85,5 @@ public struct EulerAncestralScheduler: DiffusionSampler {
         let prev = StepArithmetic.combine(scale / scaleNext, x, (sigmaDown - sigma) / scaleNext, eps,
                                           sigmaUp / scaleNext, noise)
         return (prev, x0)
-    }
-
-    /// Step at timestep t (the first step with that rounded timestep).
-    public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
-        stepAtFirstIndex(of: t, eps: eps, x: x, noise: noise)
     }
 }

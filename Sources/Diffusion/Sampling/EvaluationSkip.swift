@@ -2,8 +2,9 @@
 /// the last noise prediction. Counts are for T = 1000 (999 steps); the sampler always
 /// evaluates its first step, which every preset below includes anyway.
 public enum EvaluationSkip: String, Sendable, CaseIterable {
-    /// Every step: 999 evaluations.
-    case all
+    /// Every step, none skipped: 999 evaluations. (Spelled `all` before; the command line
+    /// still takes that.)
+    case everyStep = "every-step"
     /// The recipe's DDPM predicate `t % 3 == 0 || t < 50`: 333 multiples of 3 in 1...999
     /// plus the 33 other t in 1...49 = 366 evaluations.
     case recipe
@@ -18,7 +19,7 @@ public enum EvaluationSkip: String, Sendable, CaseIterable {
 
     public func evaluates(t: Int, trainSteps T: Int) -> Bool {
         switch self {
-        case .all: return true
+        case .everyStep: return true
         case .recipe: return t % 3 == 0 || t < 50
         case .evaluate367: return t % 3 == 0 || t <= 50
         case .every10: return (T - 1 - t) % 10 == 0 || t <= 50

@@ -1,3 +1,5 @@
+// The recipe's own DDIM loop over every t = T-1...1, with its evaluation skips: `--sampler ddim-recipe`.
+
 /// The recipe's DDIM sampler ("seed form"), one step per timestep t = T-1 down to 1, each going
 /// to t - 1 (Song et al. 2021, eq. 12 and 16):
 ///
@@ -7,7 +9,8 @@
 ///
 /// No clipping. Noise on every step when eta > 0 (the seed's "if t > 0" holds throughout); the
 /// output is x_0 at alphaBar_0, as in the recipe. The model runs only where `skip` says
-/// (presets from the original comparison: `.evaluate367`, `.every10`).
+/// (presets from the original comparison: `.evaluate367`, `.every10`). (diffusers' version is
+/// `DDIMScheduler`; the DDIM paper's strided sampler is `DDIMPaperSampler`.)
 public struct RecipeDDIMSampler: DiffusionSampler {
     public let schedule: NoiseSchedule
     public let eta: Double
@@ -26,7 +29,7 @@ public struct RecipeDDIMSampler: DiffusionSampler {
     }
 
     private init(schedule: NoiseSchedule, eta: Double, skip: EvaluationSkip?, predicate: @escaping (Int) -> Bool) {
-        precondition(eta.isFinite && (0...1).contains(eta), SamplingError.invalidEta(sampler: "ddim-recipe", eta: eta).description)
+        precondition(eta.isFinite && (0...1).contains(eta), SamplingError.invalidEta(sampler: SamplerName.ddimRecipe.rawValue, eta: eta).description)
         self.schedule = schedule
         self.eta = eta
         self.skip = skip
@@ -38,7 +41,9 @@ public struct RecipeDDIMSampler: DiffusionSampler {
 
     public func drawsNoise(at t: Int) -> Bool { eta > 0 }
 
-    public func step(eps: Tensor, t: Int, x: Tensor, noise: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
+    public func step(index: Int, eps: Tensor, x: Tensor, noise: Tensor?, memory: inout SamplerMemory)
+        -> (prevSample: Tensor, predOriginal: Tensor) {
+        let t = timesteps[index]
         precondition((1..<schedule.count).contains(t), "RecipeDDIMSampler: timestep \(t) outside 1..<\(schedule.count)")
         let alphaBar = schedule.alphasCumprod[t], alphaBarPrev = schedule.alphasCumprod[t - 1]
         let sigma = DDIMUpdate.sigma(eta: eta, alphaBar: alphaBar, alphaBarPrev: alphaBarPrev)

@@ -1,3 +1,5 @@
+// The recipe's own DDPM loop (Ho et al. 2020, Algorithm 2) with its evaluation skips: `--sampler ddpm`.
+
 /// The recipe's DDPM ancestral sampler (Ho et al. 2020, Algorithm 2 with sigma_t² = beta_t):
 ///
 ///     x0'     = x_t - (1 - a_t) / sqrt(1 - alphaBar_t) · eps
@@ -39,7 +41,9 @@ public struct RecipeDDPMSampler: DiffusionSampler {
 
     public func drawsNoise(at t: Int) -> Bool { true }
 
-    public func step(eps: Tensor, t: Int, x: Tensor, noise z: Tensor?) -> (prevSample: Tensor, predOriginal: Tensor) {
+    public func step(index: Int, eps: Tensor, x: Tensor, noise z: Tensor?, memory: inout SamplerMemory)
+        -> (prevSample: Tensor, predOriginal: Tensor) {
+        let t = timesteps[index]
         precondition((1..<schedule.count).contains(t), "RecipeDDPMSampler: timestep \(t) outside 1..<\(schedule.count)")
         let alpha = schedule.alphas[t], alphaBar = schedule.alphasCumprod[t], beta = schedule.betas[t]
         // x_{t-1} = x_t / sqrt(a_t) - (1 - a_t) / (sqrt(1 - alphaBar_t) sqrt(a_t)) eps + sqrt(beta_t) z

@@ -6,42 +6,43 @@ import Foundation
 /// and the raw weights.
 public enum SamplerComparison {
     public struct Entry: Sendable {
+        /// The row's short, stable name (`compare-samplers --only`), e.g. "ddim-recipe-every10".
+        public let id: String
         public let label: String
-        public let sampler: String
-        public let steps: Int?, eta: Double?, skip: String?
+        public let spec: SamplerSpec
         /// A row of the headline figure (FID against evaluations), scored on more images.
         public let headline: Bool
 
-        public init(label: String, sampler: String, steps: Int?, eta: Double?, skip: String?, headline: Bool = false) {
-            self.label = label; self.sampler = sampler; self.steps = steps; self.eta = eta; self.skip = skip
-            self.headline = headline
+        public init(id: String, label: String, spec: SamplerSpec, headline: Bool = false) {
+            self.id = id; self.label = label; self.spec = spec; self.headline = headline
         }
 
-        public func spec() throws -> SamplerSpec {
-            try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
-        }
+        /// The sampler's name, as rows and file names show it.
+        public var sampler: String { spec.name.rawValue }
     }
 
     /// Samplers compared at several step counts: one line each in the plot.
-    public static let families: Set<String> = ["ddim", "dpmsolver++", "sde-dpmsolver++", "euler-ancestral"]
+    public static let families: Set<String> = Set([SamplerName.ddim, .dpmSolverPlusPlus, .sdeDPMSolverPlusPlus, .eulerAncestral]
+        .map(\.rawValue))
 
     /// The step counts of the few-step samplers.
     public static let fewSteps = [10, 15, 20, 25]
 
     /// The five samplers of the original table (docs/recipe.md) and DDIM eta=0 at 10, 20, 50, 100 steps.
     public static let standard: [Entry] = [
-        Entry(label: "DDPM ancestral, t%3==0 or t<50 (recipe)", sampler: "ddpm", steps: nil, eta: nil, skip: "recipe", headline: true),
-        Entry(label: "diffusers DDPMScheduler, 366 steps", sampler: "ddpm-diffusers", steps: 366, eta: nil, skip: nil),
-        Entry(label: "diffusers DDIMScheduler, 366 steps, eta 0", sampler: "ddim-diffusers", steps: 366, eta: 0, skip: nil),
-        Entry(label: "DDIM eta 1, t=999..1, 367 evaluations", sampler: "ddim-recipe", steps: nil, eta: 1, skip: "367"),
-        Entry(label: "DDIM eta 1, every 10th step and t<=50", sampler: "ddim-recipe", steps: nil, eta: 1, skip: "every10"),
-        Entry(label: "DDIM eta 0, 10 steps", sampler: "ddim", steps: 10, eta: 0, skip: nil),
-        Entry(label: "DDIM eta 0, 20 steps", sampler: "ddim", steps: 20, eta: 0, skip: nil),
-        Entry(label: "DDIM eta 0, 50 steps", sampler: "ddim", steps: 50, eta: 0, skip: nil),
-        Entry(label: "DDIM eta 0, 100 steps", sampler: "ddim", steps: 100, eta: 0, skip: nil),
-    ] + fewSteps.map { Entry(label: "DPM-Solver++ 2M, \($0) steps", sampler: "dpmsolver++", steps: $0, eta: nil, skip: nil, headline: true) }
-      + fewSteps.map { Entry(label: "SDE-DPM-Solver++ 2M, \($0) steps", sampler: "sde-dpmsolver++", steps: $0, eta: nil, skip: nil, headline: true) }
-      + fewSteps.map { Entry(label: "Euler ancestral, \($0) steps", sampler: "euler-ancestral", steps: $0, eta: nil, skip: nil, headline: true) }
+        Entry(id: "ddpm-recipe", label: "DDPM ancestral, t%3==0 or t<50 (recipe)", spec: .ddpm(skip: .recipe), headline: true),
+        Entry(id: "ddpm-diffusers", label: "diffusers DDPMScheduler, 366 steps", spec: .ddpmDiffusers(steps: 366, spacing: .leading)),
+        Entry(id: "ddim-diffusers", label: "diffusers DDIMScheduler, 366 steps, eta 0",
+              spec: .ddimDiffusers(steps: 366, eta: 0, spacing: .leading)),
+        Entry(id: "ddim-recipe-367", label: "DDIM eta 1, t=999..1, 367 evaluations", spec: .ddimRecipe(eta: 1, skip: .evaluate367)),
+        Entry(id: "ddim-recipe-every10", label: "DDIM eta 1, every 10th step and t<=50", spec: .ddimRecipe(eta: 1, skip: .every10)),
+    ] + [10, 20, 50, 100].map { Entry(id: "ddim-\($0)", label: "DDIM eta 0, \($0) steps", spec: .ddim(steps: $0, eta: 0, spacing: .uniform)) }
+      + fewSteps.map { Entry(id: "dpmsolver++-\($0)", label: "DPM-Solver++ 2M, \($0) steps",
+                             spec: .dpmSolver(steps: $0, config: .init(algorithm: .dpmSolverPlusPlus)), headline: true) }
+      + fewSteps.map { Entry(id: "sde-dpmsolver++-\($0)", label: "SDE-DPM-Solver++ 2M, \($0) steps",
+                             spec: .dpmSolver(steps: $0, config: .init(algorithm: .sdeDPMSolverPlusPlus)), headline: true) }
+      + fewSteps.map { Entry(id: "euler-ancestral-\($0)", label: "Euler ancestral, \($0) steps",
+                             spec: .eulerAncestral(steps: $0, spacing: .linspace), headline: true) }
 
     public struct Row: Codable, Sendable {
         public let label: String, sampler: String
@@ -111,7 +112,7 @@ extension SamplerComparison {
         var rows: [Row] = []
         for (i, entry) in entries.enumerated() {
             let n = count(entry)
-            let spec = try entry.spec()
+            let spec = entry.spec
             let planned = try Sampling.plannedModelEvaluations(spec: spec, schedule: schedule)
             let (result, seconds) = try ShardedSampling.timedGenerate(
                 label: "[\(i + 1)] \(entry.sampler)", model: model, spec: spec, schedule: schedule, count: n, seed: seed,

@@ -1,11 +1,9 @@
 /// What went wrong in choosing or running a sampler, with what is allowed instead.
 public enum SamplingError: Error, Equatable, CustomStringConvertible {
-    case unknownSampler(String, allowed: [String])
     case invalidSteps(sampler: String, steps: Int, allowed: ClosedRange<Int>)
     case invalidEta(sampler: String, eta: Double)
     case invalidOrder(sampler: String, order: Int)
     case unknownSpacing(sampler: String, spacing: String, allowed: [String])
-    case unknownSkip(sampler: String, skip: String, allowed: [String])
     case optionNotApplicable(option: String, sampler: String, usedBy: [String])
     case timestepOutOfRange(what: String, timestep: Int, trainSteps: Int, hint: String)
     case streamCount(images: Int, streams: Int)
@@ -20,8 +18,6 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unknownSampler(name, allowed):
-            return "unknown sampler '\(name)'; expected one of: \(allowed.joined(separator: ", "))"
         case let .invalidSteps(sampler, steps, allowed):
             return "\(sampler): steps must be in \(allowed.lowerBound)...\(allowed.upperBound) (the schedule has \(allowed.upperBound) training steps), got \(steps)"
         case let .invalidEta(sampler, eta):
@@ -29,9 +25,7 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
         case let .invalidOrder(sampler, order):
             return "\(sampler): solver order must be 1, 2 or 3 (diffusers' solver_order), got \(order)"
         case let .unknownSpacing(sampler, spacing, allowed):
-            return "\(sampler): unknown timestep spacing '\(spacing)'; expected one of: \(allowed.joined(separator: ", "))"
-        case let .unknownSkip(sampler, skip, allowed):
-            return "\(sampler): unknown skip preset '\(skip)'; expected one of: \(allowed.joined(separator: ", "))"
+            return "\(sampler) does not take timestep spacing '\(spacing)'; expected one of: \(allowed.joined(separator: ", "))"
         case let .optionNotApplicable(option, sampler, usedBy):
             return "\(sampler) does not take \(option); \(option) applies to: \(usedBy.joined(separator: ", "))"
         case let .timestepOutOfRange(what, timestep, trainSteps, hint):
