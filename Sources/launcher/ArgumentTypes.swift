@@ -9,6 +9,8 @@ extension SpacingName: ExpressibleByArgument {}
 extension EvaluationSkip: ExpressibleByArgument {}
 extension FashionMNIST.Split: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}
+extension ConvolutionLibrary: ExpressibleByArgument {}
+extension PrecisionRequest: ExpressibleByArgument {}
 
 /// A byte count with an optional K or M suffix (1024, 1024²): `bench allreduce --sizes`.
 struct ByteCount: ExpressibleByArgument, Equatable {
