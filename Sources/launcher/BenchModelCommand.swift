@@ -25,10 +25,7 @@ struct BenchModel: ParsableCommand {
     func validate() throws {
         // Before the timed runs, not after them.
         if let json { try FileBytes.checkWritable(json) }
-        guard preset.referenceCost != nil else {
-            throw ValidationError("--preset \(preset.rawValue): no FLOP count; expected "
-                                  + ModelPreset.measured.map(\.rawValue).joined(separator: " or "))
-        }
+        _ = try ModelBenchmarkReport.cost(of: preset)
         try OptionCheck.integer(batch, "--batch", 1...4096)
         try OptionCheck.integer(forwardBatch, "--forward-batch", 1...4096)
         try OptionCheck.integer(iterations, "--iterations", 1...1000)

@@ -110,16 +110,22 @@ public struct ModelBenchmarkReport: Codable, Sendable {
 }
 
 extension ModelBenchmarkReport {
+    /// `preset`'s FLOPs per image; an error naming `--preset` for a preset without a count.
+    public static func cost(of preset: ModelPreset) throws -> ReferenceCost {
+        guard let cost = preset.referenceCost else {
+            throw OptionError("--preset", "\(preset.rawValue): no FLOP count; expected "
+                              + ModelPreset.measured.map(\.rawValue).joined(separator: " or "))
+        }
+        return cost
+    }
+
     /// Builds `preset`'s U-Net on `convolutions`, measures this machine's peaks (a share of a
     /// peak from another day would mean nothing), then times it (`ModelBenchmark.run`).
     /// `log` gets a first line saying what runs, then, with `verbose`, every iteration.
     public static func measure(preset: ModelPreset, convolutions: ConvolutionBackend, threads: Int, forwardBatch: Int,
                                trainBatch: Int, iterations: Int, profile: Bool, verbose: Bool = false,
                                log: (String) -> Void) throws -> ModelBenchmarkReport {
-        guard let cost = preset.referenceCost else {
-            throw OptionError("--preset", "\(preset.rawValue): no FLOP count; expected "
-                              + ModelPreset.measured.map(\.rawValue).joined(separator: " or "))
-        }
+        let cost = try self.cost(of: preset)
         let model = try benchmarkModel(preset: preset, convolutions: convolutions)
         let backend = model.context.convolutions
         log("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(backend)")
