@@ -17,14 +17,9 @@ struct BenchSample: ParsableCommand {
     }
 
     func run() throws {
-        try runOnWorld(agreeing: agreedFields(command: "bench sample")) { comm in
-            let threads = try common.threads.configure(comm)
-            let result = try SampleBenchmark.run(preset: common.preset, convolutions: try common.convolution.resolve(report: comm.isRoot, agreeingOn: comm),
-                                                 images: n, steps: steps, threadsPerRank: threads,
-                                                 group: comm)
-            guard comm.isRoot else { return }
-            print(result.summary)
-            if let json = common.json { try writeJSON(result, to: json) }
+        try common.runOnEveryRank(agreeing: agreedFields(command: "bench sample"), summary: \.summary) { comm, threads, convolutions in
+            try SampleBenchmark.run(preset: common.preset, convolutions: convolutions, images: n, steps: steps,
+                                    threadsPerRank: threads, group: comm)
         }
     }
 }

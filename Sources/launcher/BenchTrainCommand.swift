@@ -19,14 +19,9 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        try runOnWorld(agreeing: agreedFields(command: "bench train")) { comm in
-            let threads = try common.threads.configure(comm)
-            let result = try TrainBenchmark.run(preset: common.preset, convolutions: try common.convolution.resolve(report: comm.isRoot, agreeingOn: comm),
-                                                batch: batch, steps: steps, overlap: !noOverlap,
-                                                bucketFloats: bucket.floats, threadsPerRank: threads, group: comm)
-            guard comm.isRoot else { return }
-            print(result.summary)
-            if let json = common.json { try writeJSON(result, to: json) }
+        try common.runOnEveryRank(agreeing: agreedFields(command: "bench train"), summary: \.summary) { comm, threads, convolutions in
+            try TrainBenchmark.run(preset: common.preset, convolutions: convolutions, batch: batch, steps: steps,
+                                   overlap: !noOverlap, bucketFloats: bucket.floats, threadsPerRank: threads, group: comm)
         }
     }
 }
