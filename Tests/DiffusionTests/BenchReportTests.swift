@@ -104,4 +104,13 @@ import Testing
         #expect(report.totalLines.contains("onednn fp32: all convolutions of one train step 0.004 s, 0.1 GFLOPS (x2.50 vs swift)"))
         #expect(report.totalLines.last == "note: onednn fp32 fell back to the Swift kernels for n 2, 8x8, 4->8, k 3, stride 1")
     }
+
+    @Test func peakSummaryGivesEachLoopPerThreadOrSaysItIsMissing() {
+        let report = PeakReport(threads: 4, rows: [.init(loop: "fp32 FMA 256-bit", gflops: 100), .init(loop: "bf16", gflops: nil)])
+        #expect(report.summary.split(separator: "\n").map(String.init) == [
+            "arithmetic peak, 4 threads:",
+            "  fp32 FMA 256-bit             100.0 GFLOPS (25.0 a thread)",
+            "  bf16                        not on this CPU",
+        ])
+    }
 }
