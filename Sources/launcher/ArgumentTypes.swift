@@ -12,6 +12,40 @@ extension EvaluationSkip: ExpressibleByArgument {
 }
 extension FashionMNIST.Split: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}
+extension ConvolutionLibrary: ExpressibleByArgument {}
+extension PrecisionRequest: ExpressibleByArgument {}
+extension WeightsChoice: ExpressibleByArgument {}
+extension KernelBenchmarks.Name: ExpressibleByArgument {}
+
+// Values from an open set (a path, a class name or index), whose parse says why it refused
+// one. ArgumentParser's `init?(argument:)` cannot say why, so an option of such a type is
+// declared with `transform: T.init(parsing:)`: the reason, with what is allowed, then follows
+// ArgumentParser's "The value 'x' is invalid for '--flag <flag>'". `init?(argument:)` serves
+// the rest (default values, the rank agreement's spelling of the value).
+
+/// `fid --samples`: a .npy or .npz, or real:train / real:test.
+extension SampleSource: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let value = try? SampleSource(parsing: argument) else { return nil }
+        self = value
+    }
+
+    public static var defaultCompletionKind: CompletionKind { .file(extensions: ["npy", "npz"]) }
+}
+
+/// `sample --class`: a class name, its index, or all (the parse is `ClassChoice.parse`).
+extension ClassChoice: ExpressibleByArgument {
+    init(parsing text: String) throws { self = try ClassChoice.parse(text) }
+
+    public init?(argument: String) {
+        guard let value = try? ClassChoice.parse(argument) else { return nil }
+        self = value
+    }
+
+    public static var defaultCompletionKind: CompletionKind {
+        .list(["all"] + FashionMNIST.classNames + FashionMNIST.classNames.indices.map(String.init))
+    }
+}
 
 /// A byte count with an optional K or M suffix (1024, 1024²): `bench allreduce --sizes`.
 struct ByteCount: ExpressibleByArgument, Equatable {
@@ -59,4 +93,3 @@ private func looksNegative(_ word: String) -> Bool {
     guard word.hasPrefix("-"), word.count > 1 else { return false }
     return Double(word) != nil
 }
-extension WeightsChoice: ExpressibleByArgument {}

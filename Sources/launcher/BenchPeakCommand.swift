@@ -1,6 +1,5 @@
 import ArgumentParser
 import Diffusion
-import Foundation
 
 struct BenchPeak: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,21 +12,16 @@ struct BenchPeak: ParsableCommand {
 
     @OptionGroup var threads: ThreadsOption
     @Option(help: "Seconds per timed run, in 0.01...60 (best of 3 counts).") var seconds = 0.25
+    @Option(help: "Also write the figures as JSON to this file.") var json: String?
 
     func validate() throws {
+        if let json { try FileBytes.checkWritable(json) }
         try OptionCheck.number(seconds, "--seconds", 0.01, 60)
     }
 
     func run() throws {
-        let n = threads.configureSingleProcess()
-        print("arithmetic peak, \(n) threads:")
-        for loop in ArithmeticPeak.Loop.allCases {
-            let name = loop.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)
-            if let g = ArithmeticPeak.measure(loop, threads: n, seconds: seconds) {
-                print("  \(name)" + String(format: " %7.1f GFLOPS (%.1f a thread)", g, g / Double(n)))
-            } else {
-                print("  \(name)  not on this CPU")
-            }
-        }
+        let report = PeakReport.measure(threads: threads.configureSingleProcess(), seconds: seconds)
+        print(report.summary)
+        if let json { try writeJSON(report, to: json) }
     }
 }

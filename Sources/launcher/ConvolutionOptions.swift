@@ -2,17 +2,14 @@ import ArgumentParser
 import Diffusion
 import Distributed
 
-/// --backend and --precision: what runs the convolutions of the model a command builds.
+/// --backend, --precision and --conv-algorithm: what runs the convolutions of the model a
+/// command builds. How fast each is on the machines measured: docs/kernels.md.
 struct ConvolutionOptions: ParsableArguments {
-    enum Backend: String, ExpressibleByArgument, CaseIterable { case auto, swift, onednn }
-    enum Precision: String, ExpressibleByArgument, CaseIterable { case fp32, bf16, auto }
-
     @Option(help: """
         Convolutions on: swift (our own kernels), onednn (Debian's libdnnl), or auto: oneDNN where the CPU \
-        has AVX-512 or for bf16, else swift. oneDNN fp32 measured 1.2x our kernels on an AVX-512 EPYC and \
-        0.8-0.9x on an AVX2-only one (docs/kernels.md).
+        has AVX-512 or for bf16, else swift (the measurements behind it: docs/kernels.md, "oneDNN backend").
         """)
-    var backend: Backend = .auto
+    var backend: ConvolutionLibrary = .auto
 
     @Option(help: """
         Convolution arithmetic: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
@@ -20,7 +17,7 @@ struct ConvolutionOptions: ParsableArguments {
         note), or auto: bf16 where this CPU's bf16 dot products measure at least \(PrecisionChoice.requiredSpeedup)x its fp32 FMAs \
         (a 0.1 s check at start; every rank must agree), else fp32.
         """)
-    var precision: Precision?
+    var precision: PrecisionRequest?
 
     @Option(name: .customLong("conv-algorithm"), help: """
         oneDNN's algorithm for fp32 3x3 convolutions: winograd (default; Winograd F(4x4, 3x3) on the stride-1 \
@@ -43,28 +40,22 @@ struct ConvolutionOptions: ParsableArguments {
     /// the machine forced a change. For `--precision auto` on several ranks, give `comm`: bf16
     /// is then chosen only if it is faster on every rank.
     func resolve(report: Bool = true, agreeingOn comm: Communicator? = nil) throws -> ConvolutionBackend {
-        let arithmetic: ConvolutionPrecision
-        switch precision ?? .fp32 {
-        case .fp32: arithmetic = .fp32
-        case .bf16: arithmetic = .bf16
-        case .auto:
-            let choice = PrecisionChoice.measure()
-            var bf16Everywhere = choice.precision == .bf16
-            if let comm { bf16Everywhere = try comm.allreduce(Int64(bf16Everywhere ? 1 : 0), op: .min) == 1 }
-            arithmetic = bf16Everywhere ? .bf16 : .fp32
-            if report {
-                let agreement = bf16Everywhere || choice.precision == .fp32 ? "" : " on this rank, but not on every rank: fp32"
-                StandardError.write("note: --precision auto: \(choice.explanation)\(agreement)\n")
-            }
-        }
-        let requested: ConvolutionBackend
-        switch backend {
-        case .auto: requested = .automatic(arithmetic, convAlgorithm ?? .winograd)
-        case .onednn: requested = .oneDNN(arithmetic, convAlgorithm ?? .winograd)
-        case .swift: requested = .swift
-        }
+        let arithmetic = try (precision ?? .fp32).fixed ?? measuredPrecision(report: report, agreeingOn: comm)
+        let requested = ConvolutionBackend.requested(backend, arithmetic, convAlgorithm ?? .winograd)
         let (chosen, note) = ConvolutionBackend.resolve(requested)
         if report, let note { StandardError.write("note: \(note)\n") }
         return chosen
+    }
+
+    /// `--precision auto`: bf16 where it measures faster, on every rank of `comm`.
+    private func measuredPrecision(report: Bool, agreeingOn comm: Communicator?) throws -> ConvolutionPrecision {
+        let choice = PrecisionChoice.measure()
+        var bf16Everywhere = choice.precision == .bf16
+        if let comm { bf16Everywhere = try comm.allreduce(Int64(bf16Everywhere ? 1 : 0), op: .min) == 1 }
+        if report {
+            let agreement = bf16Everywhere || choice.precision == .fp32 ? "" : " on this rank, but not on every rank: fp32"
+            StandardError.write("note: --precision auto: \(choice.explanation)\(agreement)\n")
+        }
+        return bf16Everywhere ? .bf16 : .fp32
     }
 }

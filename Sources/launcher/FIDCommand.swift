@@ -19,21 +19,20 @@ struct FIDCommand: ParsableCommand {
         Example: mpirun -np 2 --bind-to none launcher fid --samples runs/sample-x/samples.npy
         """)
 
-    @Option(help: "Images (.npy), statistics (.npz with mu and sigma), or real:train / real:test.") var samples: String
+    @Option(help: ArgumentHelp("Images (.npy), statistics (.npz with mu and sigma), or real:train / real:test.",
+                               valueName: "file|real:train|real:test"),
+            completion: SampleSource.defaultCompletionKind, transform: SampleSource.init(parsing:))
+    var samples: SampleSource
     @Option(help: "With real:<split>: only the first N images.") var samplesLimit: Int?
     @OptionGroup var options: FIDOptions
     @Option(help: "Also write the samples' statistics (mu, sigma, n) to this .npz.") var writeStatistics: String?
     @OptionGroup var threads: ThreadsOption
 
     func validate() throws {
-        if writeStatistics != nil && samples.hasSuffix(".npz") {
+        if writeStatistics != nil && samples.isStatistics {
             throw ValidationError("--write-statistics needs images (.npy), not statistics")
         }
-        if samples.hasPrefix("real:") {
-            guard FashionMNIST.Split(rawValue: String(samples.dropFirst(5))) != nil else {
-                throw ValidationError("--samples \(samples): expected real:train or real:test")
-            }
-        } else if samplesLimit != nil {
+        if case .file = samples, samplesLimit != nil {
             throw ValidationError("--samples-limit applies to real:train or real:test only")
         }
         if let samplesLimit { try OptionCheck.integer(samplesLimit, "--samples-limit", 2...Int.max) }
@@ -42,21 +41,25 @@ struct FIDCommand: ParsableCommand {
     func run() throws {
         try runOnWorld(agreeing: agreedFields(command: "fid")) { comm in
             _ = try threads.configure(comm)
-            if samples.hasSuffix(".npz") {
-                let moments = try comm.rootLoads { try FeatureMoments.read(npz: samples) }
+            if case .file(let path) = samples, samples.isStatistics {
+                let moments = try comm.rootLoads { try FeatureMoments.read(npz: path) }
                 let report = try FIDEvaluation.evaluate(moments: moments, settings: options.settings, group: comm,
                                                         progress: FIDOptions.progressBars(comm))
                 report?.lines.forEach { print($0) }
                 return
             }
-            let (images, range) = try comm.together { samples.hasPrefix("real:") ? try realShare(comm) : try fileShare(comm) }
+            let (images, range) = try comm.together {
+                switch samples {
+                case .real(let split): return try realShare(comm, split: split)
+                case .file(let path): return try fileShare(comm, path: path)
+                }
+            }
             try options.report(comm, localImages: images, localRange: range, statisticsPath: writeStatistics)
         }
     }
 
     /// This rank's share of the real images of a split (each rank preprocesses only its own).
-    func realShare(_ comm: Communicator) throws -> (Tensor, Range<Int>) {
-        let split = FashionMNIST.Split(rawValue: String(samples.dropFirst(5)))!  // checked in validate()
+    func realShare(_ comm: Communicator, split: FashionMNIST.Split) throws -> (Tensor, Range<Int>) {
         let data = try FashionMNIST.load(split: split, directory: options.dataDir)
         let n = min(samplesLimit ?? data.count, data.count)
         let mine = EpochPlan.share(count: n, rank: comm.rank, size: comm.size)
@@ -66,13 +69,13 @@ struct FIDCommand: ParsableCommand {
 
     /// This rank's share of the images in the .npy (every rank reads the file, as every rank
     /// reads the model in `launcher sample`).
-    func fileShare(_ comm: Communicator) throws -> (Tensor, Range<Int>) {
-        let images = try SampleFiles.readImages(samples, size: Preprocess.imageSize)
+    func fileShare(_ comm: Communicator, path: String) throws -> (Tensor, Range<Int>) {
+        let images = try SampleFiles.readImages(path, size: Preprocess.imageSize)
         let n = images.shape[0]
         let mine = EpochPlan.share(count: n, rank: comm.rank, size: comm.size)
         if comm.isRoot {
             let (lo, hi) = images.buffer.reduce((Float.infinity, -Float.infinity)) { (min($0.0, $1), max($0.1, $1)) }
-            print("\(samples): \(n) images, values in [\(lo), \(hi)]")
+            print("\(path): \(n) images, values in [\(lo), \(hi)]")
             if lo < -1 || hi > 1 {
                 print("warning: values outside [-1, 1]: the classifier expects the training range [-0.5, 0.5]")
             }

@@ -74,7 +74,7 @@ struct GuidanceSweepCommand: ParsableCommand {
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                print("guidance sweep on \(folder.path) (\(folder.weights == .ema ? "EMA" : "raw") weights): w in \(scales.map(OptionCheck.format)), \(n) images each (class all), "
+                print("guidance sweep on \(folder.path) (\(folder.weights.label) weights): w in \(scales.map(OptionCheck.format)), \(n) images each (class all), "
                       + "sampler \(spec), \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)")
             }
             let rows = try GuidanceSweep.run(scales: scales, model: unet, spec: spec, schedule: NoiseSchedule(betaEnd: betaMax),

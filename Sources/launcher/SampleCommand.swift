@@ -45,9 +45,12 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
     @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
     @Option(help: "Start from this x_T (.npy, [n,C,32,32]) instead of drawing it.") var noise: String?
-    @Option(name: .customLong("class"), help: ArgumentHelp("Class-conditional models: a class name, its index 0-9, or all.",
-                                                           valueName: "name|index|all"))
-    var `class`: String?
+    @Option(name: .customLong("class"), help: ArgumentHelp("Class-conditional models: a class name ("
+                                                           + FashionMNIST.classNames.joined(separator: ", ")
+                                                           + "; case, spaces and punctuation ignored), its index 0-9, or all.",
+                                                           valueName: "name|index|all"),
+            completion: ClassChoice.defaultCompletionKind, transform: ClassChoice.init(parsing:))
+    var `class`: ClassChoice?
     @Option(help: ArgumentHelp("Classifier-free guidance scale w, in [0, \(OptionCheck.format(ClassGuidance.maxScale))], with --class "
                                + "(default \(OptionCheck.format(ClassGuidance.defaultScale))).", valueName: "w"))
     var guidanceScale: Double?
@@ -66,9 +69,7 @@ struct SampleCommand: ParsableCommand {
             try OptionCheck.number(guidanceScale, "--guidance-scale", 0, ClassGuidance.maxScale)
             guard `class` != nil else { throw ValidationError("--guidance-scale needs --class (a class-conditional model)") }
         }
-        if let choice = try `class`.map({ try ClassChoice.parse($0) }) {
-            _ = try choice.labels(count: n, classes: FashionMNIST.classNames.count)
-        }
+        if let choice = `class` { _ = try choice.labels(count: n, classes: FashionMNIST.classNames.count) }
         // Sampler, steps, eta, spacing and skip are checked before any work.
         _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip, solver: solver.options)
     }
@@ -79,8 +80,8 @@ struct SampleCommand: ParsableCommand {
             if `class` != nil { throw SamplingError.classNotSupported }
             return nil  // unconditional and no --class: the plain sampler
         }
-        guard let text = `class` else { throw SamplingError.classRequired(classes: classes) }
-        return try ClassGuidance(choice: ClassChoice.parse(text), count: n, scale: guidanceScale ?? ClassGuidance.defaultScale,
+        guard let choice = `class` else { throw SamplingError.classRequired(classes: classes) }
+        return try ClassGuidance(choice: choice, count: n, scale: guidanceScale ?? ClassGuidance.defaultScale,
                                  classes: classes)
     }
 
@@ -107,8 +108,8 @@ struct SampleCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("sampling \(n) images with \(spec) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
                       + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)"
-                      + (guidance.map { ", class \(`class` ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))
-                print("weights: \(folder.path) (\(folder.weights == .ema ? "EMA" : "raw"))" + (clip.clip ? "; final images clipped to [-0.5, 0.5]" : "; final images not clipped"))
+                      + (guidance.map { ", class \(`class`.map(String.init(describing:)) ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))
+                print("weights: \(folder.path) (\(folder.weights.label))" + (clip.clip ? "; final images clipped to [-0.5, 0.5]" : "; final images not clipped"))
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
             let bar = SamplingProgressBar(label: "sample", group: comm) { done, seconds in
@@ -124,7 +125,7 @@ struct SampleCommand: ParsableCommand {
             let seconds = Date().timeIntervalSince(t0)
             if let images = result.images {
                 try SampleFiles.write(images: images, to: directory)
-                if let guidance, case .all = try ClassChoice.parse(`class` ?? "") {
+                if let guidance, `class` == .all {
                     try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, to: directory + "/samples.png")
                 }
                 try animation?.write(to: directory + "/samples.gif")

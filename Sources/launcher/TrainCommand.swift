@@ -95,7 +95,7 @@ struct TrainCommand: ParsableCommand {
             if samples > 0 {
                 let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
                 model.context.convolutions = trainer.model.context.convolutions
-                try sampleGrid(comm, model: model, weights: trainer.ema != nil ? "EMA" : "raw", directory: directory,
+                try sampleGrid(comm, model: model, weights: trainer.ema != nil ? .ema : .raw, directory: directory,
                                schedule: trainer.schedule, seed: start.options.seed)
             }
         }
@@ -122,7 +122,7 @@ struct TrainCommand: ParsableCommand {
     /// The final grid: `samples` images with `sampler`, split over the ranks. A class-conditional
     /// model draws every class alike (`--class all`, rounded down to whole rows of classes) with
     /// the default guidance scale, one labelled row per class.
-    func sampleGrid(_ comm: Communicator, model: UNet2DModel, weights: String, directory: String, schedule: NoiseSchedule,
+    func sampleGrid(_ comm: Communicator, model: UNet2DModel, weights: WeightsChoice, directory: String, schedule: NoiseSchedule,
                     seed: UInt64) throws {
         let spec = try SamplerSpec.parse(sampler)
         let (count, guidance) = try ClassGuidance.everyClass(of: model.config, count: samples)
@@ -136,7 +136,7 @@ struct TrainCommand: ParsableCommand {
             } else {
                 try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
             }
-            print("samples: \(directory)/samples.png (\(count) images, sampler \(sampler.rawValue), \(weights) weights"
+            print("samples: \(directory)/samples.png (\(count) images, sampler \(sampler.rawValue), \(weights.label) weights"
                   + (guidance.map { ", every class, guidance scale \(OptionCheck.format($0.scale))" } ?? "")
                   + (clip.clip ? ", clipped" : "") + ")")
         }

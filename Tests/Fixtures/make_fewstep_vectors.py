@@ -1,8 +1,12 @@
+#!/usr/bin/env python3
 """Writes fewstep_vectors.json: diffusers' DPMSolverMultistepScheduler and
 EulerAncestralDiscreteScheduler driven by a fixed fake model with fixed noise, every step
 recorded, and diffusers' EMAModel over a fixed sequence of parameters.
 
-    /work/venv/bin/python Tests/Fixtures/make_fewstep_vectors.py   (torch + diffusers)
+    python3 Tests/Fixtures/make_fewstep_vectors.py
+
+in a Python 3 with `pip install torch==2.15.0 diffusers==0.42.1 numpy`: the versions the
+committed file was made with (Python 3.11.7), which its `meta` records.
 
 The fake model is eps(x, t) = 0.8 tanh(x) cos(0.003 t) + 0.05 x (float32), which the Swift
 tests compute too. x_T and the per-step noise come from numpy's RandomState and are stored in

@@ -66,6 +66,9 @@ import Testing
         (["fid", "--samples", "real:test", "--samples-limit", "1"], "--samples-limit"),
         (["fid", "--samples", "real:test", "--feature-batch", "0"], "--feature-batch"),
         (["fid", "--samples", "real:test", "--reference", "validation"], "--reference"),
+        (["fid", "--samples", "real:validation"], "--samples"),
+        (["fid", "--samples", "samples.npy", "--samples-limit", "10"], "--samples-limit"),
+        (["sample", "--model", "m", "--class", "sneakers"], "--class"),
         (["compare-samplers", "--model", "m", "--only", "99"], "--only"),
         (["compare-samplers", "--model", "m", "--only", "ddim-7"], "ddim-recipe-every10"),  // lists the row names
         (["compare-samplers", "--model", "m", "--headline-n", "1"], "--headline-n"),
@@ -79,6 +82,8 @@ import Testing
         (["bench", "model", "--json", "/nonexistent-folder/bench.json"], "/nonexistent-folder/bench.json"),
         (["bench", "conv", "--repeats", "0"], "--repeats"),
         (["bench", "conv", "--batch", "0"], "--batch"),
+        (["bench", "conv", "--json", "/nonexistent-folder/conv.json"], "/nonexistent-folder/conv.json"),
+        (["bench", "model", "--precision", "fp16"], "--precision"),
         (["bench", "train", "--bucket-mib", "-1"], "--bucket-mib"),
         (["bench", "train", "--batch", "0"], "--batch"),
         (["bench", "sample", "--n", "0"], "--n"),
@@ -103,6 +108,25 @@ import Testing
         #expect(run.stderr.contains(flag), "\(arguments): stderr does not name \(flag):\n\(run.stderr)")
         #expect(!run.stderr.contains("Fatal error") && run.status < 128, "\(arguments): crashed\n\(run.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty, "\(arguments) wrote files")
+    }
+
+    /// (arguments, what the message must hold besides the flag: the bad value and what is allowed)
+    static let valueCases: [([String], [String])] = [
+        (["fid", "--samples", "real:validation"], ["--samples", "'real:validation'", "real:train, real:test", ".npy"]),
+        (["sample", "--model", "m", "--class", "sneakers"], ["--class", "'sneakers'", "'Sneaker'", "0...9", "'all'"]),
+        (["sample", "--model", "m", "--weights", "best"], ["--weights", "'best'", "'ema' and 'raw'"]),
+        (["bench", "kernels", "--only", "exp-row", "softmax"], ["--only", "'softmax'", "- exp-row", "- group-norm"]),
+        (train + ["--backend", "mkl"], ["--backend", "'mkl'", "'auto', 'swift' or 'onednn'"]),
+        (train + ["--precision", "fp16"], ["--precision", "'fp16'", "'fp32', 'bf16' or 'auto'"]),
+    ]
+
+    /// A value outside a flag's set is refused while parsing, with the flag, the value and the
+    /// values allowed.
+    @Test(arguments: valueCases)
+    func badValueIsRefusedWithWhatIsAllowed(arguments: [String], expected: [String]) throws {
+        let run = try MPIRun.run([try MPIRun.launcherURL().path] + arguments, timeout: 60)
+        #expect(run.status != 0 && run.status < 128, "\(arguments): exit \(run.status)")
+        for text in expected { #expect(run.stderr.contains(text), "\(arguments): no \(text) in\n\(run.stderr)") }
     }
 
     /// DIFFUSION_AVX512 takes 0 or 1; anything else stops the launcher before any work, and 0

@@ -14,28 +14,34 @@ public struct KernelBenchmarks {
         self.threads = threads; self.repeats = repeats; self.log = log
     }
 
-    /// The benchmarks by name, in the order `all` runs them.
-    public static let names = ["convolutions", "attention", "exp-row", "attention-pieces", "parallel-overhead",
-                               "linears", "group-norm"]
+    /// The benchmarks, in the order `run([])` runs them; the raw values are their names on the
+    /// command line (`bench kernels --only`).
+    public enum Name: String, CaseIterable, Sendable {
+        case convolutions, attention
+        case expRow = "exp-row"
+        case attentionPieces = "attention-pieces"
+        case parallelOverhead = "parallel-overhead"
+        case linears
+        case groupNorm = "group-norm"
+    }
 
     /// Runs the named benchmarks (all of them for []) on `threads` kernel threads.
-    public func run(_ selected: [String] = []) {
+    public func run(_ selected: [Name] = []) {
         BLAS.keepSingleThreaded()
         Parallel.withThreads(threads) {
-            for name in selected.isEmpty ? Self.names : selected { run(name) }
+            for name in selected.isEmpty ? Name.allCases : selected { run(name) }
         }
     }
 
-    func run(_ name: String) {
+    func run(_ name: Name) {
         switch name {
-        case "convolutions": convolutions()
-        case "attention": attention()
-        case "exp-row": expRow()
-        case "attention-pieces": attentionPieces()
-        case "parallel-overhead": parallelOverhead()
-        case "linears": linears()
-        case "group-norm": groupNorm()
-        default: preconditionFailure("no kernel benchmark named \(name); the names are \(Self.names)")
+        case .convolutions: convolutions()
+        case .attention: attention()
+        case .expRow: expRow()
+        case .attentionPieces: attentionPieces()
+        case .parallelOverhead: parallelOverhead()
+        case .linears: linears()
+        case .groupNorm: groupNorm()
         }
     }
 

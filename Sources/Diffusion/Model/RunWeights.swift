@@ -4,6 +4,14 @@ import Foundation
 /// run kept one) or the raw weights (`model/`).
 public enum WeightsChoice: String, CaseIterable, Sendable {
     case ema, raw
+
+    /// How printouts name them: "EMA" or "raw" (weights).
+    public var label: String {
+        switch self {
+        case .ema: return "EMA"
+        case .raw: return "raw"
+        }
+    }
 }
 
 /// Finds the diffusers folder to load for `--model PATH` and a `WeightsChoice`.
