@@ -32,7 +32,10 @@ public final class TrainingRun {
         if trainer.group.isRoot {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             metrics = try MetricsLog(path: directory + "/metrics.csv", keepBefore: trainer.step)
-            self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: directory + "/" + Self.tensorBoardFolder) : nil
+            // Starting the log at this step, TensorBoard drops what an earlier start logged from
+            // here on, as metrics.csv keeps only the rows before it.
+            let logs = directory + "/" + Self.tensorBoardFolder
+            self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: logs, startStep: trainer.step) : nil
         } else {
             metrics = nil
             self.tensorBoard = nil

@@ -5,6 +5,8 @@ public struct TensorBoardEvent: Equatable, Sendable {
     public var step: Int
     /// "brain.Event:2" in a file's first event; nil in the others.
     public var fileVersion: String?
+    /// A SessionLog START: the reader drops earlier events of steps >= `step`.
+    public var startsSession: Bool
     public var values: [Value]
 
     public struct Value: Equatable, Sendable {
@@ -47,6 +49,7 @@ extension TensorBoardEvent {
         wallTime = event.wallTime
         step = Int(event.step)
         fileVersion = event.fileVersion.isEmpty ? nil : event.fileVersion
+        startsSession = event.sessionLog.status == .start
         values = event.summary.value.map { v in
             let content: Content
             switch v.value {

@@ -12,8 +12,12 @@ public final class TensorBoardWriter {
     private let file: FileBytes.AppendingFile
     private let clock: () -> Double
 
-    /// `clock` gives the wall time (Unix seconds) of events written without one.
-    public init(directory: String, clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws {
+    /// A file begins with its version and, with `startStep`, a session start at that step:
+    /// TensorBoard then ignores what earlier files in the folder logged at steps from
+    /// `startStep` on (torch's SummaryWriter `purge_step`). `clock` gives the wall time (Unix
+    /// seconds) of events written without one.
+    public init(directory: String, startStep: Int? = nil,
+                clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws {
         self.directory = directory
         self.clock = clock
         do {
@@ -34,6 +38,13 @@ public final class TensorBoardWriter {
         first.wallTime = now
         first.fileVersion = EventFile.version
         try write(first)
+        if let startStep {
+            var start = TBEvent()
+            start.wallTime = now
+            start.step = Int64(startStep)
+            start.sessionLog.status = .start
+            try write(start)
+        }
     }
 
     /// One scalar (shown under "Scalars", `tag`s grouped by what comes before their first "/").
