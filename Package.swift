@@ -26,6 +26,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // TensorBoard event files (Sources/Diffusion/Logging/TensorBoard): the runtime library
+        // only; the generated event.pb.swift is committed, protoc does not run in the build.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
@@ -44,7 +47,9 @@ let package = Package(
         .target(name: "CAVX512", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "CPeak", "CAVX512"], swiftSettings: uncheckedKernelFlags),
-        .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib"],
+        .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib",
+                                                  .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Logging/TensorBoard/event.proto"],
                 swiftSettings: machineFlags),
         .executableTarget(name: "launcher", dependencies: [
             "Diffusion", "Distributed", "Kernels", "CMalloc",

@@ -15,8 +15,10 @@ struct TrainCommand: ParsableCommand {
 
         The run folder (--out) gets model/ (a diffusers folder), model-ema/ (the EMA of the \
         weights, diffusers' EMAModel, unless --ema-decay 0), training_state.safetensors \
-        (for --resume), metrics.csv, loss.png and, at the end, samples.png (from the EMA \
-        weights when there are some, clipped to [-0.5, 0.5] unless --no-clip). Ctrl-C or SIGTERM \
+        (for --resume), metrics.csv, loss.png, tensorboard/ (event files with the loss, learning \
+        rate, images/s and the final grid: `tensorboard --logdir <run folder>`) and, at the end, \
+        samples.png (from the EMA weights when there are some, clipped to [-0.5, 0.5] unless \
+        --no-clip). Ctrl-C or SIGTERM \
         writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
 
@@ -36,6 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Images in the final sample grid (0: none).") var samples = 64
     @Option(help: "Sampler for the final grid (see `launcher sample --help`).") var sampler: SamplerName = .ddpm
     @OptionGroup var clip: ClipFlag
+    @Flag(help: "Write no TensorBoard event files (tensorboard/ in the run folder).") var noTensorboard = false
     @OptionGroup(title: "Evaluation while training") var evaluation: EvaluationFlags
 
     func validate() throws {
@@ -63,7 +66,8 @@ struct TrainCommand: ParsableCommand {
                                                 bucketFloats: bucket.bucketFloats, group: comm)
             trainer.model.context.convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
 
-            let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery)
+            let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
+                                      tensorBoard: !noTensorboard)
             if let plan = try run.planTimeBudget(), comm.isRoot {
                 print("time budget \(WallDuration.format(start.options.timeBudget ?? 0)): \(plan.steps) steps at "
                       + String(format: "%.3f s a step (median of %d timed steps, %.1f s spent measuring)", plan.secondsPerStep,
@@ -97,6 +101,7 @@ struct TrainCommand: ParsableCommand {
                 model.context.convolutions = trainer.model.context.convolutions
                 try sampleGrid(comm, model: model, weights: trainer.ema != nil ? .ema : .raw, directory: directory,
                                schedule: trainer.schedule, seed: start.options.seed)
+                try run.tensorBoard?.image("samples", pngFile: directory + "/samples.png", step: trainer.step)
             }
         }
     }

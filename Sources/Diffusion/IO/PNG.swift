@@ -43,11 +43,14 @@ public enum PNG {
                                              colorType: picture.colorType), to: path)
     }
 
+    /// The eight bytes every PNG file starts with.
+    static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+
     public static func encode(_ pixels: [UInt8], width: Int, height: Int, colorType: ColorType) -> [UInt8] {
         let bpp = colorType.channels
         let problem = inputProblem(pixels.count, width: width, height: height, colorType: colorType)
         precondition(problem == nil, problem ?? "")
-        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        var png = signature
         var header: [UInt8] = []
         header.appendBigEndian(UInt32(width))
         header.appendBigEndian(UInt32(height))

@@ -2,14 +2,15 @@ import Foundation
 
 /// A training run on disk: the loop around `Trainer` that writes, on rank 0, the checkpoint
 /// (training state + diffusers model folder + loss plot) every `checkpointEvery` steps and at
-/// the end, appends metrics.csv every step, and stops cleanly — on every rank at the same step —
-/// when asked to.
+/// the end, appends metrics.csv and the TensorBoard scalars every step, and stops cleanly — on
+/// every rank at the same step — when asked to.
 ///
 /// Folder layout:
 ///   model/                        diffusers folder (config.json + diffusion_pytorch_model.safetensors)
 ///   model-ema/                    the same for the EMA of the weights (when on)
 ///   training_state.safetensors    parameters, Adam moments, EMA, step, options (for --resume)
 ///   metrics.csv, loss.png
+///   tensorboard/events.out.tfevents.*   the same metrics for TensorBoard (a new file per start)
 ///   evaluations.jsonl, fid.png, eval/step-NNNNNN.png   with an `evaluation`
 ///
 /// The run keeps a training clock: wall time spent training, continued across --resume
@@ -29,19 +30,29 @@ public final class TrainingRun {
     public private(set) var evaluationSeconds = 0.0
     /// This session's training clock starts with the run (a time budget's probe included).
     private let sessionStart = ResourceUsage.now()
+    /// Rank 0's TensorBoard log in `tensorBoardPath` (nil on other ranks or when turned off),
+    /// for whatever else a run logs there (the final sample grid, evaluations).
+    public let tensorBoard: TensorBoardWriter?
 
     public var statePath: String { directory + "/" + TrainingCheckpoint.fileName }
     public var modelPath: String { directory + "/model" }
     public var emaModelPath: String { directory + "/" + RunWeights.emaFolder }
     public var lossPlotPath: String { directory + "/loss.png" }
+    public static let tensorBoardFolder = "tensorboard"
+    public var tensorBoardPath: String { directory + "/" + Self.tensorBoardFolder }
 
-    public init(trainer: Trainer, directory: String, checkpointEvery: Int) throws {
+    public init(trainer: Trainer, directory: String, checkpointEvery: Int, tensorBoard: Bool = true) throws {
         self.trainer = trainer; self.directory = directory; self.checkpointEvery = max(1, checkpointEvery)
         if trainer.group.isRoot {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             metrics = try MetricsLog(path: directory + "/metrics.csv", keepBefore: trainer.step)
+            // Starting the log at this step, TensorBoard drops what an earlier start logged from
+            // here on, as metrics.csv keeps only the rows before it.
+            let logs = directory + "/" + Self.tensorBoardFolder
+            self.tensorBoard = tensorBoard ? try TensorBoardWriter(directory: logs, startStep: trainer.step) : nil
         } else {
             metrics = nil
+            self.tensorBoard = nil
         }
         // Rank 0's clock is the one that counts (it decides time budgets and cadences).
         earlierTrainSeconds = Double(try trainer.group.broadcast(String(metrics?.keptTrainSeconds ?? 0))) ?? 0
@@ -104,6 +115,8 @@ public final class TrainingRun {
             let seconds = trainSeconds
             let record = flags[1] > 0 ? try evaluateNow(trainSeconds: seconds) : nil
             try metrics?.append(report, trainSeconds: seconds, evaluation: record)
+            try tensorBoard?.append(report)
+            if let record { try tensorBoard?.append(record, directory: directory) }
             onStep(report)
             if let record { onEvaluation(record) }
             if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
