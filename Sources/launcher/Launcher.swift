@@ -13,6 +13,7 @@ struct Launcher: ParsableCommand {
             PredictCommand.self,
             CompareSamplersCommand.self,
             GuidanceSweepCommand.self,
+            CompareRunsCommand.self,
             TrainClassifierCommand.self,
             FIDCommand.self,
             Bench.self,

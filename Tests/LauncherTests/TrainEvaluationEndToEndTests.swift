@@ -48,6 +48,13 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: out + "/" + (record.grid ?? "none")), "\(record)")
         }
         #expect(FileManager.default.fileExists(atPath: out + "/fid.png"))
+        // TensorBoard gets the same scores and grids, across both starts' event files.
+        let events = try EventFile.paths(in: out + "/tensorboard").flatMap { try EventFile.read($0) }
+        for record in series {
+            let logged = events.filter { $0.step == record.step - 1 }
+            #expect(logged.compactMap { $0.scalar("eval/fid") }.last == Float(record.fid ?? -1), "\(record.step)")
+            #expect(logged.contains { $0.image("eval/samples") != nil }, "\(record.step)")
+        }
 
         let rows = try metricRows(out)
         #expect(rows.count == 8 && rows.allSatisfy { $0.count == 8 })

@@ -14,6 +14,8 @@ Prints what it found and exits 1 on the first thing that is missing or wrong.
 import csv
 import math
 import struct
+import json
+import os
 import sys
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -63,7 +65,29 @@ def main(run):
         if f.read() != png:
             fail("the samples image differs from samples.png")
     print(f"samples: step {image.step}, {image.width}x{image.height} PNG of {len(png)} bytes, same as samples.png")
+    check_evaluations(run, acc, tags)
     print("OK")
+
+
+def check_evaluations(run, acc, tags):
+    """With train --eval-every: eval/fid at each evaluations.jsonl record's step (logged at the
+    index of the step after which it ran, as metrics.csv has it), and its grid."""
+    path = f"{run}/evaluations.jsonl"
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    scored = [r for r in records if r.get("fid") is not None]
+    fid = {e.step: e.value for e in acc.Scalars("eval/fid")} if "eval/fid" in tags["scalars"] else {}
+    for r in scored:
+        logged = fid.get(r["step"] - 1)
+        if logged is None or abs(logged - r["fid"]) > 1e-4 * max(1.0, r["fid"]):
+            fail(f"eval/fid after step {r['step']}: {logged}, evaluations.jsonl {r['fid']}")
+    grids = {e.step for e in acc.Images("eval/samples")} if "eval/samples" in tags["images"] else set()
+    if {r["step"] - 1 for r in records if r.get("grid")} - grids:
+        fail(f"eval/samples images at steps {sorted(grids)}, evaluations at {[r['step'] for r in records]}")
+    print(f"eval/fid: {len(scored)} values at steps {[r['step'] for r in scored]}, as evaluations.jsonl; "
+          f"{len(grids)} eval/samples grids")
 
 
 if __name__ == "__main__":
