@@ -108,6 +108,7 @@ public final class TrainingRun {
                     onEvaluation: (EvaluationRecord) -> Void = { _ in }) throws -> Outcome {
         while !trainer.isFinished {
             let report = try trainer.trainStep()
+            onStep(report)
             // Every rank must leave, and evaluate, at the same steps: one sum agrees on both
             // (rank 0's clock decides a time cadence).
             let due = trainer.group.isRoot && evaluation?.isDue(stepsTaken: trainer.step, trainSeconds: trainSeconds) == true
@@ -117,7 +118,6 @@ public final class TrainingRun {
             try metrics?.append(report, trainSeconds: seconds, evaluation: record)
             try tensorBoard?.append(report)
             if let record { try tensorBoard?.append(record, directory: directory) }
-            onStep(report)
             if let record { onEvaluation(record) }
             if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
             if flags[0] > 0 {
