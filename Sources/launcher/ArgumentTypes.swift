@@ -57,3 +57,4 @@ private func looksNegative(_ word: String) -> Bool {
     return Double(word) != nil
 }
 extension WeightsChoice: ExpressibleByArgument {}
+extension PredictionType: ExpressibleByArgument {}

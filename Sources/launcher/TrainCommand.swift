@@ -93,8 +93,7 @@ struct TrainCommand: ParsableCommand {
                       + ", loss plot \(run.lossPlotPath)" + (run.evaluation != nil ? ", FID curve \(run.fidPlotPath)" : ""))
             }
             if samples > 0 {
-                let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
-                model.context.convolutions = trainer.model.context.convolutions
+                let model = try trainer.samplingModel()
                 try sampleGrid(comm, model: model, weights: trainer.ema != nil ? "EMA" : "raw", directory: directory,
                                schedule: trainer.schedule, seed: start.options.seed)
             }

@@ -54,6 +54,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// The steps a time budget was turned into, decided once at the start and stored with
     /// the run, so a resumed run keeps its plan whatever the machine's speed then.
     public var budgetSteps: Int? = nil
+    /// What the model learns to output (diffusers' `prediction_type`); nil: epsilon, the
+    /// recipe. Left out of the JSON when nil, as is `snrGamma`.
+    public var predictionType: PredictionType? = nil
+    /// min-SNR-gamma loss weighting (`TrainingTarget`, diffusers' `--snr_gamma`); nil: none.
+    public var snrGamma: Double? = nil
 
     public init() {}
 
@@ -153,6 +158,10 @@ extension TrainingOptions {
             guard timeBudget != nil else { throw OptionError(name("budgetSteps"), "is set without a time budget (timeBudget)") }
             try OptionCheck.integer(budgetSteps, name("budgetSteps"), 1...Int(Int32.max))
         }
+        if predictionType == .epsilon {
+            throw OptionError(name("predictionType"), "epsilon is stored as no value (the recipe's default), so runs keep their hash")
+        }
+        if let snrGamma { try OptionCheck.number(snrGamma, name("snrGamma"), 0, 1e6, lowerOpen: true) }
         if emaInvGamma != nil && emaPower == nil {
             throw OptionError(name("emaInvGamma"), "applies to the power warm-up only: give \(name("emaPower")) too")
         }
