@@ -52,20 +52,25 @@ extension ReferenceFixture {
         expectClose(sampler.timesteps.indices.map { Float(sampler.modelTimestep(at: $0)) }, numbers(e["timesteps"]),
                     tolerance: 1e-6, "\(what) timesteps")
         let model = prediction.epsilonModel({ x, t in FewStepSamplerTests.fakeModel(x, t[0]) }, sampler: sampler, schedule: .recipe)
-        let euler = sampler as? EulerAncestralScheduler
-        let expectedSamples = (e["prev_sample"] as? [Any] ?? []).map(numbers)
-        let expectedX0 = (e["x0"] as? [Any] ?? []).map(numbers)
-        #expect(expectedSamples.count == sampler.timesteps.count)
-        var x = sampler.initialSample(noise: xT)
-        var memory = SamplerMemory()
-        for i in sampler.timesteps.indices {
+        let steps = try run(sampler, model: model)
+        let expected = zip((e["prev_sample"] as? [Any] ?? []).map(numbers), (e["x0"] as? [Any] ?? []).map(numbers))
+        #expect(Array(expected).count == steps.count)
+        for (i, ((sample, x0), (expectedSample, expectedX0))) in zip(steps, expected).enumerated() {
+            expectClose(x0.array, expectedX0, "\(what) step \(i) x0")
+            expectClose(sample.array, expectedSample, "\(what) step \(i) prev_sample")
+        }
+    }
+
+    /// Every step's sample (Euler's as diffusers keeps it, x~) and x0 estimate from the
+    /// fixture's x_T, with the fixture's noise at step i.
+    func run(_ sampler: any DiffusionSampler, model: DenoisingModel) throws -> [(sample: Tensor, x0: Tensor)] {
+        var x = sampler.initialSample(noise: xT), memory = SamplerMemory()
+        return try sampler.timesteps.indices.map { i in
             let eps = try model(x, [Double](repeating: sampler.modelTimestep(at: i), count: 2))
             let z: Tensor? = sampler.drawsNoise(at: sampler.timesteps[i]) ? noise(i) : nil
             let out = sampler.step(index: i, eps: eps, x: x, noise: z, memory: &memory)
-            expectClose(out.predOriginal.array, expectedX0[i], "\(what) step \(i) x0")
-            let sample = euler?.veSample(out.prevSample, beforeStep: i + 1) ?? out.prevSample
-            expectClose(sample.array, expectedSamples[i], "\(what) step \(i) prev_sample")
             x = out.prevSample
+            return ((sampler as? EulerAncestralScheduler)?.veSample(x, beforeStep: i + 1) ?? x, out.predOriginal)
         }
     }
 

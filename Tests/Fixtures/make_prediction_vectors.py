@@ -21,6 +21,8 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
 import diffusers.schedulers.scheduling_ddpm as ddpm_module
 import diffusers.schedulers.scheduling_euler_ancestral_discrete as euler_module
 
+from fixture_model import fake_model, flat  # beside this script
+
 SCHEDULE = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.01, beta_schedule="linear")
 SHAPE = (2, 1, 4, 4)
 STEPS = 10
@@ -28,15 +30,6 @@ MAX_STEPS = 12
 
 x_T = np.random.RandomState(0).standard_normal(SHAPE).astype(np.float32)
 noise = np.random.RandomState(1).standard_normal((MAX_STEPS,) + SHAPE).astype(np.float32)
-
-
-def fake_model(x, t):
-    t = torch.as_tensor(t, dtype=torch.float32)
-    return 0.8 * torch.tanh(x) * torch.cos(0.003 * t) + 0.05 * x
-
-
-def flat(t):
-    return [float(v) for v in t.detach().to(torch.float32).reshape(-1)]
 
 
 def patch_noise(module, i):
