@@ -15,6 +15,7 @@ extension ConvolutionAlgorithm: ExpressibleByArgument {}
 extension ConvolutionLibrary: ExpressibleByArgument {}
 extension PrecisionRequest: ExpressibleByArgument {}
 extension WeightsChoice: ExpressibleByArgument {}
+extension PredictionType: ExpressibleByArgument {}
 extension KernelBenchmarks.Name: ExpressibleByArgument {}
 
 // Values from an open set (a path, a class name or index), whose parse says why it refused

@@ -15,7 +15,9 @@ struct SampleCommand: ParsableCommand {
         --model takes a run folder or its model/ (or model-ema/): with --weights ema (the default) \
         the run's EMA weights (model-ema/) are used when it has them, else model/; --weights raw \
         picks model/. Final images are clipped to the data range [-0.5, 0.5] unless --no-clip; \
-        --fid scores what is written.
+        --fid scores what is written. A model trained with --prediction-type v_prediction or sample is \
+        sampled through its output's eps (docs/sampling.md); the run's scheduler/ says which, \
+        --prediction-type gives it for a bare folder.
         Image i draws all its noise from a stream keyed by (--seed, i): the images are the same at \
         any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32; [n,C,32,32] for C > 1 channels) \
         and, with --animate, samples.gif.
@@ -43,6 +45,9 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Number of images, in 1...100000.") var n = 256
     @Option(help: "Seed of the per-image noise streams.") var seed: UInt64 = 0
     @Option(help: "Last beta of the linear noise schedule the model was trained with, in (1e-4, 1).") var betaMax = 0.01
+    @Option(help: ArgumentHelp("What the model outputs (diffusers' prediction_type); default: the run's scheduler/"
+                               + "scheduler_config.json beside the model folder, else epsilon.", valueName: PredictionType.names))
+    var predictionType: PredictionType?
     @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
     @Option(help: "Start from this x_T (.npy, [n,C,32,32]) instead of drawing it.") var noise: String?
     @Option(name: .customLong("class"), help: ArgumentHelp("Class-conditional models: a class name ("
@@ -97,6 +102,7 @@ struct SampleCommand: ParsableCommand {
                 let folder = try RunWeights.resolve(model, weights: weights)
                 let unet = try DiffusersFolder.load(from: folder.path)
                 unet.context.convolutions = convolutions
+                if let predictionType { unet.predictionType = predictionType }
                 if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
                 let guidance = try classGuidance(for: unet.config)
                 return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) },

@@ -97,8 +97,7 @@ struct TrainCommand: ParsableCommand {
                       + ", loss plot \(run.lossPlotPath)" + (run.evaluation != nil ? ", FID curve \(run.fidPlotPath)" : ""))
             }
             if samples > 0 {
-                let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
-                model.context.convolutions = trainer.model.context.convolutions
+                let model = try trainer.samplingModel()
                 try sampleGrid(comm, model: model, weights: trainer.ema != nil ? .ema : .raw, directory: directory,
                                schedule: trainer.schedule, seed: start.options.seed)
                 try run.tensorBoard?.image("samples", pngFile: directory + "/samples.png", step: trainer.step)

@@ -48,6 +48,13 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "EMA: warm-up 1 - (1 + s/inv-gamma)^-power instead of (1 + s)/(10 + s) (use_ema_warmup), power in (0, 10].")
     var emaPower: Double?
     @Option(help: "EMA: inv_gamma of the --ema-power warm-up, in (0, 1e12] (default 1).") var emaInvGamma: Double?
+    @Option(help: ArgumentHelp("What the model learns to output, as diffusers' prediction_type: epsilon (the noise, default), "
+                               + "v_prediction (v = sqrt(abar) eps - sqrt(1 - abar) x0) or sample (x0). Stored in the run's "
+                               + "scheduler/scheduler_config.json, which sampling reads.", valueName: PredictionType.names))
+    var predictionType: PredictionType?
+    @Option(help: ArgumentHelp("Weight each sample's loss by min-SNR-gamma (Hang et al. 2023; diffusers' --snr_gamma; 5 is "
+                               + "the paper's choice), gamma in (0, 1e6] (default: no weighting).", valueName: "gamma"))
+    var snrGamma: Double?
 
     /// The given flags over `base` (the defaults, or a saved run's options).
     func applied(to base: TrainingOptions = defaults) -> TrainingOptions {
@@ -81,6 +88,8 @@ struct TrainingFlags: ParsableArguments {
         if let emaUpdateAfterStep { o.emaUpdateAfterStep = emaUpdateAfterStep }
         if let emaPower { o.emaPower = emaPower }
         if let emaInvGamma { o.emaInvGamma = emaInvGamma }
+        if let predictionType { o.predictionType = predictionType == .epsilon ? nil : predictionType }
+        if let snrGamma { o.snrGamma = snrGamma }
         return o
     }
 

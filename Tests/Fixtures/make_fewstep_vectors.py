@@ -22,6 +22,8 @@ from diffusers import DPMSolverMultistepScheduler, EulerAncestralDiscreteSchedul
 from diffusers.training_utils import EMAModel
 import diffusers.schedulers.scheduling_euler_ancestral_discrete as euler_module
 
+from fixture_model import fake_model, flat  # beside this script
+
 SCHEDULE = dict(num_train_timesteps=1000, beta_start=1e-4, beta_end=0.01, beta_schedule="linear",
                 prediction_type="epsilon")
 SHAPE = (2, 1, 4, 4)
@@ -29,15 +31,6 @@ MAX_STEPS = 25
 
 x_T = np.random.RandomState(0).standard_normal(SHAPE).astype(np.float32)
 noise = np.random.RandomState(1).standard_normal((MAX_STEPS,) + SHAPE).astype(np.float32)
-
-
-def fake_model(x, t):
-    t = torch.as_tensor(t, dtype=torch.float32)
-    return 0.8 * torch.tanh(x) * torch.cos(0.003 * t) + 0.05 * x
-
-
-def flat(t):
-    return [float(v) for v in t.detach().to(torch.float32).reshape(-1)]
 
 
 def run_dpm(algorithm, order, spacing, karras, lower_order_final, steps):

@@ -16,7 +16,9 @@ public enum DiffusersFolder {
     }
 
     /// Builds the model from config.json and loads every parameter, checking that the file
-    /// has exactly the tensors the config implies, each with the right shape.
+    /// has exactly the tensors the config implies, each with the right shape. The prediction
+    /// type comes from the pipeline's scheduler/ beside the folder (`PipelineSchedulerConfig`),
+    /// epsilon without one.
     public static func load(from directory: String) throws -> UNet2DModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
@@ -27,6 +29,7 @@ public enum DiffusersFolder {
         try ParameterStore.checkCapacity(weights, for: config.parameterCount, config: directory + "/" + configName)
         let model = try UNet2DModel(config: config)
         try model.store.load(weights)
+        model.predictionType = try PipelineSchedulerConfig.predictionType(at: PipelineSchedulerConfig.path(besideModel: directory)) ?? .epsilon
         return model
     }
 

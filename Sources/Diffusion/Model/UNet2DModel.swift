@@ -9,6 +9,9 @@ public final class UNet2DModel {
     public let config: UNetConfig
     public let store = ParameterStore()
     public let context = ForwardContext()
+    /// What the output means (its pipeline's scheduler `prediction_type`); sampling converts
+    /// it to eps (`ShardedSampling.generate`). Set by the trainer and when loading a folder.
+    public var predictionType = PredictionType.epsilon
 
     let timeChannels, tembChannels: Int
     let convIn: Conv2DLayer

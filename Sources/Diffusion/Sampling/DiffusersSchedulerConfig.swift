@@ -1,7 +1,8 @@
 /// The diffusers scheduler options this package reproduces (diffusers 0.42.1 defaults).
 /// The betas come from the `NoiseSchedule` handed to the scheduler (diffusers' `beta_start`,
 /// `beta_end`, `num_train_timesteps`; note the recipe uses beta_end = 0.01, diffusers' default
-/// is 0.02). Only `prediction_type = "epsilon"` and no thresholding are supported.
+/// is 0.02). The schedulers take eps; a v_prediction or sample model is converted to eps
+/// around them (`PredictionType`), which gives diffusers' steps exactly. No thresholding.
 public struct DiffusersSchedulerConfig: Sendable, Equatable {
     /// `clip_sample`: clamp the predicted x0 to ±clipSampleRange.
     public var clipSample: Bool

@@ -48,7 +48,9 @@ public enum ShardedSampling {
         } else {
             noise = Sampling.initialNoise(imageShape: imageShape, streams: &streams)
         }
-        let denoiser = guidance.map { $0.denoiser(model, localLabels: Array($0.labels[mine])) } ?? denoiser(model)
+        let output = guidance.map { $0.denoiser(model, localLabels: Array($0.labels[mine])) } ?? denoiser(model)
+        // A v- or x0-predicting model's (guided) output, as the eps the samplers step on.
+        let denoiser = model.predictionType.epsilonModel(output, sampler: try spec.makeSampler(schedule: schedule), schedule: schedule)
         let result = try Sampling.run(spec: spec, schedule: schedule, model: denoiser, noise: noise,
                                       streams: &streams, onStep: onStep)
         if clip { clamp(result.images, to: Preprocess.valueRange) }

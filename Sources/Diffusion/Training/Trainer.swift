@@ -7,7 +7,9 @@ import Foundation
 /// sample at position j of global step s come from stream (seed, s * batch + j), so what a
 /// step computes does not depend on the number of ranks. Each rank's output gradient is
 /// scaled by 1 / (global batch * pixels): the sum over ranks (one allreduce) is then exactly
-/// the gradient of the global mean loss, uneven splits included.
+/// the gradient of the global mean loss, uneven splits included. The target and min-SNR
+/// weights (`TrainingTarget`) are per sample, so the same holds for every prediction type:
+/// sample b's elements get weight_b · 2 / (global batch * pixels).
 public final class Trainer {
     public let model: UNet2DModel
     public private(set) var options: TrainingOptions
@@ -77,6 +79,7 @@ public final class Trainer {
         try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
         self.labels = options.conditional == true ? labels : nil
+        model.predictionType = options.predictionType ?? .epsilon
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
         lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
@@ -159,20 +162,20 @@ public final class Trainer {
         if x0.shape[3] != shape[3] { x0 = Preprocess.replicatingChannels(x0, to: shape[3]) }
         let xt = schedule.qSample(x0: x0, eps: eps, t: timesteps)
 
-        // 2. forward, MSE against eps, backward; gradient buckets start their allreduce
-        //    (top of the store first) as soon as backward has finished them
+        // 2. forward, weighted MSE against the target (eps by default), backward; gradient
+        //    buckets start their allreduce (top of the store first) as soon as backward has
+        //    finished them. Weights are 1 without --snr-gamma: the recipe's loss, bit for bit.
         model.store.zeroGrads()
         let buckets = GradientBuckets(gradients: model.store.gradBuffer, bucketFloats: bucketFloats)
         var localLoss = 0.0
         if !mine.isEmpty {
+            let prediction = options.predictionType ?? .epsilon
+            let target = TrainingTarget.targets(prediction, x0: x0, eps: eps, t: timesteps, schedule: schedule)
+            let weights = TrainingTarget.weights(prediction, t: timesteps, gamma: options.snrGamma, schedule: schedule)
             let out = try model.forward(xt, timesteps: timesteps.map(Float.init), classLabels: classLabels, recordForBackward: true)
-            let dOut = Tensor(uninitialized: out.shape)
-            let scale = 2 / Float(globalBatch * pixels)
-            for i in 0..<out.count {
-                let d = out[i] - eps[i]
-                localLoss += Double(d * d)
-                dOut[i] = scale * d
-            }
+            let (sum, dOut) = TrainingTarget.weightedSquaredError(output: out, target: target, weights: weights,
+                                                                  gradientScale: 2 / Float(globalBatch * pixels))
+            localLoss = sum
             model.backward(dOut, gradientsReady: overlapAllreduce ? { buckets.gradientsReady(downTo: $0, group: self.group) } : nil)
         }
 

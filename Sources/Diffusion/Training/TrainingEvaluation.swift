@@ -77,8 +77,7 @@ public final class TrainingEvaluation {
     /// elsewhere. The grid of the first `gridImages` images goes to `grid` in `directory`.
     public func run(trainer: Trainer, trainSeconds: Double, directory: String, grid: String) throws -> EvaluationRecord? {
         let t0 = ResourceUsage.now()
-        let model = try trainer.ema?.model(config: trainer.model.config) ?? trainer.model
-        model.context.convolutions = trainer.model.context.convolutions
+        let model = try trainer.samplingModel()
         let (count, guidance) = try ClassGuidance.everyClass(of: model.config, count: settings.count)
         let result = try ShardedSampling.generate(model: model, spec: settings.spec, schedule: trainer.schedule, count: count,
                                                   seed: settings.seed, group: trainer.group, guidance: guidance,

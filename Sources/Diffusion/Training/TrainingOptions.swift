@@ -59,6 +59,11 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var lrScheduler: LRSchedulerName? = nil
     /// Warm-up steps of the warm-up schedules (nil: 5% of the planned steps).
     public var lrWarmupSteps: Int? = nil
+    /// What the model learns to output (diffusers' `prediction_type`); nil: epsilon, the
+    /// recipe. Left out of the JSON when nil, as is `snrGamma`.
+    public var predictionType: PredictionType? = nil
+    /// min-SNR-gamma loss weighting (`TrainingTarget`, diffusers' `--snr_gamma`); nil: none.
+    public var snrGamma: Double? = nil
 
     public init() {}
 
@@ -170,6 +175,10 @@ extension TrainingOptions {
                                   + "give \(name("lrScheduler")) one of them")
             }
         }
+        if predictionType == .epsilon {
+            throw OptionError(name("predictionType"), "epsilon is stored as no value (the recipe's default), so runs keep their hash")
+        }
+        if let snrGamma { try OptionCheck.number(snrGamma, name("snrGamma"), 0, 1e6, lowerOpen: true) }
         if emaInvGamma != nil && emaPower == nil {
             throw OptionError(name("emaInvGamma"), "applies to the power warm-up only: give \(name("emaPower")) too")
         }

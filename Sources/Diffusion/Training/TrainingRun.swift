@@ -96,6 +96,7 @@ public final class TrainingRun {
         try TrainingCheckpoint.checkFinite(trainer, before: statePath)
         try DiffusersFolder.save(trainer.model, to: modelPath)
         if let ema = trainer.ema { try DiffusersFolder.save(try ema.model(config: trainer.model.config), to: emaModelPath) }
+        try PipelineSchedulerConfig.write(schedule: trainer.schedule, prediction: trainer.model.predictionType, inRun: directory)
         try TrainingCheckpoint.save(trainer, to: statePath)
         try metrics?.writeLossPlot(to: lossPlotPath)
     }
