@@ -113,7 +113,7 @@ struct TrainCommand: ParsableCommand {
         }
         var start = try TrainingStart.resume(statePath: directory + "/" + TrainingCheckpoint.fileName, group: comm)
         try comm.together {
-            try start.continueWith(hyper.applied(), explicit: hyper.givenFields(), name: flagName)
+            try start.continueWith(hyper.applied(), explicit: hyper.explicitFields(), name: flagName)
             if model.given, try start.options.modelConfig(for: model.resolve(), source: model.source) != start.config {
                 throw OptionError(model.config.map { "--config \($0)" } ?? "--preset \(model.preset?.rawValue ?? "")",
                                   "differs from the model of the run being resumed (\(start.statePath ?? directory)); "

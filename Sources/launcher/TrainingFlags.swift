@@ -7,6 +7,10 @@ import Diffusion
 struct TrainingFlags: ParsableArguments {
     static let defaults = TrainingOptions()
 
+    @Option(help: ArgumentHelp("Start from a named set of options: recipe (the published recipe, the default) or fast (the "
+                               + "recipe study's best for a run of minutes, docs/results.md); flags given beside it override it.",
+                               valueName: TrainingRecipe.allCases.map(\.rawValue).joined(separator: "|")))
+    var recipe: TrainingRecipe?
     @Option(help: "Global batch size, split across ranks (default \(defaults.batchSize)).") var batchSize: Int?
     @Option(help: "Epochs: the learning-rate schedule is planned for these (default \(defaults.epochs)).") var epochs: Int?
     @Option(help: "Stop after this many optimizer steps (the schedule still spans --epochs); may change on --resume.")
@@ -57,8 +61,8 @@ struct TrainingFlags: ParsableArguments {
     var snrGamma: Double?
 
     /// The given flags over `base` (the defaults, or a saved run's options).
-    func applied(to base: TrainingOptions = defaults) -> TrainingOptions {
-        var o = base
+    func applied(to base: TrainingOptions? = nil) -> TrainingOptions {
+        var o = base ?? recipe?.options ?? Self.defaults
         if let batchSize { o.batchSize = batchSize }
         if let epochs { o.epochs = epochs }
         if let maxSteps { o.maxSteps = maxSteps }
@@ -109,6 +113,15 @@ struct TrainingFlags: ParsableArguments {
 }
 
 extension LRSchedulerName: ExpressibleByArgument {}
+
+extension TrainingRecipe: ExpressibleByArgument {}
+
+extension TrainingFlags {
+    /// The option fields given on the command line, by a flag or through --recipe.
+    func explicitFields() -> Set<String> {
+        givenFields().subtracting(["recipe"]).union(recipe?.fields ?? [])
+    }
+}
 
 /// --bucket-mib, shared by `train` and `bench train`: the gradient allreduce bucket in MiB.
 struct BucketOption: ParsableArguments {
