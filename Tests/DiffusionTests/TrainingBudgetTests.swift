@@ -24,6 +24,7 @@ struct TrainingBudgetTests {
         #expect(try EvaluationCadence(parsing: "500", name: "--eval-every") == .steps(500))
         #expect(try EvaluationCadence(parsing: "2m", name: "--eval-every") == .seconds(120))
         #expect(throws: OptionError.self) { try EvaluationCadence(parsing: "0", name: "--eval-every") }
+        #expect { try EvaluationCadence(parsing: "", name: "--eval-every") } throws: { "\($0)".contains("expected a duration") }
         #expect(throws: OptionError.self) { try EvaluationCadence(parsing: "99999999999999999999999", name: "--eval-every") }
     }
 
@@ -105,7 +106,7 @@ struct TrainingBudgetTests {
         try log.writePlot(to: dir + "/fid.png")
         #expect(FileManager.default.fileExists(atPath: dir + "/fid.png"))
         let resumed = try EvaluationLog(path: dir + "/" + EvaluationLog.fileName, keepThrough: 20)
-        #expect(resumed.records.map(\.step) == [10, 20] && resumed.lastTrainSeconds == 120)
+        #expect(resumed.records.map(\.step) == [10, 20] && resumed.records.last?.trainSeconds == 120)
         #expect(resumed.records[1].fid == 5)
     }
 }

@@ -22,10 +22,6 @@ public final class EvaluationLog {
         file = try FileBytes.AppendingFile(path: path)
     }
 
-    /// Training seconds of the last kept record (where a resumed run's clock continues from
-    /// when metrics.csv cannot tell).
-    public var lastTrainSeconds: Double { records.last?.trainSeconds ?? 0 }
-
     public func append(_ record: EvaluationRecord) throws {
         try file.append(Array(Self.jsonLine(record).utf8))
         records.append(record)

@@ -11,7 +11,7 @@ public enum EvaluationCadence: Equatable, Sendable, CustomStringConvertible {
         if let steps = Int(text) {
             try OptionCheck.integer(steps, name, 1...Int(Int32.max))
             self = .steps(steps)
-        } else if text.allSatisfy({ $0.isNumber }) {
+        } else if !text.isEmpty && text.allSatisfy({ $0.isNumber }) {
             throw OptionError(name, "is '\(text)': too many steps")
         } else {
             self = .seconds(try WallDuration(parsing: text, name: name).seconds)
@@ -92,8 +92,7 @@ public final class TrainingEvaluation {
             let path = directory + "/" + grid
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            let shown = min(count, guidance.map { k in max(k.nullClass, settings.gridImages / k.nullClass * k.nullClass) }
-                                    ?? settings.gridImages)
+            let shown = min(count, try ClassGuidance.everyClass(of: model.config, count: settings.gridImages).count)
             let first = images.gather(Array(0..<shown))
             if let guidance {
                 try SampleFiles.writeClassGrid(images: first, classes: guidance.nullClass, to: path)
@@ -103,7 +102,7 @@ public final class TrainingEvaluation {
         }
         return EvaluationRecord(step: trainer.step, imagesSeen: trainer.step * trainer.options.batchSize,
                                 trainSeconds: trainSeconds, evalSeconds: ResourceUsage.now() - t0,
-                                weights: trainer.ema != nil ? "ema" : "raw", sampler: settings.spec.description, n: count,
+                                weights: (trainer.ema != nil ? WeightsChoice.ema : .raw).rawValue, sampler: settings.spec.description, n: count,
                                 fid: scores?.fid, kid: scores?.kid?.mean, kidStd: scores?.kid?.std,
                                 grid: settings.gridImages > 0 ? grid : nil)
     }

@@ -118,8 +118,10 @@ public final class TrainingRun {
             let record = flags[1] > 0 ? try evaluateNow(trainSeconds: seconds) : nil
             try metrics?.append(report, trainSeconds: seconds, evaluation: record)
             try tensorBoard?.append(report)
-            if let record { try tensorBoard?.append(record, directory: directory) }
-            if let record { onEvaluation(record) }
+            if let record {
+                try tensorBoard?.append(record, directory: directory)
+                onEvaluation(record)
+            }
             if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
             if flags[0] > 0 {
                 try writeCheckpoint()
