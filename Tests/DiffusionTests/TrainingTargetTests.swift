@@ -118,3 +118,12 @@ import Testing
         #expect(throws: OptionError.self) { try o.validate() }
     }
 }
+
+/// The loss plot names what the run minimized.
+struct LossLabelTests {
+    @Test func labelNamesTargetAndWeighting() {
+        #expect(TrainingTarget.lossLabel(.epsilon, snrGamma: nil) == "MSE on eps")
+        #expect(TrainingTarget.lossLabel(.vPrediction, snrGamma: 5) == "min-SNR-5 weighted MSE on v")
+        #expect(TrainingTarget.lossLabel(.sample, snrGamma: 2.5) == "min-SNR-2.5 weighted MSE on x0")
+    }
+}

@@ -4,7 +4,8 @@ import Foundation
 /// few times a second; elsewhere (a log file, CI) it prints a plain line at most every
 /// `logEvery` seconds, and the finished line once. Create it on rank 0 only.
 public final class ProgressBar {
-    public let total: Int
+    /// Units to do; a run that re-plans its length (a time budget) changes it.
+    public var total: Int { didSet { total = max(total, 1) } }
     public let label: String
     let interactive: Bool
     let logEvery: TimeInterval

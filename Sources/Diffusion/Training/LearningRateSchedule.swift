@@ -10,13 +10,15 @@ public enum LRSchedulerName: String, Codable, CaseIterable, Sendable {
 }
 
 /// Learning rate and Adam beta1 at each step: the recipe's one-cycle, or one of diffusers'
-/// warm-up schedules at a fixed beta1. Pure functions of the step, so --resume lands on the
-/// same values.
+/// warm-up schedules at a fixed beta1. Pure functions of the step (or of a fractional position,
+/// `SchedulePace`), so --resume lands on the same values.
 public enum LearningRateSchedule: Sendable, Equatable {
     case oneCycle(OneCycleLR)
     case warmup(WarmupSchedule)
 
-    public func values(at step: Int) -> (lr: Double, beta1: Double) {
+    public func values(at step: Int) -> (lr: Double, beta1: Double) { values(at: Double(step)) }
+
+    public func values(at step: Double) -> (lr: Double, beta1: Double) {
         switch self {
         case let .oneCycle(s): return s.values(at: step)
         case let .warmup(s): return (s.lr(at: step), s.beta1)
@@ -44,9 +46,11 @@ public struct WarmupSchedule: Sendable, Equatable {
         self.warmupSteps = name == .constant ? 0 : warmupSteps
     }
 
-    public func lr(at step: Int) -> Double {
-        if step < warmupSteps { return peakLR * Double(step) / Double(max(1, warmupSteps)) }
-        let p = Double(step - warmupSteps) / Double(max(1, totalSteps - warmupSteps))
+    public func lr(at step: Int) -> Double { lr(at: Double(step)) }
+
+    public func lr(at step: Double) -> Double {
+        if step < Double(warmupSteps) { return peakLR * step / Double(max(1, warmupSteps)) }
+        let p = (step - Double(warmupSteps)) / Double(max(1, totalSteps - warmupSteps))
         switch name {
         case .cosine: return peakLR * max(0, 0.5 * (1 + cos(Double.pi * p)))
         case .linear: return peakLR * max(0, 1 - p)

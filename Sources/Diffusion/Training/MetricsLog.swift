@@ -40,9 +40,10 @@ public final class MetricsLog {
         steps.append(r.step); losses.append(r.loss)
     }
 
-    /// The loss curve (log scale) with a moving average over `window` steps.
-    public func writeLossPlot(to path: String, window: Int = 25) throws {
-        var plot = LinePlot(title: "Training loss", xLabel: "optimizer step", yLabel: "MSE loss", logY: true)
+    /// The loss curve (log scale) with a moving average over `window` steps; `loss` names
+    /// what was minimized (`TrainingTarget.lossLabel`).
+    public func writeLossPlot(to path: String, loss: String = "MSE on eps", window: Int = 25) throws {
+        var plot = LinePlot(title: "Training loss", xLabel: "optimizer step", yLabel: loss, logY: true)
         let x = steps.map(Double.init)
         plot.series.append(.init(label: "per step", x: x, y: losses))
         if losses.count > window {

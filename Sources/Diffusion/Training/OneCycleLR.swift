@@ -28,10 +28,12 @@ public struct OneCycleLR: Sendable, Equatable {
 
     /// Learning rate and Adam beta1 for optimizer step `step` (0-based), as PyTorch gives them
     /// after `step` calls of scheduler.step(). Steps past the plan keep the last phase's formula.
-    public func values(at step: Int) -> (lr: Double, beta1: Double) {
+    public func values(at step: Int) -> (lr: Double, beta1: Double) { values(at: Double(step)) }
+
+    /// The same at a fractional position (a re-planned time budget's `SchedulePace`).
+    public func values(at s: Double) -> (lr: Double, beta1: Double) {
         let phase1End = pctStart * Double(totalSteps) - 1
         let phase2End = Double(totalSteps - 1)
-        let s = Double(step)
         if s <= phase1End {
             // A warm-up of pct_start * T = 1 step ends where it starts (PyTorch divides 0 by 0):
             // that step is the peak.

@@ -55,3 +55,50 @@ public enum TimeBudget {
         return Plan(steps: steps, secondsPerStep: median, probeSeconds: probeSeconds)
     }
 }
+
+/// Re-plans: the first plan extrapolates a few steps over the whole budget, and a run's step
+/// rate drifts from them (the machine's load changes, the first evaluation leaves steps
+/// slower, checkpoints take their time). At fixed fractions of the plan the run measures its
+/// rate since the last re-plan, on the training clock, and fits the steps left to the time
+/// left; the learning-rate schedule keeps its shape and changes only its pace (`SchedulePace`).
+extension TimeBudget {
+    /// Fractions of the planned steps at which the run re-plans. The last ones are close to
+    /// the end, so the final error is that of a rate measured over the preceding 10-15%.
+    public static let replanFractions = [0.1, 0.3, 0.5, 0.7, 0.85, 0.95]
+
+    /// Where the rate is measured from: a step and the training clock then.
+    public struct Mark: Sendable {
+        public let step: Int
+        public let trainSeconds: Double
+        public init(step: Int, trainSeconds: Double) { self.step = step; self.trainSeconds = trainSeconds }
+    }
+
+    /// The step of the next re-plan of a time-budgeted run, nil when none is left. The same
+    /// on every rank: it follows from the stored plan only.
+    public static func nextReplanStep(_ options: TrainingOptions) -> Int? {
+        guard options.timeBudget != nil, let total = options.budgetSteps else { return nil }
+        let knots = options.budgetPace?.knots ?? [SchedulePace.Knot(step: 0, position: 0)]
+        let done = knots.count - 1
+        guard done < replanFractions.count else { return nil }
+        return max(knots[knots.count - 1].step + 1, Int((replanFractions[done] * Double(total)).rounded()))
+    }
+
+    /// Fits the run's remaining steps to the rest of `budgetSeconds` at the rate measured
+    /// since `mark` (rank 0's, on the training clock at `trainSeconds`). Collective; returns
+    /// the run's new step count.
+    @discardableResult
+    public static func replan(_ trainer: Trainer, budgetSeconds: Double, trainSeconds: Double, since mark: Mark) throws -> Int {
+        var decided = 0.0
+        if trainer.group.isRoot {
+            let measured = trainer.step - mark.step
+            let secondsPerStep = (trainSeconds - mark.trainSeconds) / Double(max(1, measured))
+            let left = max(0, budgetSeconds - trainSeconds)
+            let more = measured > 0 && secondsPerStep > 0 ? (left / secondsPerStep).rounded(.down)
+                                                          : Double((trainer.options.budgetSteps ?? trainer.step) - trainer.step)
+            decided = Double(trainer.step) + min(more, Double(Int32.max) - Double(trainer.step))
+        }
+        let steps = Int(try trainer.group.allreduceSum([decided])[0])
+        try trainer.replanBudgetSteps(steps)
+        return steps
+    }
+}

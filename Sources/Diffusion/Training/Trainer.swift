@@ -120,6 +120,20 @@ public final class Trainer {
         lrSchedule = o.learningRateSchedule(datasetSize: datasetSize)
     }
 
+    /// Changes a time-budgeted run's length to `steps` at the current step (`TimeBudget`):
+    /// the rest of the learning-rate schedule is spread over the steps left (`SchedulePace`).
+    /// Every rank must pass the same count at the same step.
+    public func replanBudgetSteps(_ steps: Int) throws {
+        guard let old = options.budgetSteps, steps >= step else {
+            throw TrainingError.configurationMismatch("a time budget is re-planned after its first plan, to no fewer steps than taken (\(steps) at step \(step))")
+        }
+        var o = options
+        o.budgetPace = (o.budgetPace ?? SchedulePace(scheduleSteps: old)).replanned(at: step, from: old)
+        o.budgetSteps = steps
+        try o.validate()
+        options = o
+    }
+
     private var plan: EpochPlan?
 
     /// Dataset indices of global batch `step` (all ranks compute the same).
@@ -200,7 +214,7 @@ public final class Trainer {
         if let maxNorm = options.maxGradNorm {
             GradientClipping.clip(model.store.grads, count: model.store.count, maxNorm: maxNorm)
         }
-        let (lr, beta1) = lrSchedule.values(at: step)
+        let (lr, beta1) = lrSchedule.values(at: options.schedulePosition(step: step, datasetSize: datasetSize))
         adam.update(params: model.store.values, grads: model.store.grads, lr: lr, beta1: beta1, beta2: options.beta2)
         ema?.update(parameters: model.store.values, afterStep: step + 1)
         let report = StepReport(step: step, epoch: step / stepsPerEpoch, loss: loss, lr: lr, beta1: beta1,

@@ -49,11 +49,15 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var emaInvGamma: Double? = nil
     /// Train for this many seconds of wall time instead of `epochs` (`TimeBudget`): the
     /// schedule's length is fixed from the step rate measured at the start. Left out of the
-    /// JSON when nil, as are the two fields below.
+    /// JSON when nil, as are `budgetSteps` and `budgetPace`.
     public var timeBudget: Double? = nil
-    /// The steps a time budget was turned into, decided once at the start and stored with
-    /// the run, so a resumed run keeps its plan whatever the machine's speed then.
+    /// The steps a time budget was turned into: decided at the start, corrected by the
+    /// re-plans as the run goes (`TimeBudget`), and stored with the run, so a resumed run
+    /// continues its plan.
     public var budgetSteps: Int? = nil
+    /// How the learning-rate schedule is walked once a re-plan has changed `budgetSteps`
+    /// (nil until then: the schedule is laid out for `budgetSteps`).
+    public var budgetPace: SchedulePace? = nil
     /// The learning-rate schedule (nil: the recipe's one-cycle). The warm-up ones peak at
     /// `maxLR` and run Adam at beta1 = `maxMomentum`.
     public var lrScheduler: LRSchedulerName? = nil
@@ -89,8 +93,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
                                     power: emaPower, invGamma: emaInvGamma ?? 1) }
     }
 
+    /// Where step `step` stands in the learning-rate schedule: the step itself, unless a
+    /// re-planned time budget changed the pace (`SchedulePace`).
+    public func schedulePosition(step: Int, datasetSize: Int) -> Double {
+        budgetPace.map { $0.position(at: step, totalSteps: plannedSteps(datasetSize: datasetSize)) } ?? Double(step)
+    }
+
     public func learningRateSchedule(datasetSize: Int) -> LearningRateSchedule {
-        let total = plannedSteps(datasetSize: datasetSize)
+        let total = budgetPace?.scheduleSteps ?? plannedSteps(datasetSize: datasetSize)
         guard let lrScheduler, lrScheduler != .oneCycle else {
             var s = OneCycleLR(maxLR: maxLR, totalSteps: total)
             s.pctStart = pctStart; s.divFactor = divFactor; s.finalDivFactor = finalDivFactor
@@ -167,6 +177,11 @@ extension TrainingOptions {
         if let budgetSteps {
             guard timeBudget != nil else { throw OptionError(name("budgetSteps"), "is set without a time budget (timeBudget)") }
             try OptionCheck.integer(budgetSteps, name("budgetSteps"), 1...Int(Int32.max))
+        }
+        if let budgetPace {
+            guard let budgetSteps else { throw OptionError(name("budgetPace"), "is set without a time budget's steps (budgetSteps)") }
+            try OptionCheck.integer(budgetPace.scheduleSteps, name("budgetPace.scheduleSteps"), 1...Int(Int32.max))
+            try budgetPace.validate(totalSteps: budgetSteps, name: name("budgetPace"))
         }
         if let lrWarmupSteps {
             try OptionCheck.integer(lrWarmupSteps, name("lrWarmupSteps"), 0...Int(Int32.max))

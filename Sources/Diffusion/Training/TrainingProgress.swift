@@ -2,14 +2,17 @@
 /// smoothed over about ten steps.
 public final class TrainingProgress {
     let bar: ProgressBar?
+    let trainer: Trainer
     var loss: Double?, imagesPerSecond: Double?
 
     public init(trainer: Trainer) {
+        self.trainer = trainer
         bar = trainer.group.isRoot ? ProgressBar(total: trainer.totalSteps, label: "train") : nil
     }
 
     public func record(_ r: Trainer.StepReport) {
         guard let bar else { return }
+        bar.total = trainer.totalSteps
         let smoothed = loss.map { 0.9 * $0 + 0.1 * r.loss } ?? r.loss
         let ips = Double(r.images) / r.seconds
         let rate = imagesPerSecond.map { 0.9 * $0 + 0.1 * ips } ?? ips

@@ -67,6 +67,9 @@ public final class TrainingRun {
         var line = "training time \(WallDuration.format(trainSeconds))"
         if let budget = trainer.options.timeBudget {
             line += String(format: " of a %@ budget (%+.1f%%)", WallDuration.format(budget), 100 * (trainSeconds / budget - 1))
+            if let pace = trainer.options.budgetPace, let steps = trainer.options.budgetSteps {
+                line += ", \(steps) steps (first plan \(pace.scheduleSteps), re-planned \(pace.knots.count - 1) times)"
+            }
         }
         if evaluation != nil { line += ", evaluations \(WallDuration.format(evaluationSeconds)) apart" }
         return line
@@ -88,6 +91,19 @@ public final class TrainingRun {
         return try TimeBudget.plan(trainer, budgetSeconds: budget, spentSeconds: earlierTrainSeconds)
     }
 
+    /// Where the time budget's rate is measured from: this session's start, then the last re-plan.
+    private var budgetMark: TimeBudget.Mark?
+
+    /// At the plan's re-plan points, fits the steps left to the time left (`TimeBudget.replan`).
+    private func replanTimeBudgetIfDue() throws {
+        guard let budget = trainer.options.timeBudget, !trainer.isFinished,
+              let due = TimeBudget.nextReplanStep(trainer.options), trainer.step >= due else { return }
+        let seconds = trainSeconds
+        let mark = budgetMark ?? TimeBudget.Mark(step: 0, trainSeconds: earlierTrainSeconds)
+        try TimeBudget.replan(trainer, budgetSeconds: budget, trainSeconds: seconds, since: mark)
+        budgetMark = TimeBudget.Mark(step: trainer.step, trainSeconds: seconds)
+    }
+
     /// Rank 0 writes the state, the model folder and the loss plot; each file atomically,
     /// the state last-but-not-least so it never points past a model that was not written.
     public func writeCheckpoint() throws {
@@ -98,7 +114,8 @@ public final class TrainingRun {
         if let ema = trainer.ema { try DiffusersFolder.save(try ema.model(config: trainer.model.config), to: emaModelPath) }
         try PipelineSchedulerConfig.write(schedule: trainer.schedule, prediction: trainer.model.predictionType, inRun: directory)
         try TrainingCheckpoint.save(trainer, to: statePath)
-        try metrics?.writeLossPlot(to: lossPlotPath)
+        try metrics?.writeLossPlot(to: lossPlotPath, loss: TrainingTarget.lossLabel(trainer.options.predictionType ?? .epsilon,
+                                                                                 snrGamma: trainer.options.snrGamma))
     }
 
     public enum Outcome { case finished, stopped }
@@ -107,6 +124,7 @@ public final class TrainingRun {
     /// `onEvaluation` gets rank 0's record of each evaluation.
     public func run(shouldStop: () -> Bool, onStep: (Trainer.StepReport) -> Void,
                     onEvaluation: (EvaluationRecord) -> Void = { _ in }) throws -> Outcome {
+        budgetMark = TimeBudget.Mark(step: trainer.step, trainSeconds: trainSeconds)
         while !trainer.isFinished {
             let report = try trainer.trainStep()
             onStep(report)
@@ -122,6 +140,7 @@ public final class TrainingRun {
                 try tensorBoard?.append(record, directory: directory)
                 onEvaluation(record)
             }
+            try replanTimeBudgetIfDue()
             if trainer.step % checkpointEvery == 0 && !trainer.isFinished { try writeCheckpoint() }
             if flags[0] > 0 {
                 try writeCheckpoint()

@@ -37,6 +37,13 @@ public enum TrainingTarget {
         return out
     }
 
+    /// What the loss of a run with these options is, for the loss plot's axis:
+    /// "MSE on eps", or "min-SNR-5 weighted MSE on v" with `--snr-gamma 5 --prediction-type v_prediction`.
+    public static func lossLabel(_ prediction: PredictionType, snrGamma: Double?) -> String {
+        let target = switch prediction { case .epsilon: "eps"; case .vPrediction: "v"; case .sample: "x0" }
+        return (snrGamma.map { String(format: "min-SNR-%g weighted ", $0) } ?? "") + "MSE on " + target
+    }
+
     /// SNR_t = abar_t / (1 - abar_t).
     public static func snr(alphaBar: Double) -> Double { alphaBar / (1 - alphaBar) }
 
