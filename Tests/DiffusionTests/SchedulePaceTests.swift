@@ -37,6 +37,21 @@ struct SchedulePaceTests {
         try pace.validate(totalSteps: 20, name: "budgetPace")
     }
 
+    /// The plan travels with the run's options (checkpoint and rank agreement), and a run
+    /// that never re-planned has no such field, so its options keep their hash.
+    @Test func paceIsStoredWithTheOptions() throws {
+        var options = TrainingOptions()
+        options.timeBudget = 60
+        options.budgetSteps = 70
+        #expect(!options.canonicalJSON.contains("budgetPace"))
+        options.budgetPace = SchedulePace(scheduleSteps: 40).replanned(at: 10, from: 40)
+        let back = try TrainingOptions(json: options.canonicalJSON)
+        #expect(back == options)
+        try back.validate()
+        #expect(back.schedulePosition(step: 10, datasetSize: 8) == 10)
+        #expect(back.schedulePosition(step: 69, datasetSize: 8) == 39)
+    }
+
     @Test func knotsOutOfOrderAreRefused() {
         var pace = SchedulePace(scheduleSteps: 100).replanned(at: 20, from: 100).replanned(at: 30, from: 100)
         pace.knots.swapAt(1, 2)
