@@ -22,6 +22,8 @@ struct TrainCommand: ParsableCommand {
         writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
 
+        One run at a time per folder: rank 0 holds a lock on <run folder>/.lock while it trains,         and a second train (or --resume) of that folder refuses at once, naming the host and pid         of the holder. A rank that stops answering in a collective is named after --stall-warning         and ends the job after --stall-timeout (docs/faults.md).
+
         Example: mpirun -np 2 --bind-to none launcher train --preset small --epochs 1
         """)
 
@@ -40,6 +42,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var clip: ClipFlag
     @Flag(help: "Write no TensorBoard event files (tensorboard/ in the run folder).") var noTensorboard = false
     @OptionGroup(title: "Evaluation while training") var evaluation: EvaluationFlags
+    @OptionGroup(title: "Stalled ranks") var stall: StallFlags
 
     func validate() throws {
         if resume && out == nil { throw ValidationError("--resume needs --out: the run folder to continue") }
@@ -55,6 +58,11 @@ struct TrainCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "train")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory())
+            // Rank 0 writes the folder, so it alone holds the lock; a refusal reaches every rank
+            // and they all stop cleanly. Held until this closure ends.
+            let lock = try comm.rootLoads { try RunFolderLock.acquire(directory: directory, create: !resume) }
+            defer { withExtendedLifetime(lock) {} }
+            try stall.watch(comm, directory: directory)
             let start = try startingPoint(comm, directory: directory)
             try start.checkSameOnEveryRank(group: comm)
             let data = try comm.together {
@@ -68,6 +76,12 @@ struct TrainCommand: ParsableCommand {
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
                                       tensorBoard: !noTensorboard)
+            // A signal during the start (MPI init, the data load) stops the run here, before the
+            // time budget's probe steps or an evaluation's setup.
+            if try run.agreeToStop({ stopRequested != 0 }) {
+                if comm.isRoot { print(stoppedBeforeFirstStep(trainer, directory: directory)) }
+                return
+            }
             if let plan = try run.planTimeBudget(), comm.isRoot {
                 print("time budget \(WallDuration.format(start.options.timeBudget ?? 0)): \(plan.steps) steps at "
                       + String(format: "%.3f s a step (median of %d timed steps, %.1f s spent measuring)", plan.secondsPerStep,
@@ -88,6 +102,10 @@ struct TrainCommand: ParsableCommand {
                                       onEvaluation: { progress.log($0.line) })
             progress.finish()
             if comm.isRoot { print(run.timeSummary) }
+            if outcome == .stoppedBeforeFirstStep {
+                if comm.isRoot { print(stoppedBeforeFirstStep(trainer, directory: directory)) }
+                return
+            }
             if outcome == .stopped {
                 if comm.isRoot { print("stopped at step \(trainer.step); checkpoint written. Continue with: --out \(directory) --resume") }
                 return
@@ -103,6 +121,13 @@ struct TrainCommand: ParsableCommand {
                 try run.tensorBoard?.image("samples", pngFile: directory + "/samples.png", step: trainer.step)
             }
         }
+    }
+
+    /// What rank 0 prints when a signal stopped the run before it took a step.
+    func stoppedBeforeFirstStep(_ trainer: Trainer, directory: String) -> String {
+        trainer.step == 0 ? "stopped before the first step (SIGTERM or Ctrl-C): nothing trained, no checkpoint written"
+                          : "stopped before the first step of this session (SIGTERM or Ctrl-C); the checkpoint at step "
+                            + "\(trainer.step) stays. Continue with: --out \(directory) --resume"
     }
 
     /// A new run from the flags, or the saved run with the flags checked against it.
