@@ -18,8 +18,8 @@ struct TrainCommand: ParsableCommand {
         (for --resume), metrics.csv, loss.png, tensorboard/ (event files with the loss, learning \
         rate, images/s and the final grid: `tensorboard --logdir <run folder>`) and, at the end, \
         samples.png (from the EMA weights when there are some, clipped to [-0.5, 0.5] unless \
-        --no-clip). Ctrl-C or SIGTERM \
-        writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
+        --no-clip). Ctrl-C or SIGTERM (to mpirun or to the ranks; a SIGCONT from mpirun, which \
+        precedes its SIGTERM, too) writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
 
         One run at a time per folder: rank 0 holds a lock on <run folder>/.lock while it trains,         and a second train (or --resume) of that folder refuses at once, naming the host and pid         of the holder. A rank that stops answering in a collective is named after --stall-warning         and ends the job after --stall-timeout (docs/faults.md).
@@ -63,6 +63,11 @@ struct TrainCommand: ParsableCommand {
             let lock = try comm.rootLoads { try RunFolderLock.acquire(directory: directory, create: !resume) }
             defer { withExtendedLifetime(lock) {} }
             try stall.watch(comm, directory: directory)
+            // A signal that came during the launch or MPI init stops the run before the data load.
+            if try comm.allreduceSum([stopRequested != 0 ? 1 : 0])[0] > 0 {
+                if comm.isRoot { print("stopped before the first step (\(stopReason)): nothing trained, nothing written") }
+                return
+            }
             let start = try startingPoint(comm, directory: directory)
             try start.checkSameOnEveryRank(group: comm)
             let data = try comm.together {
@@ -107,7 +112,7 @@ struct TrainCommand: ParsableCommand {
                 return
             }
             if outcome == .stopped {
-                if comm.isRoot { print("stopped at step \(trainer.step); checkpoint written. Continue with: --out \(directory) --resume") }
+                if comm.isRoot { print("stopped at step \(trainer.step) (\(stopReason)); checkpoint written. Continue with: --out \(directory) --resume") }
                 return
             }
             if comm.isRoot {
@@ -125,8 +130,8 @@ struct TrainCommand: ParsableCommand {
 
     /// What rank 0 prints when a signal stopped the run before it took a step.
     func stoppedBeforeFirstStep(_ trainer: Trainer, directory: String) -> String {
-        trainer.step == 0 ? "stopped before the first step (SIGTERM or Ctrl-C): nothing trained, no checkpoint written"
-                          : "stopped before the first step of this session (SIGTERM or Ctrl-C); the checkpoint at step "
+        trainer.step == 0 ? "stopped before the first step (\(stopReason)): nothing trained, no checkpoint written"
+                          : "stopped before the first step of this session (\(stopReason)); the checkpoint at step "
                             + "\(trainer.step) stays. Continue with: --out \(directory) --resume"
     }
 

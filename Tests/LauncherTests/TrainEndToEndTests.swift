@@ -153,8 +153,8 @@ import Testing
                        try MPIRun.launcherURL().path] + long + ["--out", base]
         let run = try MPIRun.run(command, timeout: 600, stopWhen: {
             let text = (try? String(contentsOfFile: base + "/metrics.csv", encoding: .utf8)) ?? ""
-            // Not at the very first steps: a SIGTERM that reaches mpirun while it is still
-            // settling its launch was seen to be dropped on an idle machine (the run went on).
+            // After 30 steps, so the checkpoint has something to resume. (Earlier signals:
+            // FaultEndToEndTests; why one once seemed dropped: docs/faults.md, "Early signals".)
             return text.split(separator: "\n").count >= 30
         })
         // mpirun itself exits non-zero after a SIGTERM; what counts is what the ranks did.
