@@ -72,7 +72,9 @@ import Glibc
         let out = temporaryDirectory()
         let started = Date()
         var signalled: [pid_t] = []
-        let run = try MPIRun.run(["mpirun", "-np", "2", "--oversubscribe", "--mca", "odls_base_sigkill_timeout", "30",
+        // A rank signalled before its first instructions dies of it, and mpirun then waits out
+        // its timers (2 x 5 s) before it exits.
+        let run = try MPIRun.run(["mpirun", "-np", "2", "--oversubscribe", "--mca", "odls_base_sigkill_timeout", "5",
                                   try MPIRun.launcherURL().path] + Self.long + ["--out", out], timeout: 120, stopWhen: {
             if signalled.isEmpty, Date().timeIntervalSince(started) >= delay {
                 signalled = Array(RankProcesses.find(marker: out).values)
