@@ -22,7 +22,10 @@ struct TrainCommand: ParsableCommand {
         precedes its SIGTERM, too) writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
 
-        One run at a time per folder: rank 0 holds a lock on <run folder>/.lock while it trains,         and a second train (or --resume) of that folder refuses at once, naming the host and pid         of the holder. A rank that stops answering in a collective is named after --stall-warning         and ends the job after --stall-timeout (docs/faults.md).
+        One run at a time per folder: rank 0 holds a lock on <run folder>/.lock while it trains, \
+        and a second train (or --resume) of that folder refuses at once, naming the host and pid \
+        of the holder. A rank that stops answering in a collective is named after --stall-warning \
+        and ends the job after --stall-timeout (docs/faults.md).
 
         Example: mpirun -np 2 --bind-to none launcher train --preset small --epochs 1
         """)
