@@ -6,6 +6,13 @@ internal import CMPI
 
 extension Communicator {
     public func barrier() throws {
+        if stallWatch != nil {
+            return try watched("MPI_Ibarrier") { requests in
+                var request: MPI_Request? = cmpi_request_null()
+                try check(MPI_Ibarrier(comm, &request), "MPI_Ibarrier")
+                requests.append(request)
+            }
+        }
         try call("MPI_Barrier") { MPI_Barrier(comm) }
     }
 
@@ -14,6 +21,15 @@ extension Communicator {
     /// Copies `root`'s buffer into every rank's buffer (same length on every rank).
     public func broadcast<T: MPIScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int = 0) throws {
         guard let base = buffer.baseAddress else { return }
+        if stallWatch != nil {
+            return try watched("MPI_Ibcast") { requests in
+                try Communicator.forEachChunk(buffer.count) { offset, count in
+                    var request: MPI_Request? = cmpi_request_null()
+                    try check(MPI_Ibcast(base + offset, count, T.datatype, Int32(clamping: root), comm, &request), "MPI_Ibcast")
+                    requests.append(request)
+                }
+            }
+        }
         try Communicator.forEachChunk(buffer.count) { offset, count in
             try call("MPI_Bcast") { MPI_Bcast(base + offset, count, T.datatype, Int32(clamping: root), comm) }
         }
@@ -49,6 +65,16 @@ extension Communicator {
     /// with the result.
     public func allreduce<T: MPIReducible>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum) throws {
         guard let base = buffer.baseAddress else { return }
+        if stallWatch != nil {
+            return try watched("MPI_Iallreduce") { requests in
+                try Communicator.forEachChunk(buffer.count) { offset, count in
+                    var request: MPI_Request? = cmpi_request_null()
+                    try check(MPI_Iallreduce(cmpi_in_place(), base + offset, count, T.datatype, op.mpiOp, comm, &request),
+                              "MPI_Iallreduce")
+                    requests.append(request)
+                }
+            }
+        }
         try Communicator.forEachChunk(buffer.count) { offset, count in
             try call("MPI_Allreduce") {
                 MPI_Allreduce(cmpi_in_place(), base + offset, count, T.datatype, op.mpiOp, comm)

@@ -15,6 +15,9 @@ public final class Communicator {
 
     var comm: MPI_Comm { cmpi_comm_world() }
 
+    /// The stall check, once `watchStalls` has turned it on (StallWatch.swift).
+    var stallWatch: StallWatch?
+
     private init(rank: Int, size: Int, processorName: String) {
         self.rank = rank
         self.size = size
@@ -71,6 +74,7 @@ public final class Communicator {
         lifecycleLock.lock()
         defer { lifecycleLock.unlock() }
         guard case .running = lifecycle else { return }
+        stallWatch?.finish()
         lifecycle = .finalized
         try check(MPI_Finalize(), "MPI_Finalize")
     }

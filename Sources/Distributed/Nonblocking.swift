@@ -5,15 +5,23 @@ internal import CMPI
 public final class PendingRequest {
     private var requests: [MPI_Request?]
     private let name: String
+    /// With the stall check on: the watch and this operation's number in it.
+    private let watch: (StallWatch, sequence: Int64)?
 
-    init(requests: [MPI_Request?], name: String) {
+    init(requests: [MPI_Request?], name: String, watch: (StallWatch, sequence: Int64)? = nil) {
         self.requests = requests
         self.name = name
+        self.watch = watch
     }
 
-    /// Blocks until the operation is complete. Later calls return at once.
+    /// Blocks until the operation is complete (under the stall check when it is on). Later
+    /// calls return at once.
     public func wait() throws {
         guard !requests.isEmpty else { return }
+        if let (stallWatch, sequence) = watch {
+            defer { requests = [] }
+            return try stallWatch.wait(&requests, sequence: sequence, name: name)
+        }
         let code = requests.withUnsafeMutableBufferPointer {
             MPI_Waitall(Int32($0.count), $0.baseAddress, cmpi_statuses_ignore())
         }
@@ -52,6 +60,7 @@ extension Communicator {
                                             op: ReduceOp = .sum) throws -> PendingRequest {
         let pending = PendingRequest(requests: [], name: "MPI_Iallreduce")
         guard let base = buffer.baseAddress else { return pending }
+        let sequence = try stallWatch?.arrive()
         var requests: [MPI_Request?] = []
         do {
             try Communicator.forEachChunk(buffer.count) { offset, count in
@@ -66,6 +75,7 @@ extension Communicator {
             try? PendingRequest(requests: requests, name: "MPI_Iallreduce").wait()
             throw error
         }
-        return PendingRequest(requests: requests, name: "MPI_Iallreduce")
+        return PendingRequest(requests: requests, name: "MPI_Iallreduce",
+                              watch: stallWatch.flatMap { watch in sequence.map { (watch, $0) } })
     }
 }

@@ -6,6 +6,8 @@ import Foundation
 //
 //   communicator-checks [--max-chunk N]   the checks; rank 0 prints ok/FAIL per check
 //   communicator-checks --abort-on-rank R  rank R calls abort while the others wait in a barrier
+//   communicator-checks --stall-watch S    the checks with the stall check on (warning after S s):
+//                                          barriers, broadcasts and allreduces go nonblocking
 
 func fail(_ message: String) -> Never {
     try? FileHandle.standardError.write(contentsOf: Data("communicator-checks: \(message)\n".utf8))
@@ -14,6 +16,7 @@ func fail(_ message: String) -> Never {
 
 var maxChunk: Int?
 var abortOnRank: Int?
+var stallWatch: Int?
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     guard let text = arguments.popFirst(), let value = Int(text), value >= 0 else {
@@ -22,7 +25,8 @@ while let flag = arguments.popFirst() {
     switch flag {
     case "--max-chunk" where value >= 1: maxChunk = value
     case "--abort-on-rank": abortOnRank = value
-    default: fail("unknown option \(flag) \(value); expected --max-chunk N (N >= 1) or --abort-on-rank R")
+    case "--stall-watch" where value >= 1: stallWatch = value
+    default: fail("unknown option \(flag) \(value); expected --max-chunk N (N >= 1), --abort-on-rank R or --stall-watch S (S >= 1)")
     }
 }
 
@@ -31,6 +35,7 @@ do { comm = try Communicator.world() } catch { fail("\(error)") }
 if let maxChunk { Communicator.maxElementsPerCall = maxChunk }
 var failed = 0
 do {
+    if let stallWatch { try comm.watchStalls(StallPolicy(warningSeconds: Double(stallWatch), timeoutSeconds: nil)) }
     if let abortOnRank {
         try comm.barrier()
         if comm.rank == abortOnRank {

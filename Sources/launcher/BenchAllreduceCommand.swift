@@ -23,6 +23,8 @@ struct BenchAllreduce: ParsableCommand {
     @Option(help: "Before each sample, write this many MB of scratch memory on every rank, so the message starts out of cache as gradients do after backward (0: warm, back-to-back), in 0...65536.")
     var evictMb = 0
     @Option(help: "Also write the result as JSON to this file.") var json: String?
+    @Flag(help: "Run the allreduces under train's stall check (nonblocking, polled, with arrival notices; docs/faults.md), to see what it costs.")
+    var stallCheck = false
 
     func validate() throws {
         guard !sizes.isEmpty else { throw ValidationError("--sizes needs at least one size") }
@@ -36,6 +38,7 @@ struct BenchAllreduce: ParsableCommand {
     func run() throws {
         let sizes = self.sizes.map(\.bytes)
         try runOnWorld(agreeing: agreedFields(command: "bench allreduce")) { comm in
+            if stallCheck { try comm.watchStalls(StallPolicy(warningSeconds: 60, timeoutSeconds: nil)) }
             let result = try AllreduceBenchmark.run(sizes: sizes, repeats: repeats, evictMegabytes: evictMb, group: comm)
             guard comm.isRoot else { return }
             print(result.formatted())

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diffusion
+import Distributed
 
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,6 +13,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Timed steps after one warm-up step, in 1...1000.") var steps = 4
     @Flag(help: "Allreduce all gradients after backward instead of overlapping buckets with it.") var noOverlap = false
     @OptionGroup var bucket: BucketOption
+    @Flag(help: "Train under train's stall check (docs/faults.md), to see what it costs.") var stallCheck = false
 
     func validate() throws {
         try OptionCheck.integer(batch, "--batch", 1...4096)
@@ -20,7 +22,8 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         try common.runOnEveryRank(agreeing: agreedFields(command: "bench train"), summary: \.summary) { comm, threads, convolutions in
-            try TrainBenchmark.run(preset: common.preset, convolutions: convolutions, batch: batch, steps: steps,
+            if stallCheck { try comm.watchStalls(StallPolicy(warningSeconds: 60, timeoutSeconds: nil)) }
+            return try TrainBenchmark.run(preset: common.preset, convolutions: convolutions, batch: batch, steps: steps,
                                    overlap: !noOverlap, bucketFloats: bucket.bucketFloats, threadsPerRank: threads, group: comm)
         }
     }

@@ -10,7 +10,7 @@ extension Communicator: Collectives {
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective {
         try iallreduce(buffer, op: .sum)
     }
-    // broadcast(_:root:) is witnessed by Communicator's generic broadcast.
+    // broadcast(_:root:) and setStallContext(step:part:) are witnessed by Communicator's generic broadcast.
     public func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float] {
         try gatherv(local, counts: counts, root: root)
     }

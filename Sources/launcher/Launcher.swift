@@ -20,8 +20,11 @@ struct Launcher: ParsableCommand {
         ])
 
     static func main() {
+        let arguments = attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst()))
+        // Before anything that takes time: a SIGTERM to mpirun can reach a rank while it starts.
+        if let command = arguments.first, commandsStoppingCleanly.contains(command) { installStopHandlers() }
         ProcessTuning.apply()
         refuseUnknownKernelChoice()
-        main(attachingNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+        main(arguments)
     }
 }

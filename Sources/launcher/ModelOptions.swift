@@ -46,18 +46,3 @@ func defaultRunDirectory(_ kind: String = "") -> String {
     f.dateFormat = "yyyyMMdd-HHmmss"
     return "runs/\(kind)\(f.string(from: Date()))"
 }
-
-/// SIGINT/SIGTERM set this; long loops poll it and stop cleanly at the next step.
-nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
-
-func installStopHandlers() {
-    signal(SIGINT) { _ in stopRequested = 1 }
-    signal(SIGTERM) { _ in stopRequested = 1 }
-    // A blocked signal mask survives exec: a parent that blocks SIGTERM (a test runner, a
-    // job wrapper) would leave the handlers above silent. Unblock both for this process.
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-}

@@ -18,9 +18,14 @@ struct TrainCommand: ParsableCommand {
         (for --resume), metrics.csv, loss.png, tensorboard/ (event files with the loss, learning \
         rate, images/s and the final grid: `tensorboard --logdir <run folder>`) and, at the end, \
         samples.png (from the EMA weights when there are some, clipped to [-0.5, 0.5] unless \
-        --no-clip). Ctrl-C or SIGTERM \
-        writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
+        --no-clip). Ctrl-C or SIGTERM (to mpirun or to the ranks; a SIGCONT from mpirun, which \
+        precedes its SIGTERM, too) writes a checkpoint and exits; `--resume` continues exactly where it stopped, with the \
         saved options and model: flags given with it must match them (except --max-steps).
+
+        One run at a time per folder: rank 0 holds a lock on <run folder>/.lock while it trains, \
+        and a second train (or --resume) of that folder refuses at once, naming the host and pid \
+        of the holder. A rank that stops answering in a collective is named after --stall-warning \
+        and ends the job after --stall-timeout (docs/faults.md).
 
         Example: mpirun -np 2 --bind-to none launcher train --preset small --epochs 1
         """)
@@ -40,6 +45,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var clip: ClipFlag
     @Flag(help: "Write no TensorBoard event files (tensorboard/ in the run folder).") var noTensorboard = false
     @OptionGroup(title: "Evaluation while training") var evaluation: EvaluationFlags
+    @OptionGroup(title: "Stalled ranks") var stall: StallFlags
 
     func validate() throws {
         if resume && out == nil { throw ValidationError("--resume needs --out: the run folder to continue") }
@@ -55,6 +61,16 @@ struct TrainCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "train")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory())
+            // Rank 0 writes the folder, so it alone holds the lock; a refusal reaches every rank
+            // and they all stop cleanly. Held until this closure ends.
+            let lock = try comm.rootLoads { try RunFolderLock.acquire(directory: directory, create: !resume) }
+            defer { withExtendedLifetime(lock) {} }
+            try stall.watch(comm, directory: directory)
+            // A signal that came during the launch or MPI init stops the run before the data load.
+            if try comm.allreduceSum([stopRequested != 0 ? 1 : 0])[0] > 0 {
+                if comm.isRoot { print("stopped before the first step (\(stopReason)): nothing trained, nothing written") }
+                return
+            }
             let start = try startingPoint(comm, directory: directory)
             try start.checkSameOnEveryRank(group: comm)
             let data = try comm.together {
@@ -68,6 +84,12 @@ struct TrainCommand: ParsableCommand {
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
                                       tensorBoard: !noTensorboard)
+            // A signal during the start (MPI init, the data load) stops the run here, before the
+            // time budget's probe steps or an evaluation's setup.
+            if try run.agreeToStop({ stopRequested != 0 }) {
+                if comm.isRoot { print(stoppedBeforeFirstStep(trainer, directory: directory)) }
+                return
+            }
             if let plan = try run.planTimeBudget(), comm.isRoot {
                 print("time budget \(WallDuration.format(start.options.timeBudget ?? 0)): \(plan.steps) steps at "
                       + String(format: "%.3f s a step (median of %d timed steps, %.1f s spent measuring)", plan.secondsPerStep,
@@ -88,8 +110,12 @@ struct TrainCommand: ParsableCommand {
                                       onEvaluation: { progress.log($0.line) })
             progress.finish()
             if comm.isRoot { print(run.timeSummary) }
+            if outcome == .stoppedBeforeFirstStep {
+                if comm.isRoot { print(stoppedBeforeFirstStep(trainer, directory: directory)) }
+                return
+            }
             if outcome == .stopped {
-                if comm.isRoot { print("stopped at step \(trainer.step); checkpoint written. Continue with: --out \(directory) --resume") }
+                if comm.isRoot { print("stopped at step \(trainer.step) (\(stopReason)); checkpoint written. Continue with: --out \(directory) --resume") }
                 return
             }
             if comm.isRoot {
@@ -103,6 +129,13 @@ struct TrainCommand: ParsableCommand {
                 try run.tensorBoard?.image("samples", pngFile: directory + "/samples.png", step: trainer.step)
             }
         }
+    }
+
+    /// What rank 0 prints when a signal stopped the run before it took a step.
+    func stoppedBeforeFirstStep(_ trainer: Trainer, directory: String) -> String {
+        trainer.step == 0 ? "stopped before the first step (\(stopReason)): nothing trained, no checkpoint written"
+                          : "stopped before the first step of this session (\(stopReason)); the checkpoint at step "
+                            + "\(trainer.step) stays. Continue with: --out \(directory) --resume"
     }
 
     /// A new run from the flags, or the saved run with the flags checked against it.

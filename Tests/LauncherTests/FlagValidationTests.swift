@@ -31,6 +31,9 @@ import Testing
         (train + ["--sampler", "ddpn"], "--sampler"),
         (train + ["--sampler", "ddpn"], "euler-ancestral"),  // lists the samplers
         (train + ["--preset", "large"], "--preset"),
+        (train + ["--stall-warning", "5"], "--stall-warning"),  // no unit
+        (train + ["--stall-timeout", "soon"], "--stall-timeout"),
+        (train + ["--stall-warning", "2m", "--stall-timeout", "1m"], "--stall-timeout"),  // before the warning
         (train + ["--ema-decay", "1"], "--ema-decay"),
         (train + ["--ema-decay=-0.5"], "--ema-decay"),
         (train + ["--ema-decay", "nan"], "--ema-decay"),

@@ -19,11 +19,12 @@ import Testing
     ]
 
     @Test("communicator-checks", arguments: [
-        (1, nil), (2, nil), (3, nil),
-        (2, 3), (3, 2),  // small chunk limits: every buffer goes in several MPI calls
-    ] as [(Int, Int?)])
-    func checkCommunicator(ranks: Int, maxChunk: Int?) throws {
-        let arguments = maxChunk.map { ["--max-chunk", "\($0)"] } ?? []
+        (1, nil, false), (2, nil, false), (3, nil, false),
+        (2, 3, false), (3, 2, false),  // small chunk limits: every buffer goes in several MPI calls
+        (2, nil, true), (3, 2, true),  // the stall check on: watched nonblocking collectives
+    ] as [(Int, Int?, Bool)])
+    func checkCommunicator(ranks: Int, maxChunk: Int?, stallWatch: Bool) throws {
+        let arguments = (maxChunk.map { ["--max-chunk", "\($0)"] } ?? []) + (stallWatch ? ["--stall-watch", "60"] : [])
         let run = try MPIRun.product("communicator-checks", arguments, ranks: ranks)
         #expect(run.status == 0, "stdout:\n\(run.stdout)\nstderr:\n\(run.stderr)")
         let lines = Set(run.lines)

@@ -16,6 +16,10 @@ public protocol Collectives: AnyObject {
     /// Concatenation in rank order on root (others get []); counts[r] is rank r's length.
     func gather(_ local: UnsafeBufferPointer<Float>, counts: [Int], root: Int) throws -> [Float]
     func barrier() throws
+    /// Names what the collectives started next belong to (`step`, nil outside a step; `part`:
+    /// "gradient bucket 2 of 5"), for the message about a rank that does not arrive in them
+    /// (`train --stall-warning`). Groups without a stall check ignore it.
+    func setStallContext(step: Int?, part: String)
 }
 
 /// A collective in flight.
@@ -28,6 +32,8 @@ public protocol PendingCollective: AnyObject {
 
 extension Collectives {
     public var isRoot: Bool { rank == 0 }
+
+    public func setStallContext(step: Int?, part: String) {}
 
     public func allreduceSum(_ values: [Double]) throws -> [Double] {
         var v = values

@@ -10,11 +10,16 @@ final class GradientBuckets {
     private var pending: [PendingCollective] = []
     /// An error from a start inside backward's callback, reported by `startRest` or `wait()`.
     private var failure: Error?
+    /// The step, and the buckets started so far, for stall messages.
+    private let step: Int
+    private var startedCount = 0
+    private var bucketCount: Int { (gradients.count + bucketFloats - 1) / bucketFloats }
 
-    init(gradients: UnsafeMutableBufferPointer<Float>, bucketFloats: Int) {
+    init(gradients: UnsafeMutableBufferPointer<Float>, bucketFloats: Int, step: Int = 0) {
         precondition(bucketFloats > 0)
         self.gradients = gradients
         self.bucketFloats = bucketFloats
+        self.step = step
         startedDownTo = gradients.count
     }
 
@@ -36,6 +41,8 @@ final class GradientBuckets {
             // Buckets are cut from offset 0 up, so the lowest one holds the remainder.
             let lower = ((startedDownTo - 1) / bucketFloats) * bucketFloats
             guard lower >= ready else { break }
+            startedCount += 1
+            group.setStallContext(step: step, part: "gradient bucket \(startedCount) of \(bucketCount)")
             pending.append(try group.startAllreduceSum(UnsafeMutableBufferPointer(rebasing: gradients[lower..<startedDownTo])))
             startedDownTo = lower
         }

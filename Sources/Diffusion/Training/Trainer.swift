@@ -180,7 +180,7 @@ public final class Trainer {
         //    buckets start their allreduce (top of the store first) as soon as backward has
         //    finished them. Weights are 1 without --snr-gamma: the recipe's loss, bit for bit.
         model.store.zeroGrads()
-        let buckets = GradientBuckets(gradients: model.store.gradBuffer, bucketFloats: bucketFloats)
+        let buckets = GradientBuckets(gradients: model.store.gradBuffer, bucketFloats: bucketFloats, step: step)
         var localLoss = 0.0
         if !mine.isEmpty {
             let prediction = options.predictionType ?? .epsilon
@@ -197,6 +197,7 @@ public final class Trainer {
         var t1 = ResourceUsage.now()
         var waitSeconds = 0.0
         if separateWaitFromAllreduce {
+            group.setStallContext(step: step, part: "barrier after backward")
             try group.barrier()
             let t = ResourceUsage.now()
             waitSeconds = t - t1
@@ -204,6 +205,7 @@ public final class Trainer {
         }
         try buckets.startRest(group: group)
         try buckets.wait()
+        group.setStallContext(step: step, part: "sum of the loss")
         let loss = try group.allreduceSum([localLoss])[0] / Double(globalBatch * pixels)
         let allreduceSeconds = ResourceUsage.now() - t1
         guard loss.isFinite else {

@@ -100,6 +100,7 @@ public final class TrainingRun {
               let due = TimeBudget.nextReplanStep(trainer.options), trainer.step >= due else { return }
         let seconds = trainSeconds
         let mark = budgetMark ?? TimeBudget.Mark(step: 0, trainSeconds: earlierTrainSeconds)
+        trainer.group.setStallContext(step: trainer.step - 1, part: "time budget re-plan")
         try TimeBudget.replan(trainer, budgetSeconds: budget, trainSeconds: seconds, since: mark)
         budgetMark = TimeBudget.Mark(step: trainer.step, trainSeconds: seconds)
     }
@@ -118,18 +119,30 @@ public final class TrainingRun {
                                                                                  snrGamma: trainer.options.snrGamma))
     }
 
-    public enum Outcome { case finished, stopped }
+    /// `stoppedBeforeFirstStep`: asked to stop before this session took a step; nothing was
+    /// written (a resumed run's checkpoint stays as it was).
+    public enum Outcome { case finished, stopped, stoppedBeforeFirstStep }
+
+    /// Whether any rank has been asked to stop (collective: every rank gets the same answer).
+    /// The loop asks after every step; a command asks before long work that precedes the first
+    /// step, so a signal that came while the job started stops it there.
+    public func agreeToStop(_ shouldStop: () -> Bool) throws -> Bool {
+        trainer.group.setStallContext(step: nil, part: "agreement on stopping before the first step")
+        return try trainer.group.allreduceSum([shouldStop() ? 1 : 0])[0] > 0
+    }
 
     /// Trains until the plan (or --max-steps) is done or `shouldStop` turns true on any rank.
     /// `onEvaluation` gets rank 0's record of each evaluation.
     public func run(shouldStop: () -> Bool, onStep: (Trainer.StepReport) -> Void,
                     onEvaluation: (EvaluationRecord) -> Void = { _ in }) throws -> Outcome {
+        if !trainer.isFinished, try agreeToStop(shouldStop) { return .stoppedBeforeFirstStep }
         budgetMark = TimeBudget.Mark(step: trainer.step, trainSeconds: trainSeconds)
         while !trainer.isFinished {
             let report = try trainer.trainStep()
             onStep(report)
             // Every rank must leave, and evaluate, at the same steps: one sum agrees on both
             // (rank 0's clock decides a time cadence).
+            trainer.group.setStallContext(step: trainer.step - 1, part: "agreement on stopping and evaluating")
             let due = trainer.group.isRoot && evaluation?.isDue(stepsTaken: trainer.step, trainSeconds: trainSeconds) == true
             let flags = try trainer.group.allreduceSum([shouldStop() ? 1 : 0, due || (trainer.isFinished && evaluation != nil) ? 1 : 0])
             let seconds = trainSeconds
@@ -156,6 +169,7 @@ public final class TrainingRun {
         guard let evaluation else { return nil }
         let t0 = ResourceUsage.now()
         defer { evaluationSeconds += ResourceUsage.now() - t0 }
+        trainer.group.setStallContext(step: trainer.step - 1, part: "evaluation")
         let record = try evaluation.run(trainer: trainer, trainSeconds: seconds, directory: directory,
                                         grid: String(format: "eval/step-%06d.png", trainer.step))
         evaluation.markDone(trainSeconds: seconds)
