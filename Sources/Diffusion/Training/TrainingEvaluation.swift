@@ -83,7 +83,9 @@ public final class TrainingEvaluation {
                                                   seed: settings.seed, group: trainer.group, guidance: guidance,
                                                   clip: settings.clip)
         // The classifier sees one-channel images: other models get the grid alone.
-        let scores = model.config.outChannels == 1 && model.config.sampleSize == Preprocess.imageSize && count >= 2
+        // (A --data run's classifier was checked against the model when the run started.)
+        let scores = (settings.fid.referenceData != nil || model.config.outChannels == 1 && model.config.sampleSize == Preprocess.imageSize)
+            && count >= 2
             ? try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange, settings: settings.fid,
                                          group: trainer.group)
             : nil
