@@ -43,7 +43,9 @@ struct FIDOptions: ParsableArguments {
     }
 
     /// The classifier's input (image size, channels) from its config.json.
+    /// Refuses first a classifier trained on other data than --reference.
     func classifierInput() throws -> (size: Int, channels: Int) {
+        try ReferenceStatistics.checkClassifier(ClassifierFolder.locate(given: classifier), for: referenceData)
         let c = try ClassifierFolder.load(from: ClassifierFolder.locate(given: classifier)).config
         return (c.imageSize, c.inChannels)
     }

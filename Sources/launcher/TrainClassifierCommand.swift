@@ -102,14 +102,14 @@ struct TrainClassifierCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "train-classifier")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("classifier-"))
-            let config = try config(), options = options()
+            var config = try config()
+            let options = options()
 
             func load(_ split: FashionMNIST.Split, first: Int?) throws -> (images: Tensor, labels: [Int]) {
                 let data = try FashionMNIST.load(split: split, directory: dataDir)
                 let indices = Array(0..<min(first ?? data.count, data.count))
                 return (Preprocess.images(data, indices: indices), data.labels(at: indices))
             }
-            var config = config
             let userData = try dataFlags.load(comm)
             let (train, test) = try comm.together {
                 let (train, test) = try userData.map { try split($0, config: &config) }

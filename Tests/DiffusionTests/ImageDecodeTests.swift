@@ -94,10 +94,10 @@ import Testing
         let g = try ImageFormat.decode(try JPEGDecoder.encode(DecodedImage(width: w, height: h, channels: 1, pixels: gray), quality: 95), path: "g.jpg")
         #expect(g.channels == 1 && zip(g.pixels, gray).map { abs(Int($0) - Int($1)) }.max()! <= 12)
         do {
-            _ = try ImageFormat.decode(Array(colour.prefix(colour.count / 2)), path: "cut.jpg")
+            _ = try ImageFormat.decode(Array(colour.prefix(colour.count - 40)), path: "cut.jpg")
             Issue.record("a truncated JPEG was decoded")
         } catch {
-            #expect("\(error)".hasPrefix("cut.jpg: corrupt or truncated JPEG data"), "\(error)")
+            #expect("\(error)".hasPrefix("cut.jpg: corrupt or truncated JPEG data: Premature end of JPEG file"), "\(error)")
         }
     }
 }

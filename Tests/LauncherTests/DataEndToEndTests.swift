@@ -70,6 +70,23 @@ import Testing
         #expect(try NPY.read(dir + "/s/samples.npy").shape == [2, 3, 16, 16])
         let wrong = try MPIRun.launcher(["sample", "--model", dir + "/run", "--class", "circle", "--n", "2", "--out", dir + "/w"], ranks: 1)
         #expect(wrong.status != 0 && wrong.stderr.contains("'disc', 'square'"), "\(wrong.stderr)")
+
+        // FID against the shapes, with a classifier trained on them (it records what it was trained on).
+        let classifier = try MPIRun.launcher(["train-classifier", "--data", dir + "/shapes", "--image-size", "16", "--channels", "8", "16",
+                                              "--blocks", "1", "1", "--groups", "4", "--epochs", "2", "--batch-size", "8",
+                                              "--threads", "1", "--out", dir + "/classifier"], ranks: 2, timeout: 600)
+        #expect(classifier.status == 0, "\(classifier.stderr)")
+        #expect(try DataRecord.read(from: dir + "/classifier")?.contentHash == record.contentHash)
+        let fid = try MPIRun.launcher(["sample", "--model", dir + "/run", "--class", "all", "--sampler", "ddim", "--steps", "3", "--n", "4",
+                                       "--fid", "--reference", dir + "/shapes", "--classifier", dir + "/classifier", "--kid-subset-size", "4",
+                                       "--threads", "1", "--out", dir + "/f"], ranks: 2, timeout: 600)
+        #expect(fid.status == 0 && fid.stdout.contains("FID: ") && fid.stdout.contains("reference: folder \(dir)/shapes, 24 images"),
+                "\(fid.stdout)\n\(fid.stderr)")
+        // The Fashion-MNIST classifier is refused for other data, and a classifier of other data for Fashion-MNIST.
+        let fashion = try MPIRun.launcher(["fid", "--samples", dir + "/f/samples.npy", "--reference", dir + "/shapes"], ranks: 1)
+        #expect(fashion.status != 0 && fashion.stderr.contains("trained on Fashion-MNIST"), "\(fashion.stderr)")
+        let other = try MPIRun.launcher(["fid", "--samples", dir + "/f/samples.npy", "--classifier", dir + "/classifier"], ranks: 1)
+        #expect(other.status != 0 && other.stderr.contains("not Fashion-MNIST"), "\(other.stderr)")
     }
 
     @Test func sameParametersAtOneTwoAndThreeRanksOnAFolder() throws {
@@ -107,5 +124,8 @@ import Testing
         try write(PNG.encode([UInt8](repeating: 3, count: 64), width: 8, height: 8, colorType: .grayscale), dir + "/flat/a.png")
         let conditional = try MPIRun.launcher(["train", "--data", dir + "/flat", "--preset", "tiny", "--conditional", "--out", dir + "/r"], ranks: 1)
         #expect(conditional.status != 0 && conditional.stderr.contains("--conditional needs labels"), "\(conditional.stderr)")
+        // Nor a classifier (and so no FID against it).
+        let classifier = try MPIRun.launcher(["train-classifier", "--data", dir + "/flat", "--out", dir + "/c"], ranks: 1)
+        #expect(classifier.status != 0 && classifier.stderr.contains("has no labels"), "\(classifier.stderr)")
     }
 }
