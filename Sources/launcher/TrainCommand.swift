@@ -76,6 +76,7 @@ struct TrainCommand: ParsableCommand {
                 try start.validatePlan(datasetSize: data.images.shape[0], name: flagName)
                 return data
             }
+            if resume { try checkResumedData(comm, directory: directory, data: userData, settings: data.settings) }
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 let record = userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: data.settings) }
@@ -140,6 +141,31 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// A new run from the flags, or the saved run with the flags checked against it.
+    /// A resumed run trains on the data it started with: its data.json (runs from before it
+    /// have none: Fashion-MNIST) against --data and the preprocessing flags.
+    func checkResumedData(_ comm: Communicator, directory: String, data: TrainingData?, settings: PreprocessSettings?) throws {
+        try comm.together {
+            guard let saved = try DataRecord.read(from: directory) else {
+                if let data { throw ValidationError("--data \(data.source): the run in \(directory) trained on Fashion-MNIST; leave out --data to continue it") }
+                return
+            }
+            let path = directory + "/" + DataRecord.fileName
+            guard let data else {
+                if saved.isFashionMNIST { return }
+                throw ValidationError("\(path): the run trained on \(saved.source): give --data \(saved.source) to continue it")
+            }
+            if saved.contentHash != data.contentHash {
+                throw ValidationError("\(path): the run trained on \(saved.source) (content hash \(saved.contentHash ?? "none"), "
+                                      + "\(saved.count) images); --data \(data.source) holds other images (hash \(data.contentHash), "
+                                      + "\(data.count) images)")
+            }
+            if let settings, let before = saved.preprocess, before != settings {
+                throw ValidationError("\(path): the run trained with --center-crop \(before.centerCrop), --random-flip \(before.randomFlip); "
+                                      + "give the same to continue it")
+            }
+        }
+    }
+
     /// `classes`: the class count of --data (a conditional run's classes).
     func startingPoint(_ comm: Communicator, directory: String, classes: Int?) throws -> TrainingStart {
         let anySize = dataFlags.data != nil

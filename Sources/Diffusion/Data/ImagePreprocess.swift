@@ -42,9 +42,10 @@ public enum ImagePreprocess {
         let sizes = Set((0..<images.count).map { "\(images.widths[$0])x\(images.heights[$0])" })
         let s = settings.size
         if sizes != ["\(s)x\(s)"] {
+            let square = (0..<images.count).allSatisfy { images.widths[$0] == images.heights[$0] }
             notes.append("images of \(sizes.count == 1 ? "size " + sizes.first! : "\(sizes.count) sizes (\(images.sizeSummary))") "
-                         + "resized so the short side is \(s) (bilinear; antialiased when shrinking, as PIL), then "
-                         + (settings.centerCrop ? "centre-cropped" : "randomly cropped") + " to \(s)x\(s)")
+                         + "resized so the short side is \(s) (bilinear; antialiased when shrinking, as PIL)"
+                         + (square ? "" : ", then " + (settings.centerCrop ? "centre-cropped" : "randomly cropped per sample") + " to \(s)x\(s)"))
         }
         return notes
     }
