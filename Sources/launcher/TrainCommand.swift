@@ -82,7 +82,12 @@ struct TrainCommand: ParsableCommand {
                 let record = userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: data.settings) }
                     ?? .fashionMNIST(count: data.images.shape[0])
                 try record.write(to: directory)
-                if let userData { for note in ImagePreprocess.notes(userData.images, settings: data.settings!) { print("  note: \(note)") } }
+                if let userData {
+                    for note in ImagePreprocess.notes(userData.images, settings: data.settings!) { print("  note: \(note)") }
+                    print(String(format: "  memory: %.1f MB decoded (8-bit cache), %.1f MB prepared (float32 ",
+                                 Double(userData.images.byteCount) / 1e6, Double(data.images.count * 4) / 1e6)
+                          + data.images.shape.map(String.init).joined(separator: "x") + ") on each rank")
+                }
             }
             let trainer = try start.makeTrainer(images: data.images, labels: data.labels, augmentation: data.augmentation,
                                                 initFrom: initFrom, bucketFloats: bucket.bucketFloats, group: comm)
@@ -99,6 +104,7 @@ struct TrainCommand: ParsableCommand {
             if var settings = try evaluation.settings(dataDir: dataDir, clip: clip.clip) {
                 // FID against the training data itself, with a classifier trained on its kind (checked before any step).
                 settings.fid.referenceData = dataFlags.spec
+                settings.classNames = userData?.classNames
                 try comm.together {
                     try ReferenceStatistics.checkClassifier(settings.fid.classifierDirectory, for: settings.fid.referenceData)
                     let c = try ClassifierFolder.load(from: settings.fid.classifierDirectory).config
