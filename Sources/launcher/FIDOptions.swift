@@ -50,19 +50,33 @@ struct FIDOptions: ParsableArguments {
         return (c.imageSize, c.inChannels)
     }
 
-    /// Samples of `size` and `channels` must be what the classifier takes.
+    /// Samples of `size` and `channels` must be what the classifier takes, and a model trained
+    /// on --data is scored against data of its kind (--reference PATH), not Fashion-MNIST.
     func requireClassifierInput(size: Int, channels: Int, source: String) throws {
+        if referenceData == nil { try Self.requireFashionModel(source) }
         let input = try classifierInput()
         guard input == (size, channels) else {
-            throw ValidationError("\(source): images of \(size)x\(size) with \(channels) channel(s); the classifier in "
-                                  + "\(ClassifierFolder.locate(given: classifier)) takes \(input.size)x\(input.size) with "
-                                  + "\(input.channels) (give --classifier, trained with `train-classifier --data` on that kind of data)")
+            throw ValidationError("\(source): images of \(size)x\(size)" + (channels == 1 ? "" : " with \(channels) channels")
+                                  + "; FID and KID need \(input.size)x\(input.size) images of \(input.channels) channel(s), what the "
+                                  + "classifier in \(ClassifierFolder.locate(given: classifier)) was trained on (other data needs "
+                                  + "--classifier, trained with `train-classifier --data` on that kind of data)")
+        }
+    }
+
+    /// A model whose run recorded other data than Fashion-MNIST (data.json) is refused by the
+    /// commands that score against Fashion-MNIST.
+    static func requireFashionModel(_ model: String) throws {
+        if let record = try DataRecord.near(model: model), !record.isFashionMNIST {
+            throw ValidationError("\(model) was trained on \(record.source), not Fashion-MNIST: scoring it against Fashion-MNIST "
+                                  + "would be meaningless. Use `launcher sample --fid --reference \(record.source) --classifier DIR` "
+                                  + "with a classifier trained on that data (`launcher train-classifier --data`; docs/data.md)")
         }
     }
 
     /// The classifier sees 32x32 images (it was trained on them): other sizes are refused
     /// rather than compared against 32x32 reference statistics.
     static func requireClassifierSize(_ size: Int, source: String) throws {
+        try requireFashionModel(source)
         guard size == Preprocess.imageSize else {
             throw ValidationError("\(source): images of \(size)x\(size); FID and KID need \(Preprocess.imageSize)x\(Preprocess.imageSize) "
                                   + "images, the size the classifier was trained on")

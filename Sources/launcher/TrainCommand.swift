@@ -146,7 +146,6 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// A new run from the flags, or the saved run with the flags checked against it.
     /// A resumed run trains on the data it started with: its data.json (runs from before it
     /// have none: Fashion-MNIST) against --data and the preprocessing flags.
     func checkResumedData(_ comm: Communicator, directory: String, data: TrainingData?, settings: PreprocessSettings?) throws {
@@ -172,6 +171,7 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// A new run from the flags, or the saved run with the flags checked against it.
     /// `classes`: the class count of --data (a conditional run's classes).
     func startingPoint(_ comm: Communicator, directory: String, classes: Int?) throws -> TrainingStart {
         let anySize = dataFlags.data != nil

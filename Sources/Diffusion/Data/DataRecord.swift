@@ -60,6 +60,10 @@ public struct DataRecord: Codable, Sendable, Equatable {
     /// The record beside a model: in the folder itself or its parent (a run folder's model/).
     public static func near(model path: String) throws -> DataRecord? {
         if let r = try read(from: path) { return r }
-        return try read(from: (path as NSString).deletingLastPathComponent)
+        // The parent by hand: Foundation's deletingLastPathComponent traps on some relative paths ("m").
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return try read(from: ".") }
+        return try read(from: slash == trimmed.startIndex ? "/" : String(trimmed[..<slash]))
     }
 }
