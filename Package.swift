@@ -37,6 +37,14 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // Image decoding for `--data FOLDER` (Sources/Diffusion/Data): libpng and libjpeg-turbo,
+        // called through CImageCodecs, which holds the setjmp their error handling needs.
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"],
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         // Debian's libdnnl-dev ships no pkg-config file: the module map names the library.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // glibc's mallopt, for the launcher's malloc settings (Sources/launcher/MallocTuning.swift).
@@ -47,7 +55,7 @@ let package = Package(
         .target(name: "CAVX512", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "CPeak", "CAVX512"], swiftSettings: uncheckedKernelFlags),
-        .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib",
+        .target(name: "Diffusion", dependencies: ["Kernels", "CBLAS", "CZlib", "CImageCodecs",
                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 exclude: ["Logging/TensorBoard/event.proto"],
                 swiftSettings: machineFlags),

@@ -1,11 +1,21 @@
 import ArgumentParser
 import Diffusion
+import Foundation
 
 /// Writes a grid of preprocessed (32x32) training images and lists their classes.
 struct DataPreviewCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data-preview",
-        abstract: "Write a PNG grid of Fashion-MNIST images after the 32x32 preprocessing and print their classes.")
+        abstract: "Write a PNG grid of training images after preprocessing and print their classes.",
+        discussion: """
+        Fashion-MNIST by default (the recipe's 28 -> 32 resize). With --data, your images (docs/data.md): \
+        what was read, skipped and converted is printed, and the grid shows them resized to --size \
+        (short side) and centre-cropped, with --channels channels.
+        """)
+
+    @OptionGroup(title: "Your own data (docs/data.md)") var dataFlags: DataFlags
+    @Option(help: "With --data: the model's sample_size the images are resized and cropped to.") var size = Preprocess.imageSize
+    @Option(help: "With --data: the model's in_channels (1 gray, 3 RGB).") var channels = 1
 
     @Option(help: "PNG file to write.")
     var out: String
@@ -28,6 +38,7 @@ struct DataPreviewCommand: ParsableCommand {
     }
 
     func run() throws {
+        if dataFlags.data != nil { return try runOnData() }
         let dataset = try FashionMNIST.load(split: split, directory: dataDir)
         let shown = Array(0..<min(count, dataset.count))
         let images = Preprocess.images(dataset, indices: shown)
@@ -39,5 +50,20 @@ struct DataPreviewCommand: ParsableCommand {
             print(shown[start..<min(start + perRow, shown.count)].map { dataset.className($0) }.joined(separator: ", "))
         }
     }
-}
 
+    func runOnData() throws {
+        guard let data = try dataFlags.load(SingleProcess()) else { return }
+        let shown = Array(0..<min(count, data.count))
+        let settings = PreprocessSettings(size: size, channels: channels, centerCrop: true)
+        for note in ImagePreprocess.notes(data.images, settings: settings) { print("  note: \(note)") }
+        let (images, _) = try ImagePreprocess.prepare(data.images, indices: shown, settings: settings)
+        try PNG.write(ImageGrid.make(images: images, columns: columns), to: out)
+        print("wrote \(out): \(shown.count) images at \(size)x\(size)")
+        if let labels = data.labels, let names = data.classNames {
+            let perRow = columns ?? ImageGrid.defaultColumns(count: shown.count)
+            for start in stride(from: 0, to: shown.count, by: perRow) {
+                print(shown[start..<min(start + perRow, shown.count)].map { names[labels[$0]] }.joined(separator: ", "))
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ import Foundation
 struct FIDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fid",
-        abstract: "FID and KID of images against real Fashion-MNIST, with a classifier's pooled features.",
+        abstract: "FID and KID of images against real Fashion-MNIST or your data, with a classifier's pooled features.",
         discussion: """
         --samples is a .npy of images in [-0.5, 0.5] (samples.npy from `launcher sample`: [n,32,32]; \
         [n,1,32,32] and [n,32,32,1] work too), a pytorch-fid statistics .npz (mu, sigma; FID only), \
@@ -16,7 +16,14 @@ struct FIDCommand: ParsableCommand {
         are computed once, in parallel, and cached beside the classifier, named by a hash of its \
         weights. KID uses the cubic kernel on random subsets of feature rows.
 
+        --reference PATH compares with your data instead (a folder, .npy or IDX as `train --data` \
+        takes; docs/data.md): every image, resized and centre-cropped to the classifier's input, \
+        cached by the decoded set's content hash. It needs --classifier, a classifier trained on \
+        that kind of data (`launcher train-classifier --data LABELLED`); the Fashion-MNIST \
+        classifier is refused for other data, and unlabelled data cannot train a classifier.
+
         Example: mpirun -np 2 --bind-to none launcher fid --samples runs/sample-x/samples.npy
+        Example: launcher fid --samples runs/s/samples.npy --reference digits/ --classifier runs/digits-classifier
         """)
 
     @Option(help: ArgumentHelp("Images (.npy), statistics (.npz with mu and sigma), or real:train / real:test.",
@@ -70,7 +77,8 @@ struct FIDCommand: ParsableCommand {
     /// This rank's share of the images in the .npy (every rank reads the file, as every rank
     /// reads the model in `launcher sample`).
     func fileShare(_ comm: Communicator, path: String) throws -> (Tensor, Range<Int>) {
-        let images = try SampleFiles.readImages(path, size: Preprocess.imageSize)
+        let input = try options.classifierInput()
+        let images = try SampleFiles.readImages(path, size: input.size, channels: input.channels)
         let n = images.shape[0]
         let mine = EpochPlan.share(count: n, rank: comm.rank, size: comm.size)
         if comm.isRoot {

@@ -22,8 +22,9 @@ struct ModelChoice: ParsableArguments {
         if preset != nil && config != nil { throw ValidationError("--preset and --config exclude each other") }
     }
 
-    /// The configuration, checked against the data it will see (32x32, one channel).
-    func resolve() throws -> UNetConfig {
+    /// The configuration, checked against the data it will see: Fashion-MNIST is 32x32 after
+    /// preprocessing; `anySampleSize` (--data) takes a config.json's sample_size as it is.
+    func resolve(anySampleSize: Bool = false) throws -> UNetConfig {
         var c: UNetConfig
         let preset = self.preset ?? Self.defaultPreset
         if let config {
@@ -33,7 +34,7 @@ struct ModelChoice: ParsableArguments {
             c.sampleSize = Preprocess.imageSize  // tiny's fixture size is 16; the data is 32x32
         }
         let source = config ?? "preset \(preset.rawValue)"
-        guard c.sampleSize == Preprocess.imageSize else {
+        guard anySampleSize || c.sampleSize == Preprocess.imageSize else {
             throw ValidationError("\(source): sample_size \(c.sampleSize); the data is \(Preprocess.imageSize)x\(Preprocess.imageSize)")
         }
         return c

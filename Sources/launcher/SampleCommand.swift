@@ -22,8 +22,8 @@ struct SampleCommand: ParsableCommand {
         any rank count. Rank 0 gathers them and writes samples.png, samples.npy ([n,32,32] float32; [n,C,32,32] for C > 1 channels) \
         and, with --animate, samples.gif.
 
-        A class-conditional model (`train --conditional`) is sampled with --class: a Fashion-MNIST \
-        class name (quoted when it has a space: "Ankle boot"), its index 0-9, or all (--n a multiple \
+        A class-conditional model (`train --conditional`) is sampled with --class: a class name \
+        (a model trained with --data: the class names in its run's data.json; else Fashion-MNIST's, quoted when it has a space: "Ankle boot"), its index 0-9, or all (--n a multiple \
         of 10, n/10 images per class in order; samples.png then has one labelled row per class), and \
         classifier-free guidance eps = eps_uncond + w (eps_cond - eps_uncond) with --guidance-scale w \
         (default \(OptionCheck.format(ClassGuidance.defaultScale)); 0 unconditional, 1 conditional; both \
@@ -50,18 +50,19 @@ struct SampleCommand: ParsableCommand {
     var predictionType: PredictionType?
     @Option(help: "Output folder (default runs/sample-<date-time>).") var out: String?
     @Option(help: "Start from this x_T (.npy, [n,C,32,32]) instead of drawing it.") var noise: String?
-    @Option(name: .customLong("class"), help: ArgumentHelp("Class-conditional models: a class name ("
+    @Option(name: .customLong("class"), help: ArgumentHelp("Class-conditional models: a class name (Fashion-MNIST's: "
                                                            + FashionMNIST.classNames.joined(separator: ", ")
-                                                           + "; case, spaces and punctuation ignored), its index 0-9, or all.",
+                                                           + "; a model trained with --data: its data.json's class names; "
+                                                           + "case, spaces and punctuation ignored), its index, or all.",
                                                            valueName: "name|index|all"),
-            completion: ClassChoice.defaultCompletionKind, transform: ClassChoice.init(parsing:))
-    var `class`: ClassChoice?
+            completion: ClassChoice.defaultCompletionKind)
+    var classText: String?
     @Option(help: ArgumentHelp("Classifier-free guidance scale w, in [0, \(OptionCheck.format(ClassGuidance.maxScale))], with --class "
                                + "(default \(OptionCheck.format(ClassGuidance.defaultScale))).", valueName: "w"))
     var guidanceScale: Double?
     @Flag(help: "Also write samples.gif: the predicted x0 of the first images over the steps.") var animate = false
     @OptionGroup var threads: ThreadsOption
-    @Flag(help: "Also compute FID and KID against real Fashion-MNIST (options as `launcher fid`); writes samples_statistics.npz.")
+    @Flag(help: "Also compute FID and KID against real Fashion-MNIST, or --reference PATH (options as `launcher fid`); writes samples_statistics.npz.")
     var fid = false
     @OptionGroup(title: "FID and KID (with --fid)") var fidOptions: FIDOptions
     @OptionGroup var convolution: ConvolutionOptions
@@ -72,20 +73,30 @@ struct SampleCommand: ParsableCommand {
         if fid { try OptionCheck.integer(n, "--n (with --fid)", 2...100_000) }
         if let guidanceScale {
             try OptionCheck.number(guidanceScale, "--guidance-scale", 0, ClassGuidance.maxScale)
-            guard `class` != nil else { throw ValidationError("--guidance-scale needs --class (a class-conditional model)") }
+            guard classText != nil else { throw ValidationError("--guidance-scale needs --class (a class-conditional model)") }
         }
-        if let choice = `class` { _ = try choice.labels(count: n, classes: FashionMNIST.classNames.count) }
+        if let classText {
+            // The names of a --data run are in its data.json; a path that is not a run gives Fashion-MNIST's.
+            let names = (try? DataRecord.near(model: model)?.classNames) ?? FashionMNIST.classNames
+            do {
+                _ = try ClassChoice.parse(classText, names: names).labels(count: n, classes: names.count)
+            } catch {
+                throw ValidationError("The value '\(classText)' is invalid for '--class <name|index|all>': \(error)")
+            }
+        }
         // Sampler, steps, eta, spacing and skip are checked before any work.
         _ = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip, solver: solver.options)
     }
 
     /// The classes and scale for `config`: required by a class-conditional model, refused by an unconditional one.
-    func classGuidance(for config: UNetConfig) throws -> ClassGuidance? {
+    /// `names`: the model's class names (its run's data.json, else Fashion-MNIST's).
+    func classGuidance(for config: UNetConfig, names: [String]) throws -> ClassGuidance? {
         guard let classes = config.guidanceClasses else {
-            if `class` != nil { throw SamplingError.classNotSupported }
+            if classText != nil { throw SamplingError.classNotSupported }
             return nil  // unconditional and no --class: the plain sampler
         }
-        guard let choice = `class` else { throw SamplingError.classRequired(classes: classes) }
+        guard let classText else { throw SamplingError.classRequired(classes: classes) }
+        let choice = try ClassChoice.parse(classText, names: Array(names.prefix(classes)))
         return try ClassGuidance(choice: choice, count: n, scale: guidanceScale ?? ClassGuidance.defaultScale,
                                  classes: classes)
     }
@@ -103,8 +114,9 @@ struct SampleCommand: ParsableCommand {
                 let unet = try DiffusersFolder.load(from: folder.path)
                 unet.context.convolutions = convolutions
                 if let predictionType { unet.predictionType = predictionType }
-                if fid { try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model) }
-                let guidance = try classGuidance(for: unet.config)
+                if fid { try fidOptions.requireClassifierInput(size: unet.config.sampleSize, channels: unet.config.outChannels, source: model) }
+                let names = try DataRecord.near(model: folder.path)?.classNames ?? FashionMNIST.classNames
+                let guidance = try classGuidance(for: unet.config, names: names)
                 return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) },
                         guidance, folder)
             }
@@ -114,7 +126,7 @@ struct SampleCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 print("sampling \(n) images with \(spec) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
                       + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)"
-                      + (guidance.map { ", class \(`class`.map(String.init(describing:)) ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))
+                      + (guidance.map { ", class \(classText ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))
                 print("weights: \(folder.path) (\(folder.weights.label))" + (clip.clip ? "; final images clipped to [-0.5, 0.5]" : "; final images not clipped"))
             }
             let animation = animate && comm.isRoot ? SampleAnimation(totalSteps: totalSteps) : nil
@@ -131,8 +143,9 @@ struct SampleCommand: ParsableCommand {
             let seconds = Date().timeIntervalSince(t0)
             if let images = result.images {
                 try SampleFiles.write(images: images, to: directory)
-                if let guidance, `class` == .all {
-                    try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, to: directory + "/samples.png")
+                if let guidance, classText?.lowercased() == "all" {
+                    let names = try DataRecord.near(model: folder.path)?.classNames ?? FashionMNIST.classNames
+                    try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, names: names, to: directory + "/samples.png")
                 }
                 try animation?.write(to: directory + "/samples.gif")
                 print(String(format: "%d images in %.1f s (%.2f img/s, %d model evaluations, %.2f evaluations/s)",

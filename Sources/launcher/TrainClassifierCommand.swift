@@ -6,7 +6,7 @@ import Foundation
 struct TrainClassifierCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-classifier",
-        abstract: "Train the Fashion-MNIST classifier whose features FID and KID use, data-parallel over MPI ranks.",
+        abstract: "Train the classifier whose features FID and KID use (Fashion-MNIST, or your data), data-parallel over MPI ranks.",
         discussion: """
         Every rank holds the whole classifier and runs its share of each global batch; gradients \
         are summed by one allreduce before every Adam step (one-cycle learning rate). Training \
@@ -15,10 +15,19 @@ struct TrainClassifierCommand: ParsableCommand {
         epoch the test accuracy is printed and --out gets config.json, model.safetensors (each \
         written atomically) and metrics.csv.
 
+        --data trains one on your labelled images instead (a class-folder set, a .npy with --labels, \
+        an IDX pair; docs/data.md), for `fid --reference PATH --classifier DIR`: one image in ten \
+        (indices 9, 19, ...) is held out for the accuracy, the rest train; images are resized and \
+        centre-cropped to --image-size and keep the data's channels. The folder's data.json records \
+        the data (content hash, classes), so the classifier is refused for other data.
+
         Example: mpirun -np 2 --bind-to none launcher train-classifier --out models/fashion-classifier
+        Example: launcher train-classifier --data digits/ --out runs/digits-classifier --epochs 20
         """)
 
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
+    @OptionGroup(title: "Your own data (docs/data.md)") var dataFlags: DataFlags
+    @Option(help: "With --data: the image size the classifier takes (the diffusion model's sample_size).") var imageSize = 32
     @Option(help: "Output folder (default runs/classifier-<date-time>).") var out: String?
     @Option(help: "Use only the first N training images (smoke tests).") var trainSubset: Int?
     @Option(help: "Use only the first N test images (smoke tests).") var testSubset: Int?
@@ -64,19 +73,47 @@ struct TrainClassifierCommand: ParsableCommand {
         if let testSubset { try OptionCheck.integer(testSubset, "--test-subset", 1...Int.max) }
     }
 
+    /// --data: one image in ten held out for testing, the rest (the first --train-subset of
+    /// them) for training; the config takes the data's channels, classes and --image-size.
+    func split(_ data: TrainingData, config: inout ClassifierConfig) throws -> ((images: Tensor, labels: [Int]), (images: Tensor, labels: [Int])) {
+        guard let labels = data.labels, let names = data.classNames else {
+            throw ValidationError("\(data.source) has no labels: a classifier learns classes, so it needs them (a folder with one "
+                                  + "subfolder per class, a .npy with --labels, or an IDX pair). Without a classifier of your kind "
+                                  + "of data, FID against it cannot be computed")
+        }
+        guard data.count >= 10 else {
+            throw ValidationError("\(data.source) has \(data.count) images: expected at least 10 (one in ten is held out to test)")
+        }
+        config.inChannels = data.channels
+        config.imageSize = imageSize
+        config.numClasses = names.count
+        do { try config.validate(path: "--data \(data.source)") } catch { throw ValidationError("\(error)") }
+        let testIndices = (0..<data.count).filter { $0 % 10 == 9 }
+        var trainIndices = (0..<data.count).filter { $0 % 10 != 9 }
+        if let trainSubset { trainIndices = Array(trainIndices.prefix(trainSubset)) }
+        let settings = PreprocessSettings(size: imageSize, channels: data.channels, centerCrop: true)
+        func prepared(_ indices: [Int]) throws -> (images: Tensor, labels: [Int]) {
+            (try ImagePreprocess.prepare(data.images, indices: indices, settings: settings).0, indices.map { labels[$0] })
+        }
+        return (try prepared(trainIndices), try prepared(Array(testIndices.prefix(testSubset ?? testIndices.count))))
+    }
+
     func run() throws {
         try runOnWorld(agreeing: agreedFields(command: "train-classifier")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("classifier-"))
-            let config = try config(), options = options()
+            var config = try config()
+            let options = options()
 
             func load(_ split: FashionMNIST.Split, first: Int?) throws -> (images: Tensor, labels: [Int]) {
                 let data = try FashionMNIST.load(split: split, directory: dataDir)
                 let indices = Array(0..<min(first ?? data.count, data.count))
                 return (Preprocess.images(data, indices: indices), data.labels(at: indices))
             }
+            let userData = try dataFlags.load(comm)
             let (train, test) = try comm.together {
-                let train = try load(.train, first: trainSubset), test = try load(.test, first: testSubset)
+                let (train, test) = try userData.map { try split($0, config: &config) }
+                    ?? (load(.train, first: trainSubset), load(.test, first: testSubset))
                 guard batchSize <= train.labels.count else {
                     throw OptionError("--batch-size", "is \(batchSize), more than the \(train.labels.count) training images")
                 }
@@ -91,6 +128,9 @@ struct TrainClassifierCommand: ParsableCommand {
             try trainer.broadcastParameters()
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try (userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: PreprocessSettings(
+                        size: imageSize, channels: config.inChannels, centerCrop: true)) }
+                    ?? .fashionMNIST(count: train.labels.count)).write(to: directory)
                 print("training a classifier of \(model.store.count) parameters (channels \(config.channels), "
                       + "blocks \(config.blocksPerStage)) on \(comm.size) rank(s) x \(threads) thread(s); "
                       + "\(trainer.datasetSize) images, batch \(batchSize), \(epochs) epochs, max lr \(maxLR)")

@@ -6,7 +6,7 @@ import Foundation
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the denoiser on Fashion-MNIST, data-parallel over MPI ranks.",
+        abstract: "Train the denoiser on Fashion-MNIST or your own images (--data), data-parallel over MPI ranks.",
         discussion: """
         Every rank holds the whole model and runs its share of each global batch; gradients are \
         summed by allreduce before every Adam step, so a run gives the same model at any rank count. \
@@ -27,13 +27,22 @@ struct TrainCommand: ParsableCommand {
         of the holder. A rank that stops answering in a collective is named after --stall-warning \
         and ends the job after --stall-timeout (docs/faults.md).
 
+        --data trains on your images instead (a folder, .npy or IDX pair; docs/data.md): each image is \
+        resized so its short side is the config's sample_size, cropped (randomly per sample, or \
+        --center-crop), optionally flipped (--random-flip), converted to the config's in_channels and \
+        mapped to [-0.5, 0.5]. Class subfolders give labels for --conditional; the run folder's \
+        data.json records the classes and the data's content hash.
+
         Example: mpirun -np 2 --bind-to none launcher train --preset small --epochs 1
+        Example: launcher train --data ~/digits --conditional --preset small --epochs 20
         """)
 
     @OptionGroup var model: ModelChoice
     @OptionGroup var convolution: ConvolutionOptions
     @OptionGroup(title: "Hyperparameters") var hyper: TrainingFlags
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
+    @OptionGroup(title: "Your own data (docs/data.md)") var dataFlags: DataFlags
+    @OptionGroup(title: "Your own data (docs/data.md)") var preprocess: PreprocessFlags
     @Option(help: "Run folder (default runs/<date-time>).") var out: String?
     @Flag(help: "Continue the run in --out from its training_state.safetensors.") var resume = false
     @Option(help: "Start from the weights of this diffusers folder instead of a fresh initialisation.") var initFrom: String?
@@ -53,7 +62,10 @@ struct TrainCommand: ParsableCommand {
         try OptionCheck.integer(checkpointEvery, "--checkpoint-every", 1...Int.max)
         try OptionCheck.integer(samples, "--samples", 0...100_000)
         _ = try SamplerSpec.parse(sampler)
-        if !resume { _ = try model.resolve() }
+        if !resume { _ = try model.resolve(anySampleSize: dataFlags.data != nil) }
+        if dataFlags.data == nil && (preprocess.centerCrop || preprocess.randomFlip) {
+            throw ValidationError("--center-crop and --random-flip need --data (Fashion-MNIST is read as the recipe does)")
+        }
     }
 
     func run() throws {
@@ -71,15 +83,31 @@ struct TrainCommand: ParsableCommand {
                 if comm.isRoot { print("stopped before the first step (\(stopReason)): nothing trained, nothing written") }
                 return
             }
-            let start = try startingPoint(comm, directory: directory)
+            let userData = try dataFlags.load(comm)
+            let start = try startingPoint(comm, directory: directory, classes: userData?.classCount)
             try start.checkSameOnEveryRank(group: comm)
             let data = try comm.together {
-                let data = try start.loadData(directory: dataDir)
+                let data = try userData.map { try start.prepare($0, centerCrop: preprocess.centerCrop, randomFlip: preprocess.randomFlip) }
+                    ?? start.loadData(directory: dataDir)
                 try start.validatePlan(datasetSize: data.images.shape[0], name: flagName)
                 return data
             }
-            let trainer = try start.makeTrainer(images: data.images, labels: data.labels, initFrom: initFrom,
-                                                bucketFloats: bucket.bucketFloats, group: comm)
+            if resume { try checkResumedData(comm, directory: directory, data: userData, settings: data.settings) }
+            if comm.isRoot {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let record = userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: data.settings) }
+                    ?? .fashionMNIST(count: data.images.shape[0])
+                try record.write(to: directory)
+                if let userData {
+                    for note in ImagePreprocess.notes(userData.images, settings: data.settings!) { print("  note: \(note)") }
+                    print(String(format: "  memory: %.1f MB decoded (8-bit cache), %.1f MB prepared (float32 ",
+                                 Double(userData.images.byteCount) / 1e6, Double(data.images.count * 4) / 1e6)
+                          + data.images.shape.map(String.init).joined(separator: "x") + ") on each rank")
+                }
+            }
+            let trainer = try start.makeTrainer(images: data.images, labels: data.labels, augmentation: data.augmentation,
+                                                initFrom: initFrom, bucketFloats: bucket.bucketFloats, group: comm)
+            let classNames = userData?.classNames ?? FashionMNIST.classNames
             trainer.model.context.convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
@@ -95,7 +123,20 @@ struct TrainCommand: ParsableCommand {
                       + String(format: "%.3f s a step (median of %d timed steps, %.1f s spent measuring)", plan.secondsPerStep,
                                TimeBudget.probeSteps - 1, plan.probeSeconds))
             }
-            if let settings = try evaluation.settings(dataDir: dataDir, clip: clip.clip) {
+            if var settings = try evaluation.settings(dataDir: dataDir, clip: clip.clip) {
+                // FID against the training data itself, with a classifier trained on its kind (checked before any step).
+                settings.fid.referenceData = dataFlags.spec
+                settings.classNames = userData?.classNames
+                try comm.together {
+                    try ReferenceStatistics.checkClassifier(settings.fid.classifierDirectory, for: settings.fid.referenceData)
+                    let c = try ClassifierFolder.load(from: settings.fid.classifierDirectory).config
+                    let m = trainer.model.config
+                    guard settings.fid.referenceData == nil || c.imageSize == m.sampleSize && c.inChannels == m.outChannels else {
+                        throw ValidationError("--eval-every: the classifier in \(settings.fid.classifierDirectory) takes "
+                                              + "\(c.imageSize)x\(c.imageSize) images of \(c.inChannels) channel(s), the model makes "
+                                              + "\(m.sampleSize)x\(m.sampleSize) of \(m.outChannels)")
+                    }
+                }
                 try run.evaluate(with: settings)
                 if comm.isRoot { print("evaluating \(settings.cadence) and at the end: \(settings.count) images, \(settings.spec)") }
             }
@@ -125,7 +166,7 @@ struct TrainCommand: ParsableCommand {
             if samples > 0 {
                 let model = try trainer.samplingModel()
                 try sampleGrid(comm, model: model, weights: trainer.ema != nil ? .ema : .raw, directory: directory,
-                               schedule: trainer.schedule, seed: start.options.seed)
+                               schedule: trainer.schedule, seed: start.options.seed, classNames: classNames)
                 try run.tensorBoard?.image("samples", pngFile: directory + "/samples.png", step: trainer.step)
             }
         }
@@ -138,16 +179,51 @@ struct TrainCommand: ParsableCommand {
                             + "\(trainer.step) stays. Continue with: --out \(directory) --resume"
     }
 
+    /// A resumed run trains on the data it started with: its data.json (runs from before it
+    /// have none: Fashion-MNIST) against --data and the preprocessing flags.
+    func checkResumedData(_ comm: Communicator, directory: String, data: TrainingData?, settings: PreprocessSettings?) throws {
+        try comm.together {
+            guard let saved = try DataRecord.read(from: directory) else {
+                if let data { throw ValidationError("--data \(data.source): the run in \(directory) trained on Fashion-MNIST; leave out --data to continue it") }
+                return
+            }
+            let path = directory + "/" + DataRecord.fileName
+            guard let data else {
+                if saved.isFashionMNIST { return }
+                throw ValidationError("\(path): the run trained on \(saved.source): give --data \(saved.source) to continue it")
+            }
+            if saved.contentHash != data.contentHash {
+                throw ValidationError("\(path): the run trained on \(saved.source) (content hash \(saved.contentHash ?? "none"), "
+                                      + "\(saved.count) images); --data \(data.source) holds other images (hash \(data.contentHash), "
+                                      + "\(data.count) images)")
+            }
+            if let settings, let before = saved.preprocess, before != settings {
+                throw ValidationError("\(path): the run trained with --center-crop \(before.centerCrop), --random-flip \(before.randomFlip); "
+                                      + "give the same to continue it")
+            }
+        }
+    }
+
     /// A new run from the flags, or the saved run with the flags checked against it.
-    func startingPoint(_ comm: Communicator, directory: String) throws -> TrainingStart {
+    /// `classes`: the class count of --data (a conditional run's classes).
+    func startingPoint(_ comm: Communicator, directory: String, classes: Int?) throws -> TrainingStart {
+        let anySize = dataFlags.data != nil
         guard resume else {
-            let options = hyper.applied()
-            return .new(options: options, config: try comm.together { try options.modelConfig(for: model.resolve(), source: model.source) })
+            var options = hyper.applied()
+            if options.conditional == true, dataFlags.data != nil {
+                guard let classes else {
+                    throw ValidationError("--conditional needs labels, and \(dataFlags.data ?? "") has none: use a folder with one "
+                                          + "subfolder per class, --labels for a .npy, or an IDX labels file")
+                }
+                options.classCount = classes
+            }
+            return .new(options: options, config: try comm.together {
+                try options.modelConfig(for: model.resolve(anySampleSize: anySize), source: model.source) })
         }
         var start = try TrainingStart.resume(statePath: directory + "/" + TrainingCheckpoint.fileName, group: comm)
         try comm.together {
             try start.continueWith(hyper.applied(), explicit: hyper.explicitFields(), name: flagName)
-            if model.given, try start.options.modelConfig(for: model.resolve(), source: model.source) != start.config {
+            if model.given, try start.options.modelConfig(for: model.resolve(anySampleSize: anySize), source: model.source) != start.config {
                 throw OptionError(model.config.map { "--config \($0)" } ?? "--preset \(model.preset?.rawValue ?? "")",
                                   "differs from the model of the run being resumed (\(start.statePath ?? directory)); "
                                   + "leave it out to continue that run")
@@ -160,7 +236,7 @@ struct TrainCommand: ParsableCommand {
     /// model draws every class alike (`--class all`, rounded down to whole rows of classes) with
     /// the default guidance scale, one labelled row per class.
     func sampleGrid(_ comm: Communicator, model: UNet2DModel, weights: WeightsChoice, directory: String, schedule: NoiseSchedule,
-                    seed: UInt64) throws {
+                    seed: UInt64, classNames: [String]) throws {
         let spec = try SamplerSpec.parse(sampler)
         let (count, guidance) = try ClassGuidance.everyClass(of: model.config, count: samples)
         let bar = SamplingProgressBar(label: "sample", group: comm)
@@ -169,7 +245,7 @@ struct TrainCommand: ParsableCommand {
         bar.finish()
         if let images = result.images {
             if let guidance {
-                try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, to: directory + "/samples.png")
+                try SampleFiles.writeClassGrid(images: images, classes: guidance.nullClass, names: classNames, to: directory + "/samples.png")
             } else {
                 try SampleFiles.writeGrid(images: images, to: directory + "/samples.png")
             }

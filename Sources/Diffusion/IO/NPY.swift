@@ -108,6 +108,37 @@ public enum NPY {
     /// Parses a .npy file's bytes; `name` (a path, or "file.npz:member.npy") goes into errors.
     public static func decode(_ bytes: [UInt8], name: String) throws -> NumpyArray {
         func fail(_ message: String) -> FileError { FileError(path: name, message) }
+        let (dict, dataStart) = try header(bytes, name: name)
+        let itemSize: Int
+        switch dict.descr {
+        case "<f4": itemSize = 4
+        case "<f8": itemSize = 8
+        default: throw fail("unsupported dtype '\(dict.descr)': expected '<f4' or '<f8'")
+        }
+        // The shape is only believed once the file holds its bytes: nothing is allocated before.
+        guard let count = CheckedSize.elementCount(dict.shape), let expected = CheckedSize.multiply(count, itemSize) else {
+            throw fail("shape \(dict.shape) of \(dict.descr) has more elements than fit in memory: expected a shape "
+                       + "matching the \(bytes.count - dataStart) data bytes")
+        }
+        guard bytes.count - dataStart == expected else {
+            throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart); "
+                       + "expected the data the header describes")
+        }
+        return bytes.withUnsafeBytes { raw -> NumpyArray in
+            let data = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
+            if itemSize == 4 {
+                let v = (0..<count).map { Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                return NumpyArray(shape: dict.shape, float32: v)
+            } else {
+                let v = (0..<count).map { Double(bitPattern: UInt64(littleEndian: data.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+                return NumpyArray(shape: dict.shape, float64: v)
+            }
+        }
+    }
+
+    /// The header of a .npy file (any dtype) and where its data starts; C order only.
+    static func header(_ bytes: [UInt8], name: String) throws -> (NPYHeader, Int) {
+        func fail(_ message: String) -> FileError { FileError(path: name, message) }
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
             throw fail("not a .npy file: expected the magic \\x93NUMPY, found \(bytes.prefix(6).map { String(format2: $0) }.joined(separator: " "))")
         }
@@ -141,32 +172,41 @@ public enum NPY {
         if dict.fortranOrder {
             throw fail("fortran_order True is not supported: expected a C-order array")
         }
-        let itemSize: Int
-        switch dict.descr {
-        case "<f4": itemSize = 4
-        case "<f8": itemSize = 8
-        default: throw fail("unsupported dtype '\(dict.descr)': expected '<f4' or '<f8'")
+        return (dict, headerStart + headerLength)
+    }
+
+    /// A .npy array of any of the dtypes image and label arrays come in, as Doubles (exact
+    /// for all of them but 64-bit integers beyond 2^53), with its dtype string.
+    public static func decodeNumbers(_ bytes: [UInt8], name: String) throws -> (descr: String, shape: [Int], values: [Double]) {
+        let (dict, dataStart) = try header(bytes, name: name)
+        let sizes: [String: Int] = ["|u1": 1, "<u1": 1, "|i1": 1, "<i1": 1, "|b1": 1, "<u2": 2, "<i2": 2, "<u4": 4, "<i4": 4,
+                                    "<u8": 8, "<i8": 8, "<f4": 4, "<f8": 8]
+        guard let itemSize = sizes[dict.descr] else {
+            throw FileError(path: name, "unsupported dtype '\(dict.descr)': expected uint8, an integer type, float32 or float64 "
+                            + "(little-endian)")
         }
-        let dataStart = headerStart + headerLength
-        // The shape is only believed once the file holds its bytes: nothing is allocated before.
-        guard let count = CheckedSize.elementCount(dict.shape), let expected = CheckedSize.multiply(count, itemSize) else {
-            throw fail("shape \(dict.shape) of \(dict.descr) has more elements than fit in memory: expected a shape "
-                       + "matching the \(bytes.count - dataStart) data bytes")
+        guard let count = CheckedSize.elementCount(dict.shape), let expected = CheckedSize.multiply(count, itemSize),
+              bytes.count - dataStart == expected else {
+            throw FileError(path: name, "shape \(dict.shape) of \(dict.descr) does not match the \(bytes.count - dataStart) data bytes: "
+                            + "expected the data the header describes")
         }
-        guard bytes.count - dataStart == expected else {
-            throw fail("shape \(dict.shape) of \(dict.descr) needs \(expected) data bytes, found \(bytes.count - dataStart); "
-                       + "expected the data the header describes")
-        }
-        return bytes.withUnsafeBytes { raw -> NumpyArray in
-            let data = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
-            if itemSize == 4 {
-                let v = (0..<count).map { Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-                return NumpyArray(shape: dict.shape, float32: v)
-            } else {
-                let v = (0..<count).map { Double(bitPattern: UInt64(littleEndian: data.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
-                return NumpyArray(shape: dict.shape, float64: v)
+        let values: [Double] = bytes.withUnsafeBytes { raw in
+            let d = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
+            func at<T: FixedWidthInteger>(_ i: Int, _: T.Type) -> T { T(littleEndian: d.loadUnaligned(fromByteOffset: i * itemSize, as: T.self)) }
+            switch dict.descr {
+            case "|u1", "<u1", "|b1": return (0..<count).map { Double(d[$0]) }
+            case "|i1", "<i1": return (0..<count).map { Double(Int8(bitPattern: d[$0])) }
+            case "<u2": return (0..<count).map { Double(at($0, UInt16.self)) }
+            case "<i2": return (0..<count).map { Double(at($0, Int16.self)) }
+            case "<u4": return (0..<count).map { Double(at($0, UInt32.self)) }
+            case "<i4": return (0..<count).map { Double(at($0, Int32.self)) }
+            case "<u8": return (0..<count).map { Double(at($0, UInt64.self)) }
+            case "<i8": return (0..<count).map { Double(at($0, Int64.self)) }
+            case "<f4": return (0..<count).map { Double(Float(bitPattern: at($0, UInt32.self))) }
+            default: return (0..<count).map { Double(bitPattern: at($0, UInt64.self)) }
             }
         }
+        return (dict.descr, dict.shape, values)
     }
 }
 

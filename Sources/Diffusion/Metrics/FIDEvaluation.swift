@@ -16,6 +16,9 @@ public enum FIDEvaluation {
         public var classifierDirectory = ClassifierFolder.defaultDirectory
         public var reference: FashionMNIST.Split = .test
         public var dataDirectory = FashionMNIST.defaultDirectory
+        /// Your data as the reference instead of a Fashion-MNIST split (docs/data.md); the
+        /// classifier must have been trained on that kind of data.
+        public var referenceData: DataSpec?
         /// Only the first N reference images (smoke tests).
         public var referenceLimit: Int?
         /// Where the reference statistics are cached (default: `ClassifierFolder.cacheDirectory`,
@@ -44,7 +47,7 @@ public enum FIDEvaluation {
         public var lines: [String] {
             let n = samples.count.map(String.init) ?? "unknown"
             var out = [
-                "reference: Fashion-MNIST \(reference.split.rawValue), \(reference.imageCount) images "
+                "reference: \(reference.dataSource ?? "Fashion-MNIST " + reference.split.rawValue), \(reference.imageCount) images "
                     + "(\(reference.fromCache ? "cached" : "computed now"): \(reference.statisticsPath))",
                 "samples: n = \(n), feature width \(samples.dimension)",
                 "FID: " + format(fid),
@@ -70,11 +73,14 @@ public enum FIDEvaluation {
     /// the report is on rank 0, nil elsewhere.
     public static func evaluate(localImages: Tensor, localRange: Range<Int>, settings: Settings,
                                 group: Collectives, progress: Progress? = nil) throws -> Report? {
-        guard localImages.shape.count == 4, localImages.shape[3] == 1 else {
-            throw MetricsError.dimensionMismatch("images of shape \(localImages.shape) (NHWC); FID and KID take one-channel "
-                                                 + "images, as the Fashion-MNIST classifier sees them")
-        }
         let (classifier, reference) = try prepare(settings, group: group, progress: progress)
+        let c = classifier.config
+        guard localImages.shape.count == 4, localImages.shape[3] == c.inChannels,
+              localImages.shape[1] == c.imageSize, localImages.shape[2] == c.imageSize else {
+            throw MetricsError.dimensionMismatch("images of shape \(localImages.shape) (NHWC); the classifier in "
+                                                 + "\(settings.classifierDirectory) takes \(c.imageSize)x\(c.imageSize) images "
+                                                 + "of \(c.inChannels) channel(s), as it was trained")
+        }
         let result = try ShardedFeatures.compute(localImages: localImages, localRange: localRange, classifier: classifier,
                                                  batchSize: settings.batchSize, group: group,
                                                  onBatch: { progress?("samples", $0, localRange.count) })
@@ -111,9 +117,19 @@ public enum FIDEvaluation {
     /// The classifier (every rank) and the reference statistics (rank 0).
     static func prepare(_ settings: Settings, group: Collectives,
                         progress: Progress?) throws -> (FashionClassifier, ReferenceStatistics?) {
-        let classifier = try ClassifierFolder.load(from: settings.classifierDirectory)
+        let classifier = try group.together { () throws -> FashionClassifier in
+            try ReferenceStatistics.checkClassifier(settings.classifierDirectory, for: settings.referenceData)
+            return try ClassifierFolder.load(from: settings.classifierDirectory)
+        }
         // Rank 0's fingerprint names the cache (the ranks read the same folder).
         let fingerprint = try group.broadcast(group.isRoot ? ClassifierFolder.fingerprint(of: settings.classifierDirectory) : "")
+        if let spec = settings.referenceData {
+            let reference = try ReferenceStatistics.loadOrCompute(
+                classifier: classifier, fingerprint: fingerprint, data: spec, limit: settings.referenceLimit,
+                cacheDirectory: settings.cacheDirectory ?? ClassifierFolder.cacheDirectory(for: settings.classifierDirectory),
+                batchSize: settings.batchSize, group: group, progress: { progress?("reference", $0, $1) })
+            return (classifier, reference)
+        }
         let reference = try ReferenceStatistics.loadOrCompute(
             classifier: classifier, fingerprint: fingerprint, split: settings.reference,
             dataDirectory: settings.dataDirectory, limit: settings.referenceLimit,

@@ -19,6 +19,8 @@ public struct ReferenceStatistics: Sendable {
     public let rowsPath: String
     /// Whether the statistics came from the cache rather than from the images.
     public let fromCache: Bool
+    /// The user's data the statistics describe (`--reference PATH`); nil for Fashion-MNIST.
+    public var dataSource: String? = nil
 
     /// Feature rows kept for KID (2.5 MB at d = 128). KID's subsets draw 1000 rows from them.
     public static let kidRowCount = 5000

@@ -18,7 +18,8 @@ public enum ClassChoice: Equatable, Sendable, CustomStringConvertible {
         if let index = names.firstIndex(where: { normalized($0) == key || normalized(firstWord($0)) == key }) {
             return .one(index)
         }
-        throw SamplingError.unknownClass(text, classes: names.count)
+        throw names == FashionMNIST.classNames ? SamplingError.unknownClass(text, classes: names.count)
+            : SamplingError.unknownNamedClass(text, names: names)
     }
 
     /// The class of each of `n` images for a model with `classes` classes.

@@ -11,6 +11,8 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
     case imageCount(Int)
     case noiseShape(expected: [Int], got: [Int])
     case unknownClass(String, classes: Int)
+    /// A class name not among a --data model's classes (its data.json).
+    case unknownNamedClass(String, names: [String])
     case classAllCount(images: Int, classes: Int)
     case classRequired(classes: Int)
     case classNotSupported
@@ -41,6 +43,9 @@ public enum SamplingError: Error, Equatable, CustomStringConvertible {
         case let .unknownClass(text, classes):
             let names = FashionMNIST.classNames.prefix(classes).map { "'\($0)'" }.joined(separator: ", ")
             return "unknown class '\(text)'; expected an index in 0...\(classes - 1), a name (\(names)) or 'all'"
+        case let .unknownNamedClass(text, names):
+            let list = names.prefix(20).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 20 ? ", ..." : "")
+            return "unknown class '\(text)'; expected an index in 0...\(names.count - 1), a name of the model's data (\(list)) or 'all'"
         case let .classAllCount(images, classes):
             return "--class all draws every class equally: --n must be a positive multiple of \(classes), got \(images)"
         case let .classRequired(classes):

@@ -16,6 +16,10 @@ public final class Trainer {
     public let images: Tensor
     /// The images' classes (conditional runs; nil otherwise).
     public let labels: [Int]?
+    /// Per-sample crops and flips applied when a batch is gathered (nil: none).
+    public let augmentation: BatchAugmentation?
+    /// The [height, width] the model trains on.
+    public let sampleSize: [Int]
     public let group: Collectives
     public let schedule: NoiseSchedule
     public private(set) var lrSchedule: LearningRateSchedule
@@ -52,7 +56,10 @@ public final class Trainer {
     /// training step of `options.batchSize` images (split over the group) cannot fit in memory.
     /// A conditional run (`options.conditional`) needs `labels`, one class in 0..<classCount
     /// per image, and a model whose class table has classCount + 1 rows.
-    public init(model: UNet2DModel, images: Tensor, labels: [Int]? = nil, options: TrainingOptions, group: Collectives) throws {
+    /// `augmentation` (random crops along a long side, random flips: `ImagePreprocess`) turns
+    /// the stored images [n, S, L, C] into each batch's [b, S, S, C]; nil: stored as trained.
+    public init(model: UNet2DModel, images: Tensor, labels: [Int]? = nil, augmentation: BatchAugmentation? = nil,
+                options: TrainingOptions, group: Collectives) throws {
         let config = model.config
         try config.checkDenoiser(for: "training")
         try options.checkConditioning(config, source: "model config")
@@ -69,15 +76,18 @@ public final class Trainer {
             throw TrainingError.badImages("training images have shape \(images.shape); expected [n >= 1, H, W, 1 or "
                                           + "\(config.inChannels) (in_channels)]")
         }
-        try model.checkInput(shape: [1] + images.shape[1..<3] + [config.inChannels], timesteps: [0],
+        let sampleSize = augmentation.map { [$0.size, $0.size] } ?? Array(images.shape[1..<3])
+        try model.checkInput(shape: [1] + sampleSize + [config.inChannels], timesteps: [0],
                              classLabels: model.isClassConditional ? [0] : nil)
         let batch = min(options.batchSize, images.shape[0])  // EpochPlan's batches hold at most the data set
         let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
-        var estimate = config.memoryEstimate(batch: perRank, height: images.shape[1], width: images.shape[2], training: true)
+        var estimate = config.memoryEstimate(batch: perRank, height: sampleSize[0], width: sampleSize[1], training: true)
         estimate.otherBytes = CheckedSize.product(images.shape) * 4
             + (options.emaDecay != nil ? model.store.count * 4 : 0)  // the EMA's copy of the parameters
         try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
         self.model = model; self.images = images; self.options = options; self.group = group
+        self.augmentation = augmentation?.isIdentity == false ? augmentation : nil
+        self.sampleSize = sampleSize
         self.labels = options.conditional == true ? labels : nil
         model.predictionType = options.predictionType ?? .epsilon
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
@@ -153,7 +163,7 @@ public final class Trainer {
         let globalBatch = indices.count
         let mine = EpochPlan.share(count: globalBatch, rank: group.rank, size: group.size)
         // Elements per image as the model sees it (gray data replicated into its channels).
-        let shape = [mine.count] + images.shape[1..<3] + [model.config.inChannels]
+        let shape = [mine.count] + sampleSize + [model.config.inChannels]
         let pixels = shape[1] * shape[2] * shape[3]
 
         // 1. q_sample: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, per sample
@@ -172,7 +182,9 @@ public final class Trainer {
                                                   dropout: options.labelDropout ?? 0, nullClass: classes)
             }
         }
-        var x0 = images.gather(Array(indices[mine]))
+        var x0 = augmentation.map {
+            $0.batch(from: images, indices: Array(indices[mine]), keys: mine.map { keyBase &+ UInt64($0) }, seed: options.seed)
+        } ?? images.gather(Array(indices[mine]))
         if x0.shape[3] != shape[3] { x0 = Preprocess.replicatingChannels(x0, to: shape[3]) }
         let xt = schedule.qSample(x0: x0, eps: eps, t: timesteps)
 

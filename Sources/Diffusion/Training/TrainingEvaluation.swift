@@ -39,6 +39,8 @@ public final class TrainingEvaluation {
         public var seed: UInt64 = 0
         public var clip = true
         public var fid = FIDEvaluation.Settings()
+        /// The class names of the grid's rows (a --data run's; nil: Fashion-MNIST's).
+        public var classNames: [String]?
         /// Images of the grid written per evaluation (the first ones), 0 for none.
         public var gridImages = 64
 
@@ -83,7 +85,9 @@ public final class TrainingEvaluation {
                                                   seed: settings.seed, group: trainer.group, guidance: guidance,
                                                   clip: settings.clip)
         // The classifier sees one-channel images: other models get the grid alone.
-        let scores = model.config.outChannels == 1 && model.config.sampleSize == Preprocess.imageSize && count >= 2
+        // (A --data run's classifier was checked against the model when the run started.)
+        let scores = (settings.fid.referenceData != nil || model.config.outChannels == 1 && model.config.sampleSize == Preprocess.imageSize)
+            && count >= 2
             ? try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange, settings: settings.fid,
                                          group: trainer.group)
             : nil
@@ -95,7 +99,8 @@ public final class TrainingEvaluation {
             let shown = min(count, try ClassGuidance.everyClass(of: model.config, count: settings.gridImages).count)
             let first = images.gather(Array(0..<shown))
             if let guidance {
-                try SampleFiles.writeClassGrid(images: first, classes: guidance.nullClass, to: path)
+                try SampleFiles.writeClassGrid(images: first, classes: guidance.nullClass,
+                                               names: settings.classNames ?? FashionMNIST.classNames, to: path)
             } else {
                 try SampleFiles.writeGrid(images: first, to: path)
             }

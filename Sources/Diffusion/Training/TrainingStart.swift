@@ -39,12 +39,43 @@ public struct TrainingStart {
         options = try options.resumed(with: given, explicit: explicit, name: name, source: statePath ?? "the saved run")
     }
 
+    /// The images a run trains on, their classes, and how batches are cut from them.
+    public struct PreparedData {
+        public let images: Tensor
+        public let labels: [Int]?
+        public let augmentation: BatchAugmentation?
+        /// nil for Fashion-MNIST (the recipe's own resize).
+        public let settings: PreprocessSettings?
+    }
+
     /// The images this run trains on, and their classes: the split's first `trainSubset` (or all).
-    public func loadData(directory: String) throws -> (images: Tensor, labels: [Int]) {
+    public func loadData(directory: String) throws -> PreparedData {
         let data = try FashionMNIST.load(split: .train, directory: directory)
         let count = min(options.trainSubset ?? data.count, data.count)
-        return (Preprocess.images(data, indices: options.trainSubset.map { _ in Array(0..<count) }),
-                data.labels(at: Array(0..<count)))
+        return PreparedData(images: Preprocess.images(data, indices: options.trainSubset.map { _ in Array(0..<count) }),
+                            labels: data.labels(at: Array(0..<count)), augmentation: nil, settings: nil)
+    }
+
+    /// `data` (--data) prepared for this run's model: its first `trainSubset` images (or all),
+    /// resized to the config's sample_size and converted to its in_channels. Checks that a
+    /// conditional run's model has a class row for every class of the data.
+    public func prepare(_ data: TrainingData, centerCrop: Bool, randomFlip: Bool) throws -> PreparedData {
+        if let classes = options.conditioningClasses {
+            guard let dataClasses = data.classCount, data.labels != nil else {
+                throw DataSetError("\(data.source) has no labels: a conditional run needs them (class subfolders, --labels "
+                                   + "for a .npy, or an IDX labels file)")
+            }
+            guard dataClasses <= classes else {
+                throw DataSetError("\(data.source) has \(dataClasses) classes but the model's class table holds \(classes) "
+                                   + "(num_class_embeds \(config.numClassEmbeds.map(String.init) ?? "null") = classes + the null class): "
+                                   + "expected num_class_embeds of at least \(dataClasses + 1)")
+            }
+        }
+        let count = min(options.trainSubset ?? data.count, data.count)
+        let settings = PreprocessSettings(size: config.sampleSize, channels: config.inChannels, centerCrop: centerCrop, randomFlip: randomFlip)
+        let (images, augmentation) = try ImagePreprocess.prepare(data.images, indices: Array(0..<count), settings: settings)
+        return PreparedData(images: images, labels: data.labels.map { Array($0.prefix(count)) },
+                            augmentation: augmentation.isIdentity ? nil : augmentation, settings: settings)
     }
 
     /// The plan on `datasetSize` images fits, and a resumed step lies within it.
@@ -59,8 +90,8 @@ public struct TrainingStart {
     /// The trainer on every rank, starting where this says: rank 0 sets the parameters (the
     /// state's, a diffusers folder's, or a fresh initialisation) and they are broadcast, with
     /// Adam's moments when resuming. Collective.
-    public func makeTrainer(images: Tensor, labels: [Int]? = nil, initFrom: String?, bucketFloats: Int,
-                            group: Collectives) throws -> Trainer {
+    public func makeTrainer(images: Tensor, labels: [Int]? = nil, augmentation: BatchAugmentation? = nil, initFrom: String?,
+                            bucketFloats: Int, group: Collectives) throws -> Trainer {
         let unet = try UNet2DModel(config: config)
         _ = try group.rootLoads {
             if let state {
@@ -72,7 +103,7 @@ public struct TrainingStart {
                 unet.initializeParameters(seed: options.seed)
             }
         }
-        let trainer = try Trainer(model: unet, images: images, labels: labels, options: options, group: group)
+        let trainer = try Trainer(model: unet, images: images, labels: labels, augmentation: augmentation, options: options, group: group)
         trainer.bucketFloats = bucketFloats
         try trainer.broadcastParameters()
         if statePath != nil {
