@@ -3,7 +3,7 @@ import PackageDescription
 
 // libFuzzer targets, one per reader, built only by scripts/fuzz (a package of its own, so the
 // main package's build and tests never compile them):
-//     swift build -c release --sanitize fuzzer --sanitize address --product fuzz-npy
+//     swift build -c release -Xswiftc -sanitize=fuzzer,address   (see scripts/fuzz)
 // Each target defines LLVMFuzzerTestOneInput and no main: libFuzzer's main runs it.
 let readers = ["safetensors", "config", "npy", "npz", "idx", "png"]
 

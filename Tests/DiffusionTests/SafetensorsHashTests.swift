@@ -187,3 +187,40 @@ import Testing
         }
     }
 }
+
+/// What the hashes cost on the seed model's training state (four tensors of 15,890,753
+/// floats: 254 MB): serializing and opening with and without them, and writing the file,
+/// printed. A measurement, not a check: run it with SAFETENSORS_HASH_COST=1.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["SAFETENSORS_HASH_COST"] != nil))
+struct SafetensorsHashCost {
+    @Test func seedTrainingState() throws {
+        let count = 15_890_753
+        var random = RandomStream(seed: 5)
+        let payloads: [(name: String, payload: SafetensorsPayload)] = ["parameters", "adam.m", "adam.v", "ema"].map { name in
+            let t = Tensor(uninitialized: [count])
+            for i in 0..<count { t[i] = Float(random.normal()) }
+            return (name, .float32(t))
+        }
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for threads in [1, ProcessInfo.processInfo.activeProcessorCount] {
+            try Parallel.withThreads(threads) {
+                for _ in 0..<2 {
+                    var hashed: [UInt8] = [], plain: [UInt8] = []
+                    let writeHashed = try seconds { hashed = try Safetensors.serialize(payloads: payloads) }
+                    let writePlain = try seconds { plain = try Safetensors.serialize(payloads: payloads, contentHashes: false) }
+                    let readHashed = try seconds { _ = try Safetensors(bytes: hashed, path: dir + "/hashed") }
+                    let readPlain = try seconds { _ = try Safetensors(bytes: plain, path: dir + "/plain") }
+                    let disk = try seconds { try FileBytes.writeAtomically(hashed, to: dir + "/state.safetensors") }
+                    print(String(format: "hash cost, %d MB, %d thread(s): serialize %.3f s (%.3f s without hashes), open %.3f s (%.3f s), writing the file %.3f s",
+                                 hashed.count / 1_000_000, threads, writeHashed, writePlain, readHashed, readPlain, disk))
+                }
+            }
+        }
+    }
+}
