@@ -146,6 +146,7 @@ import Testing
             tried += 1
         }
         #expect(tried > 100)
+        print("sweep over a training state: \(tried) of its \(bytes.count - start) data bytes flipped, each load refused naming the tensor")
     }
 
     @Test func fileWithoutHashesLoadsWithOneNote() throws {

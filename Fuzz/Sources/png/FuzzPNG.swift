@@ -1,8 +1,12 @@
 import Diffusion
+import FuzzDriver
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzPNG(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+func fuzzPNG(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = fuzzInput(data, size)
     _ = try? PNG.header(bytes, path: "fuzz")
     return 0
+}
+
+@main struct Main {
+    static func main() { runFuzzer { fuzzPNG($0, $1) } }
 }
