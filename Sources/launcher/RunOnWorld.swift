@@ -16,6 +16,8 @@ import Foundation
 /// together, and it finalizes before leaving.
 func runOnWorld(agreeing fields: [RankAgreement.Field], _ body: (Communicator) throws -> Void) throws {
     let comm = try Communicator.world()
+    // Notes about files loaded on every rank (safetensors without content hashes) once a job.
+    SafetensorsHashes.notesEnabled = comm.isRoot
     do {
         try RankAgreement.check(fields, group: comm)
         try body(comm)

@@ -84,12 +84,12 @@ import Testing
         var options = TrainingOptions()
         options.batchSize = 4
         let trainer = try Trainer(model: model, images: images, options: options, group: SingleProcess())
-        let before = model.store.valueBuffer.map { $0 }
+        let before = model.store.valueArray
         #expect {
             _ = try trainer.trainStep()
         } throws: { "\($0)".contains("step 0") }
         // The failed step did not touch the parameters.
-        #expect(model.store.valueBuffer.map { $0 } == before)
+        #expect(model.store.valueArray == before)
     }
 
     @Test(.kernelThreads(1)) func trainingStateRoundTrip() throws {
@@ -110,7 +110,7 @@ import Testing
         #expect(state.step == 1)
         #expect(state.options == options)
         #expect(state.config == config)
-        #expect(state.parameters.array == model.store.valueBuffer.map { $0 })
+        #expect(state.parameters.array == model.store.valueArray)
         #expect(state.adamM.array == Array(UnsafeBufferPointer(start: trainer.adam.m, count: model.store.count)))
     }
 }

@@ -101,7 +101,7 @@ import Testing
             let parameters = try ThreadGroup.run(size: size) { group in
                 let trainer = try Self.trainer(group: group)
                 for _ in 0..<3 { _ = try trainer.trainStep() }
-                return trainer.model.store.valueBuffer.map { $0 }
+                return trainer.model.store.valueArray
             }
             results.append(parameters[0])
         }

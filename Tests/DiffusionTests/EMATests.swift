@@ -73,11 +73,11 @@ import Testing
         let ema = try #require(trainer.ema)
         let count = trainer.model.store.count
         _ = try trainer.trainStep()  // step 1: decay 0, the average is the parameters
-        #expect(Array(UnsafeBufferPointer(start: ema.shadow, count: count)) == trainer.model.store.valueBuffer.map { $0 })
+        #expect(Array(UnsafeBufferPointer(start: ema.shadow, count: count)) == trainer.model.store.valueArray)
         let before = Array(UnsafeBufferPointer(start: ema.shadow, count: count))
         _ = try trainer.trainStep()  // step 2: decay 2/11
         let after = Array(UnsafeBufferPointer(start: ema.shadow, count: count))
-        let parameters = trainer.model.store.valueBuffer.map { $0 }
+        let parameters = trainer.model.store.valueArray
         for j in stride(from: 0, to: count, by: 97) {
             let expected = 2.0 / 11 * Double(before[j]) + 9.0 / 11 * Double(parameters[j])
             #expect(abs(Double(after[j]) - expected) <= 1e-6 * max(1, abs(expected)), "parameter \(j)")

@@ -123,10 +123,10 @@ import Testing
             let loss = try trainer.trainStep().loss
             #expect(loss.isFinite && loss > 0)
             _ = try trainer.trainStep()
-            results.append(model.store.valueBuffer.map { $0 })
+            results.append(model.store.valueArray)
         }
         #expect(results[0] == results[1])
-        let fresh = try DiffusersFolder.load(from: Self.rgbFixture).store.valueBuffer.map { $0 }
+        let fresh = try DiffusersFolder.load(from: Self.rgbFixture).store.valueArray
         #expect(results[0] != fresh)
     }
 

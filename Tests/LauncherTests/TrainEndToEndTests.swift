@@ -87,7 +87,7 @@ import Testing
         let emaDiff = zip(emaWhole, emaSplit).map { abs($0 - $1) }.max() ?? 1
         #expect(emaDiff < 1e-5)
         let folder = try DiffusersFolder.load(from: base + "/split/model-ema")
-        #expect(folder.store.valueBuffer.map { $0 } == emaSplit)
+        #expect(folder.store.valueArray == emaSplit)
     }
 
     /// Resumed on the same rank count, the run is bit for bit the uninterrupted one, EMA included.

@@ -6,12 +6,18 @@
 /// The checks follow the reference implementation (huggingface/safetensors): header at most
 /// 100 MB, every size consistent with shape and dtype, tensors tiling the data section with
 /// no overlap and no gap. Each failure is a `SafetensorsError` naming file and tensor.
+/// Tensors' content hashes in the metadata (`SafetensorsHashes`) are verified on opening;
+/// a file without them opens with a one-line note.
 ///
 ///     let file = try Safetensors(contentsOf: "model.safetensors")
 ///     let w = try file.tensor(named: "conv_in.weight")   // Float32, the file's shape
 public struct Safetensors: Sendable {
     public let path: String
+    /// The `__metadata__` map without the content hashes.
     public let metadata: [String: String]
+    /// Each tensor's verified content hash (`SafetensorsHashes`), by name; empty for a file
+    /// written without them.
+    public let hashes: [String: String]
     /// Every tensor, in file order (increasing offsets).
     public let tensors: [SafetensorsTensorInfo]
 
@@ -36,10 +42,19 @@ public struct Safetensors: Sendable {
     /// Parses a file already in memory; `path` is only used in error messages.
     public init(bytes: [UInt8], path: String) throws {
         let parsed = try SafetensorsHeaderParser(bytes: bytes, path: path).parse()
+        let (user, hashes) = try SafetensorsHashes.split(parsed.metadata, tensors: parsed.tensors, path: path)
+        try bytes.withUnsafeBytes { raw in
+            try SafetensorsHashes.verify(hashes, tensors: parsed.tensors,
+                                         data: UnsafeRawBufferPointer(rebasing: raw[parsed.dataStart...]), path: path)
+        }
+        if hashes.isEmpty && !parsed.tensors.isEmpty {
+            SafetensorsHashes.noteUnhashed(path, tensorCount: parsed.tensors.count)
+        }
         self.path = path
         self.bytes = bytes
         self.dataStart = parsed.dataStart
-        self.metadata = parsed.metadata
+        self.metadata = user
+        self.hashes = hashes
         self.tensors = parsed.tensors
         var index: [String: Int] = [:]
         for (i, t) in parsed.tensors.enumerated() { index[t.name] = i }

@@ -13,8 +13,11 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
         /// The header is JSON but not an object of objects.
         case headerNotObject
         case duplicateName
-        /// `__metadata__` is not a map of strings to strings.
+        /// `__metadata__` is not a map of strings to strings, or its content hashes are
+        /// malformed, name no tensor, or cover only some tensors.
         case badMetadata
+        /// A tensor's bytes differ from the content hash stored for it: the file is damaged.
+        case hashMismatch
         /// A tensor entry is not an object, or lacks `dtype`, `shape` or `data_offsets`.
         case missingField
         case wrongFieldType
@@ -67,6 +70,7 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
         .headerNotObject: "header has the wrong structure",
         .duplicateName: "duplicate tensor name",
         .badMetadata: "bad __metadata__",
+        .hashMismatch: "data does not match its content hash",
         .missingField: "missing field",
         .wrongFieldType: "field of the wrong type",
         .unknownDType: "unknown dtype",

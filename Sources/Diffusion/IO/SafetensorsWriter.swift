@@ -29,14 +29,16 @@ public enum SafetensorsPayload: Sendable {
         }
     }
 
-    func appendLittleEndian(to out: inout [UInt8]) {
+    /// Calls `body` with the payload's bytes as the file stores them (little-endian).
+    func withLittleEndianBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         #if _endian(little)
         switch self {
-        case .float32(let t): out.append(contentsOf: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
-        case .float64(_, let v): v.withUnsafeBytes { out.append(contentsOf: $0) }
-        case .int64(_, let v): v.withUnsafeBytes { out.append(contentsOf: $0) }
+        case .float32(let t): return try body(UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
+        case .float64(_, let v): return try v.withUnsafeBytes(body)
+        case .int64(_, let v): return try v.withUnsafeBytes(body)
         }
         #else
+        var out: [UInt8] = []
         switch self {
         case .float32(let t):
             for i in 0..<t.count { out.appendLittleEndian(t.data[i].bitPattern) }
@@ -45,8 +47,20 @@ public enum SafetensorsPayload: Sendable {
         case .int64(_, let v):
             for x in v { out.appendLittleEndian(UInt64(bitPattern: x)) }
         }
+        return try out.withUnsafeBytes(body)
         #endif
     }
+}
+
+/// Calls `body` with every payload's little-endian bytes at once.
+private func withLittleEndianBytes<R>(of payloads: ArraySlice<SafetensorsPayload>, _ buffers: [UnsafeRawBufferPointer] = [],
+                                      _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+    guard let first = payloads.first else { return body(buffers) }
+    return first.withLittleEndianBytes { withLittleEndianBytes(of: payloads.dropFirst(), buffers + [$0], body) }
+}
+
+private func withLittleEndianBytes<R>(of payloads: [SafetensorsPayload], _ body: ([UnsafeRawBufferPointer]) -> R) -> R {
+    withLittleEndianBytes(of: payloads[...], [], body)
 }
 
 extension Array where Element == UInt8 {
@@ -62,18 +76,24 @@ extension Safetensors {
     /// Layout as the reference writer makes it: tensors sorted by dtype (widest first) then
     /// name, header padded with spaces to a multiple of 8 bytes, `__metadata__` omitted when
     /// empty. diffusers writes `["format": "pt"]` as metadata for model files.
+    ///
+    /// With `contentHashes` (the default), `__metadata__` also holds each tensor's CRC-32
+    /// (`SafetensorsHashes`), which every load verifies; `metadata` cannot use those keys.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
-                             to path: String) throws {
-        try write(payloads: tensors.map { (name: $0.name, payload: .float32($0.tensor)) }, metadata: metadata, to: path)
+                             contentHashes: Bool = true, to path: String) throws {
+        try write(payloads: tensors.map { (name: $0.name, payload: .float32($0.tensor)) }, metadata: metadata,
+                  contentHashes: contentHashes, to: path)
     }
 
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
-        try write(payloads: tensors.map { (name: $0.key, payload: .float32($0.value)) }, metadata: metadata, to: path)
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:],
+                             contentHashes: Bool = true, to path: String) throws {
+        try write(payloads: tensors.map { (name: $0.key, payload: .float32($0.value)) }, metadata: metadata,
+                  contentHashes: contentHashes, to: path)
     }
 
     public static func write(payloads: [(name: String, payload: SafetensorsPayload)], metadata: [String: String] = [:],
-                             to path: String) throws {
-        let bytes = try serialize(payloads: payloads, metadata: metadata, path: path)
+                             contentHashes: Bool = true, to path: String) throws {
+        let bytes = try serialize(payloads: payloads, metadata: metadata, contentHashes: contentHashes, path: path)
         do {
             try FileBytes.writeAtomically(bytes, to: path)
         } catch let failure as FileError {
@@ -84,7 +104,11 @@ extension Safetensors {
 
     /// The bytes `write` would put in a file; `path` is only used in error messages.
     public static func serialize(payloads: [(name: String, payload: SafetensorsPayload)], metadata: [String: String] = [:],
-                                 path: String = "<memory>") throws -> [UInt8] {
+                                 contentHashes: Bool = true, path: String = "<memory>") throws -> [UInt8] {
+        if let reserved = metadata.keys.sorted().first(where: SafetensorsHashes.isHashKey) {
+            throw SafetensorsError(.invalidInput, path: path, expected: "metadata keys not starting with \"\(SafetensorsHashes.keyPrefix)\" (the writer's content hashes)",
+                                   found: "\"\(reserved)\"")
+        }
         var seen = Set<String>()
         for (name, payload) in payloads {
             func invalid(_ expected: String, _ found: String) -> SafetensorsError {
@@ -103,6 +127,11 @@ extension Safetensors {
             return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
         }
 
+        var metadata = metadata
+        if contentHashes {
+            let hashes = withLittleEndianBytes(of: payloads.map(\.payload), SafetensorsHashes.hashAll)
+            for ((name, _), hash) in zip(payloads, hashes) { metadata[SafetensorsHashes.key(forTensor: name)] = hash }
+        }
         var members: [JSONMember] = []
         if !metadata.isEmpty {
             let entries = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
@@ -125,7 +154,7 @@ extension Safetensors {
         out.reserveCapacity(8 + header.count + offset)
         out.appendLittleEndian(UInt64(header.count))
         out.append(contentsOf: header)
-        for (_, payload) in ordered { payload.appendLittleEndian(to: &out) }
+        for (_, payload) in ordered { payload.withLittleEndianBytes { out.append(contentsOf: $0) } }
         return out
     }
 }

@@ -66,8 +66,14 @@ public final class ParameterStore {
 
     public func zeroGrads() { grads.update(repeating: 0, count: count) }
 
+    /// The store's memory: valid only while the store lives. Swift may release a temporary
+    /// (`load(...).store.valueBuffer`) before the pointer is used; copy with `valueArray`.
     public var valueBuffer: UnsafeMutableBufferPointer<Float> { .init(start: values, count: count) }
     public var gradBuffer: UnsafeMutableBufferPointer<Float> { .init(start: grads, count: count) }
+
+    /// A copy of every value, made while `self` is alive (AddressSanitizer found a test that
+    /// read `valueBuffer` of a model already freed).
+    public var valueArray: [Float] { Array(UnsafeBufferPointer(start: values, count: count)) }
 
     /// The tensor in PyTorch layout (a copy).
     public func exportTensor(_ e: Entry, from base: UnsafeMutablePointer<Float>? = nil) -> Tensor {

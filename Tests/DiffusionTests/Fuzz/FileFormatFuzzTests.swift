@@ -9,7 +9,10 @@ import Testing
 @Suite struct FileFormatFuzzTests {
     // MARK: safetensors
 
-    static func safetensorsBase() throws -> [UInt8] {
+    /// Without content hashes by default: mutants of the data then load, and reach the
+    /// checks after the header's (conversions, non-finite values); `safetensorsHashed` mutates
+    /// a hashed file.
+    static func safetensorsBase(hashes: Bool = false) throws -> [UInt8] {
         var random = RandomStream(seed: 1)
         func tensor(_ shape: [Int]) -> Tensor {
             let t = Tensor(shape: shape)
@@ -23,7 +26,7 @@ import Testing
             ("empty", .float32(tensor([0, 4]))),
             ("step", .int64(shape: [1], values: [12345])),
             ("betas", .float64(shape: [3], values: [1e-4, 5e-3, 1e-2])),
-        ], metadata: ["format": "pt"])
+        ], metadata: ["format": "pt"], contentHashes: hashes)
     }
 
     static func headerLength(_ bytes: [UInt8]) -> Int? {
@@ -109,6 +112,19 @@ import Testing
         for fragment in ["file too short", "bad header length", "not valid JSON", "not UTF-8", "unknown dtype", "bad shape",
                          "bad data_offsets", "begin after end", "out of range", "does not match shape", "overlap",
                          "not fully covered", "duplicate tensor name", "nesting deeper"] {
+            #expect(outcome.reached(fragment), "no mutant reached \"\(fragment)\"\n\(outcome.summary)")
+        }
+    }
+
+    /// With content hashes: a damaged tensor is named, and hash entries are checked.
+    @Test func safetensorsHashed() throws {
+        let base = try Self.safetensorsBase(hashes: true)
+        let outcome = FuzzHarness.run("safetensors-hashed", base: base, seed: 20_261_206, layout: Self.safetensorsLayout) { bytes, name in
+            let file = try Safetensors(bytes: bytes, path: name)
+            #expect(file.hashes.count == file.tensors.count)
+            try Self.checkSafetensors(file, bytes)
+        }
+        for fragment in ["does not match its content hash", "bad __metadata__", "bad header length", "not valid JSON"] {
             #expect(outcome.reached(fragment), "no mutant reached \"\(fragment)\"\n\(outcome.summary)")
         }
     }
@@ -283,35 +299,46 @@ import Testing
     // MARK: training state
 
     /// A small model's state after one step (so Adam's moments are not zero).
-    static func trainingStateBase() throws -> [UInt8] {
+    /// `hashes: false` rewrites it without content hashes (as an older version wrote it), so
+    /// mutants of the data reach the non-finite check.
+    static func trainingStateBase(hashes: Bool) throws -> [UInt8] {
         let trainer = try TinyTraining.trainer()
         _ = try trainer.trainStep()
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try TrainingCheckpoint.save(trainer, to: dir + "/state.safetensors")
-        return try FileBytes.read(dir + "/state.safetensors")
+        let bytes = try FileBytes.read(dir + "/state.safetensors")
+        return hashes ? bytes : try rewritten(bytes, contentHashes: false)
+    }
+
+    /// The file's tensors and metadata written again, with `metadata` (or the file's own).
+    static func rewritten(_ bytes: [UInt8], metadata: [String: String]? = nil, contentHashes: Bool) throws -> [UInt8] {
+        let file = try Safetensors(bytes: bytes, path: "base")
+        let payloads = try file.names.map { (name: $0, payload: SafetensorsPayload.float32(try file.tensor(named: $0))) }
+        return try Safetensors.serialize(payloads: payloads, metadata: metadata ?? file.metadata, contentHashes: contentHashes)
     }
 
     /// One metadata string (options JSON, config JSON, step), mutated and written back.
-    static func metadataLayer(_ key: String) -> FuzzLayer {
+    static func metadataLayer(_ key: String, hashes: Bool) -> FuzzLayer {
         FuzzLayer(name: key, extract: { bytes in
             (try? Safetensors(bytes: bytes, path: "base"))?.metadata[key].map { Array($0.utf8) }
         }, rebuild: { outer, inner in
             guard let file = try? Safetensors(bytes: outer, path: "base") else { return nil }
             var metadata = file.metadata
             metadata[key] = String(decoding: inner, as: UTF8.self)
-            let payloads = file.names.compactMap { name in (try? file.tensor(named: name)).map { (name: name, payload: SafetensorsPayload.float32($0)) } }
-            return try? Safetensors.serialize(payloads: payloads, metadata: metadata)
+            return try? rewritten(outer, metadata: metadata, contentHashes: hashes)
         }, layout: jsonLayout(words: ["batchSize", "epochs", "maxSteps", "timesteps", "seed", "maxLR", "beta2", "adamEps",
                                       "betaStart", "betaMax", "block_out_channels", "sample_size", "layers_per_block"]))
     }
 
-    @Test func trainingState() throws {
-        let base = try Self.trainingStateBase()
+    /// Without hashes, damaged values reach the non-finite check; with them, the hash check.
+    @Test(arguments: [false, true])
+    func trainingState(hashes: Bool) throws {
+        let base = try Self.trainingStateBase(hashes: hashes)
         let state = try TrainingCheckpoint.load(bytes: base, path: "base")
         #expect(state.step == 1)
-        let outcome = FuzzHarness.run("training-state", base: base, seed: 31, layout: Self.safetensorsLayout,
-                                      layers: ["options", "config", "step"].map(Self.metadataLayer)) { bytes, name in
+        let outcome = FuzzHarness.run("training-state", base: base, seed: hashes ? 32 : 31, layout: Self.safetensorsLayout,
+                                      layers: ["options", "config", "step"].map { Self.metadataLayer($0, hashes: hashes) }) { bytes, name in
             let s = try TrainingCheckpoint.load(bytes: bytes, path: name)
             #expect(s.step >= 0 && (try? s.options.validate()) != nil)
             let count = s.config.parameterCount
@@ -322,8 +349,8 @@ import Testing
             #expect(s.adamV.array.allSatisfy { $0 >= 0 })
         }
         #expect(outcome.loaded > FuzzHarness.mutantCount / 50, "\(outcome.summary)")
-        for fragment in ["metadata field 'options'", "metadata field 'step'", "metadata 'config'", "corrupt: tensor",
-                         "bad header length", "expected [", "missing"] {
+        for fragment in ["metadata field 'options'", "metadata field 'step'", "metadata 'config'",
+                         hashes ? "does not match its content hash" : "corrupt: tensor", "bad header length", "expected [", "missing"] {
             #expect(outcome.reached(fragment), "no mutant reached \"\(fragment)\"\n\(outcome.summary)")
         }
     }
