@@ -53,18 +53,9 @@ extension ReferenceStatistics {
         let settings = PreprocessSettings(size: classifier.config.imageSize, channels: classifier.config.inChannels, centerCrop: true)
         var (images, _) = try ImagePreprocess.prepare(data.images, indices: Array(mine), settings: settings)
         if images.shape[3] != classifier.config.inChannels { images = Preprocess.replicatingChannels(images, to: classifier.config.inChannels) }
-        let keep = kidRows(imageCount: n)
-        let result = try ShardedFeatures.compute(localImages: images, localRange: mine, classifier: classifier,
-                                                 keepRows: { keep.contains($0) }, batchSize: batchSize, group: group,
-                                                 onBatch: { progress?($0, mine.count) })
-        guard group.isRoot, let rows = result.rows else { return nil }
-        let moments = try FeatureMoments(result.statistics)
-        try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
-        try NPY.write(rows, to: paths.rows)
-        try moments.write(npz: paths.statistics)
-        var statistics = ReferenceStatistics(moments: moments, rows: rows, split: .test,
-                                             statisticsPath: paths.statistics, rowsPath: paths.rows, fromCache: false)
-        statistics.dataSource = describe
+        var statistics = try compute(localImages: images, localRange: mine, count: n, classifier: classifier, split: .test,
+                                     cacheDirectory: cacheDirectory, paths: paths, batchSize: batchSize, group: group, progress: progress)
+        statistics?.dataSource = describe
         return statistics
     }
 }

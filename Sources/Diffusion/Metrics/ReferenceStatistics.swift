@@ -67,6 +67,17 @@ public struct ReferenceStatistics: Sendable {
         let n = min(limit ?? dataset.count, dataset.count)
         let mine = EpochPlan.share(count: n, rank: group.rank, size: group.size)
         let images = Preprocess.images(dataset, indices: Array(mine))
+        return try compute(localImages: images, localRange: mine, count: n, classifier: classifier, split: split,
+                           cacheDirectory: cacheDirectory, paths: paths, batchSize: batchSize, group: group, progress: progress)
+    }
+
+    /// Steps 2-3 of `loadOrCompute`: every rank featurizes its share `localImages` (global
+    /// indices `localRange` of `count`); rank 0 forms the moments, writes the cache files
+    /// `paths` (in `cacheDirectory`) and returns the statistics (nil on the other ranks). Collective.
+    static func compute(localImages images: Tensor, localRange mine: Range<Int>, count n: Int, classifier: FashionClassifier,
+                        split: FashionMNIST.Split, cacheDirectory: String, paths: (statistics: String, rows: String),
+                        batchSize: Int, group: Collectives,
+                        progress: ((_ done: Int, _ total: Int) -> Void)?) throws -> ReferenceStatistics? {
         let keep = kidRows(imageCount: n)
         let result = try ShardedFeatures.compute(localImages: images, localRange: mine, classifier: classifier,
                                                  keepRows: { keep.contains($0) }, batchSize: batchSize, group: group,
