@@ -5,7 +5,7 @@ import PackageDescription
 // main package's build and tests never compile them):
 //     swift build -c release -Xswiftc -sanitize=fuzzer,address   (see scripts/fuzz)
 // Each target's @main hands its test function to libFuzzer (FuzzDriver).
-let readers = ["safetensors", "config", "npy", "npz", "idx", "png"]
+let readers = ["safetensors", "config", "npy", "npz", "idx", "png", "image"]
 
 let package = Package(
     name: "FashionDiffusionFuzz",

@@ -110,3 +110,32 @@ def png(width, height, color_type, bit_depth=8):
 d = corpus("png")
 for ct in [0, 2, 4, 6]:
     put(d, f"color{ct}.png", png(3, 2, ct))
+
+
+# image decoders (PNGDecoder, JPEGDecoder): the PNGs above, a palette PNG with transparency,
+# a 16-bit gray PNG, and JPEGs (gray, RGB, progressive) written by cjpeg from Debian's
+# libjpeg-turbo-progs when it is installed (the standard library writes no JPEG).
+def png_palette(width, height):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    rows = b"".join(b"\x00" + bytes((x + y) % 4 for x in range(width)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0))
+            + chunk(b"PLTE", bytes([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])) + chunk(b"tRNS", bytes([0, 128]))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+d = corpus("image")
+for ct in [0, 2, 4, 6]:
+    put(d, f"color{ct}.png", png(3, 2, ct))
+put(d, "palette.png", png_palette(4, 3))
+put(d, "gray16.png", png(3, 2, 0, bit_depth=16))
+if shutil.which("cjpeg"):
+    import subprocess
+    w, h = 8, 6
+    rgb = bytes((x * 30 + y * 7) % 256 for y in range(h) for x in range(w) for _ in range(3))
+    gray = bytes((x * 30 + y * 7) % 256 for y in range(h) for x in range(w))
+    ppm = b"P6\n%d %d\n255\n" % (w, h) + rgb
+    pgm = b"P5\n%d %d\n255\n" % (w, h) + gray
+    for name, args, source in [("rgb.jpg", ["-quality", "80"], ppm), ("gray.jpg", ["-quality", "80", "-grayscale"], pgm),
+                               ("progressive.jpg", ["-progressive", "-quality", "70"], ppm)]:
+        put(d, name, subprocess.run(["cjpeg", *args], input=source, capture_output=True, check=True).stdout)
