@@ -32,6 +32,16 @@ static void on_message(j_common_ptr cinfo, int level) {
     }
 }
 
+// libjpeg's error handler, routed to on_error / on_message (the caller still does the setjmp:
+// it must be in the frame that longjmp returns to).
+static struct jpeg_error_mgr *use_errors(error_manager *errors, ic_info *info) {
+    struct jpeg_error_mgr *err = jpeg_std_error(&errors->base);
+    errors->base.error_exit = on_error;
+    errors->base.emit_message = on_message;
+    errors->info = info;
+    return err;
+}
+
 static int run(const uint8_t *data, size_t size, ic_info *info, uint8_t *out, size_t out_size) {
     memset(info, 0, sizeof *info);
     if (size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
@@ -40,10 +50,7 @@ static int run(const uint8_t *data, size_t size, ic_info *info, uint8_t *out, si
     }
     struct jpeg_decompress_struct cinfo;
     error_manager errors;
-    cinfo.err = jpeg_std_error(&errors.base);
-    errors.base.error_exit = on_error;
-    errors.base.emit_message = on_message;
-    errors.info = info;
+    cinfo.err = use_errors(&errors, info);
     if (setjmp(errors.jump)) {
         jpeg_destroy_decompress(&cinfo);
         return -1;
@@ -92,10 +99,7 @@ int ic_jpeg_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int c
     memset(info, 0, sizeof *info);
     struct jpeg_compress_struct cinfo;
     error_manager errors;
-    cinfo.err = jpeg_std_error(&errors.base);
-    errors.base.error_exit = on_error;
-    errors.base.emit_message = on_message;
-    errors.info = info;
+    cinfo.err = use_errors(&errors, info);
     *out = NULL;
     *out_size = 0;
     if (setjmp(errors.jump)) {
