@@ -191,16 +191,11 @@ public enum NPZ {
             }
             let actualCRC = Zlib.crc32(member)
             guard actualCRC == crc else {
-                throw FileError(path: memberPath, "CRC-32 mismatch: expected \(hex(crc)), found \(hex(actualCRC))")
+                throw FileError(path: memberPath, "CRC-32 mismatch: expected 0x\(Zlib.hex(crc)), found 0x\(Zlib.hex(actualCRC))")
             }
             guard memberName.hasSuffix(".npy") else { continue }  // numpy also ignores others
             arrays.append((String(memberName.dropLast(4)), try NPY.decode(member, name: memberPath)))
         }
         return arrays
-    }
-
-    private static func hex(_ v: UInt32) -> String {
-        let s = String(v, radix: 16)
-        return "0x" + String(repeating: "0", count: 8 - s.count) + s
     }
 }

@@ -17,13 +17,8 @@ public enum SafetensorsHashes {
 
     public static func key(forTensor name: String) -> String { keyPrefix + name }
 
-    public static func hex(_ crc: UInt32) -> String {
-        let s = String(crc, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
-    }
-
     /// The hash entry for one tensor's bytes.
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> String { hex(Zlib.crc32(bytes)) }
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> String { Zlib.hex(Zlib.crc32(bytes)) }
 
     static func isHashKey(_ key: String) -> Bool { key.hasPrefix(keyPrefix) }
 
@@ -84,7 +79,7 @@ public enum SafetensorsHashes {
         crcs.withUnsafeMutableBufferPointer { out in
             Parallel.forEach(buffers.count) { i in out[i] = Zlib.crc32(buffers[i]) }
         }
-        return crcs.map(hex)
+        return crcs.map(Zlib.hex)
     }
 
     // MARK: - The note for files without hashes

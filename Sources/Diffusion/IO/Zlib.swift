@@ -32,6 +32,12 @@ public enum Zlib {
         return UInt32(truncatingIfNeeded: crc)
     }
 
+    /// A CRC-32 as 8 lowercase hex digits (Python: `format(zlib.crc32(data), "08x")`).
+    public static func hex(_ crc: UInt32) -> String {
+        let s = String(crc, radix: 16)
+        return String(repeating: "0", count: 8 - s.count) + s
+    }
+
     public static func crc32(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { crc32($0, continuing: crc) }
     }

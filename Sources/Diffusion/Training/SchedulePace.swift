@@ -38,8 +38,9 @@ public struct SchedulePace: Codable, Equatable, Sendable {
         return from.position + Double(step - from.step) * ((toPosition - from.position) / Double(toStep - from.step))
     }
 
-    /// The pace after a re-plan at `step` (at or after the last knot) that gives the run
-    /// `newTotal` steps, where it had `oldTotal`.
+    /// The pace after a re-plan at `step` (at or after the last knot) of a run that had
+    /// `oldTotal` steps: a knot where the schedule stood then. The new step count is the
+    /// caller's (`budgetSteps`); the last segment runs to it.
     public func replanned(at step: Int, from oldTotal: Int) -> SchedulePace {
         var pace = self
         let here = Knot(step: step, position: position(at: step, totalSteps: oldTotal))
@@ -57,7 +58,7 @@ public struct SchedulePace: Codable, Equatable, Sendable {
             throw OptionError(name, "has knots out of order: step \(a.step) at \(a.position), then step \(b.step) at \(b.position)")
         }
         guard let last = knots.last, last.step <= totalSteps,
-              last.position.isFinite, last.position < Double(scheduleSteps) || knots.count == 1 else {
+              last.position.isFinite, last.position < Double(scheduleSteps) else {
             throw OptionError(name, "has a knot past the run's \(totalSteps) steps or the schedule's \(scheduleSteps)")
         }
     }

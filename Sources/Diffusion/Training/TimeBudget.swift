@@ -77,7 +77,7 @@ extension TimeBudget {
     /// on every rank: it follows from the stored plan only.
     public static func nextReplanStep(_ options: TrainingOptions) -> Int? {
         guard options.timeBudget != nil, let total = options.budgetSteps else { return nil }
-        let knots = options.budgetPace?.knots ?? [SchedulePace.Knot(step: 0, position: 0)]
+        let knots = (options.budgetPace ?? SchedulePace(scheduleSteps: total)).knots
         let done = knots.count - 1
         guard done < replanFractions.count else { return nil }
         return max(knots[knots.count - 1].step + 1, Int((replanFractions[done] * Double(total)).rounded()))

@@ -91,15 +91,14 @@ public final class TrainingRun {
         return try TimeBudget.plan(trainer, budgetSeconds: budget, spentSeconds: earlierTrainSeconds)
     }
 
-    /// Where the time budget's rate is measured from: this session's start, then the last re-plan.
+    /// Where the time budget's rate is measured from: the start of `run`, then the last re-plan.
     private var budgetMark: TimeBudget.Mark?
 
     /// At the plan's re-plan points, fits the steps left to the time left (`TimeBudget.replan`).
     private func replanTimeBudgetIfDue() throws {
-        guard let budget = trainer.options.timeBudget, !trainer.isFinished,
+        guard let budget = trainer.options.timeBudget, !trainer.isFinished, let mark = budgetMark,
               let due = TimeBudget.nextReplanStep(trainer.options), trainer.step >= due else { return }
         let seconds = trainSeconds
-        let mark = budgetMark ?? TimeBudget.Mark(step: 0, trainSeconds: earlierTrainSeconds)
         trainer.group.setStallContext(step: trainer.step - 1, part: "time budget re-plan")
         try TimeBudget.replan(trainer, budgetSeconds: budget, trainSeconds: seconds, since: mark)
         budgetMark = TimeBudget.Mark(step: trainer.step, trainSeconds: seconds)
