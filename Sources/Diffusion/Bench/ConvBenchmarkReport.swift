@@ -134,8 +134,7 @@ extension ConvBenchmarkReport {
     /// the `Parallel` thread count the caller set. `log` gets the header, each shape's line as
     /// it is timed (a shape can take seconds), then the totals: `summary`, a line at a time.
     public static func measure(preset: ModelPreset, batch: Int, repeats: Int, threads: Int, log: (String) -> Void) -> ConvBenchmarkReport {
-        var config = preset.config
-        config.sampleSize = Preprocess.imageSize
+        let config = preset.benchmarkConfig
         let (backends, notes) = ConvBenchmark.backendsToCompare()
         func report(_ rows: [ConvBenchmark.Row], peaks: [ArithmeticPeak.Loop: Double] = [:]) -> ConvBenchmarkReport {
             ConvBenchmarkReport(preset: preset, batch: batch, threads: threads, repeats: repeats,
