@@ -82,8 +82,9 @@ extension PrecisionChoice {
 
     /// Times every distinct convolution shape of `config` on `fp32` and `bf16` (the backends as
     /// `ConvolutionBackend.resolve` gave them) on the current `Parallel` threads: one warm-up
-    /// (primitives built), then one timed forward and backward each, the two precisions
-    /// alternating shape by shape so that a change in the machine's load hits both alike.
+    /// (primitives built), then the best of two timed forwards and backwards each (a shared
+    /// machine's load spikes otherwise decide it), the two precisions alternating shape by
+    /// shape so that a change in the machine's load hits both alike.
     /// When `bf16` is not bf16 (the machine has none), nothing is timed.
     public static func measure(config: UNetConfig, fp32: ConvolutionBackend, bf16: ConvolutionBackend,
                                bf16Missing: String?, now: Date = Date()) -> PrecisionChoice {
@@ -96,7 +97,7 @@ extension PrecisionChoice {
         }
         let start = ResourceUsage.now()
         let rows = ConvBenchmark.run(shapes: ConvBenchmark.distinct(config.convolutions(batch: batch)),
-                                     backends: [fp32, bf16], repeats: 1, details: false)
+                                     backends: [fp32, bf16], repeats: 2, details: false)
         func total(_ i: Int) -> Seconds {
             Seconds(forward: rows.reduce(0) { $0 + Double($1.count) * $1.timings[i].forward },
                     backward: rows.reduce(0) { $0 + Double($1.count) * $1.timings[i].backward })
