@@ -24,19 +24,18 @@ struct InfoCommand: ParsableCommand {
             guard comm.isRoot else { return }
 
             print("ranks: \(comm.size)")
+            // Ranks sharing a host share its cores: each gets cores / ranks-on-host BLAS threads.
+            let neighbours = hosts.map { host in hosts.filter { $0 == host }.count }
+            let threads = hosts.indices.map { max(1, cores[$0] / neighbours[$0]) }
             for (rank, host) in hosts.enumerated() {
-                // Ranks sharing a host share its cores: each gets cores / ranks-on-host BLAS threads.
-                let neighbours = hosts.filter { $0 == host }.count
-                let threads = max(1, cores[rank] / neighbours)
-                print("  rank \(rank): \(host), \(cores[rank]) cores for \(neighbours) rank(s), BLAS threads \(threads)")
+                print("  rank \(rank): \(host), \(cores[rank]) cores for \(neighbours[rank]) rank(s), BLAS threads \(threads[rank])")
             }
             print("BLAS: \(BLAS.configDescription)")
             print("cpu: \(MachineSignature.current().description)")
             print("kernels: \(KernelPath.description)")
             let convolutions = ConvolutionBackend.resolve(.automatic(.fp32, .winograd)).backend
             print("convolutions: \(convolutions) by default (\(ConvolutionBackend.oneDNNDescription))")
-            let rootThreads = max(1, cores[0] / hosts.filter { $0 == hosts[0] }.count)
-            let (choice, source, notes) = Parallel.withThreads(rootThreads) {
+            let (choice, source, notes) = Parallel.withThreads(threads[0]) {
                 PrecisionChoice.cachedOrMeasured(config: preset.benchmarkConfig, .auto, .winograd)
             }
             for note in notes { print("  note: \(note)") }
