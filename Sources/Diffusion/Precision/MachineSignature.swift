@@ -44,7 +44,7 @@ public struct MachineSignature: Codable, Sendable, Equatable {
     /// One line for `launcher info`.
     public var description: String {
         "\(cpu); usable here: \(features.isEmpty ? "none of the measured vector sets" : features.joined(separator: ", "))"
-            + (features.contains("amx_bf16") ? "" : " (no AMX)") + "; \(oneDNN)"
+            + (features.contains("amx_bf16") ? "" : " (no usable AMX)") + "; \(oneDNN)"
     }
 }
 
