@@ -3,8 +3,9 @@ import Testing
 @testable import Diffusion
 
 /// oneDNN's lower paths, checked on whatever machine runs the tests: OneDNNConvolutionTests
-/// again in a child process of this test binary with oneDNN held to AVX2 and to AVX512_CORE
-/// (`ONEDNN_MAX_CPU_ISA`, read once when oneDNN first dispatches, hence a process of its own).
+/// again in a child process of this test binary with oneDNN held to AVX2, AVX512_CORE and
+/// AVX512_CORE_BF16, each where the machine reaches it (`ONEDNN_MAX_CPU_ISA`, read once when
+/// oneDNN first dispatches, hence a process of its own).
 /// The child asserts that oneDNN reports the limited ISA (`dispatchesTheLimitedISA`), then
 /// holds fp32 (direct and Winograd) to the fp32 bounds and bf16 to its rounding bound, or,
 /// where oneDNN has no bf16 convolution (avx2), to the fallback onto our kernels.
@@ -41,36 +42,43 @@ import Testing
         return (child.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// The lines of `output` that report on test `name` ("passed", "skipped", "failed").
-    static func report(of name: String, in output: String) -> [Substring] {
-        output.split(separator: "\n").filter { $0.contains("Test \(name)(") || $0.contains("Test \"") && $0.contains(name) }
-    }
-
+    /// Whether test `name` of the child's output passed (every report line on it says so).
     static func passed(_ name: String, _ output: String) -> Bool {
-        let lines = report(of: name, in: output)
-        return !lines.isEmpty && lines.contains { $0.contains("passed") } && !lines.contains { $0.contains("failed") }
+        let lines = output.split(separator: "\n").filter { $0.contains("Test \(name)(") }
+        return lines.contains { $0.contains("passed") } && !lines.contains { $0.contains("failed") }
     }
 
+    /// Runs the suite at `limit` and checks that it passed, with the tests of `ran` among the
+    /// passed ones and those of `notRun` not (skipped: the path does not exist at that ISA).
+    static func check(limit: String, ran: [String], notRun: [String]) throws {
+        let (status, output) = try runSuite(limitedTo: limit)
+        #expect(status == 0, "\(output.suffix(4000))")
+        for name in ["dispatchesTheLimitedISA", "fp32MatchesSwiftKernels"] + ran {
+            #expect(passed(name, output), "\(name) did not pass at \(limit): \(output.suffix(4000))")
+        }
+        for name in notRun { #expect(!passed(name, output), "\(name) ran at \(limit)") }
+    }
+
+    /// No bf16 convolution and no Winograd at avx2: the fallback onto our kernels is checked.
     @Test(.enabled(if: reaches("avx2"), "oneDNN does not reach avx2 here"))
     func avx2() throws {
-        let (status, output) = try Self.runSuite(limitedTo: "AVX2")
-        #expect(status == 0, "\(output.suffix(4000))")
-        #expect(Self.passed("dispatchesTheLimitedISA", output), "\(output.suffix(4000))")
-        #expect(Self.passed("fp32MatchesSwiftKernels", output))
-        // No bf16 convolution and no Winograd at avx2: the fallback is checked instead.
-        #expect(Self.passed("unbuildablePrimitiveFallsBackToSwift", output))
-        #expect(!Self.passed("bf16WithinItsRoundingOfFP32", output) && !Self.passed("winogradWithinItsRoundingOfDirect", output))
+        try Self.check(limit: "AVX2", ran: ["unbuildablePrimitiveFallsBackToSwift"],
+                       notRun: ["bf16WithinItsRoundingOfFP32", "winogradWithinItsRoundingOfDirect"])
     }
 
+    /// Winograd, and bf16 with VDPBF16PS emulated (jit_bf16:avx512_core), held to the same bounds.
     @Test(.enabled(if: reaches("avx512_core"), "oneDNN does not reach avx512_core here"))
     func avx512Core() throws {
-        let (status, output) = try Self.runSuite(limitedTo: "AVX512_CORE")
-        #expect(status == 0, "\(output.suffix(4000))")
-        #expect(Self.passed("dispatchesTheLimitedISA", output), "\(output.suffix(4000))")
-        #expect(Self.passed("fp32MatchesSwiftKernels", output))
-        #expect(Self.passed("winogradWithinItsRoundingOfDirect", output))
-        // bf16 with VDPBF16PS emulated (jit_bf16:avx512_core), held to the same bound.
-        #expect(Self.passed("bf16WithinItsRoundingOfFP32", output))
-        #expect(!Self.passed("unbuildablePrimitiveFallsBackToSwift", output))
+        try Self.check(limit: "AVX512_CORE",
+                       ran: ["winogradWithinItsRoundingOfDirect", "winogradInPiecesMatchesDirect", "bf16WithinItsRoundingOfFP32"],
+                       notRun: ["unbuildablePrimitiveFallsBackToSwift"])
+    }
+
+    /// Native bf16 without AMX: on an AMX machine, the path a Zen 4 or a Xeon without AMX runs.
+    @Test(.enabled(if: reaches("avx512_core_bf16"), "oneDNN does not reach avx512_core_bf16 here"))
+    func avx512CoreBF16() throws {
+        try Self.check(limit: "AVX512_CORE_BF16",
+                       ran: ["winogradWithinItsRoundingOfDirect", "bf16WithinItsRoundingOfFP32"],
+                       notRun: ["unbuildablePrimitiveFallsBackToSwift"])
     }
 }
