@@ -12,12 +12,16 @@ public enum ArithmeticPeak {
         case fma512 = "fp32 FMA 512-bit"
         /// bf16 dot products (AVX512-BF16): oneDNN's bf16 kernels.
         case dpbf16 = "bf16 dot product 512-bit"
+        /// bf16 tile products (AMX-BF16 TDPBF16PS): oneDNN's avx512_core_amx kernels. Needs the
+        /// CPU to list AMX and Linux to grant this process the tiles (asked on first use).
+        case amxbf16 = "bf16 AMX tiles"
 
         public var isSupported: Bool {
             switch self {
             case .fma256: return peak_has_fma256() != 0
             case .fma512: return peak_has_avx512() != 0
             case .dpbf16: return peak_has_avx512bf16() != 0
+            case .amxbf16: return peak_has_amx_bf16() != 0
             }
         }
 
@@ -26,7 +30,20 @@ public enum ArithmeticPeak {
             case .fma256: return peak_fma256(iterations)
             case .fma512: return peak_fma512(iterations)
             case .dpbf16: return peak_dpbf16_512(iterations)
+            case .amxbf16: return peak_amx_bf16(iterations)
             }
+        }
+    }
+
+    /// The loop whose rate bounds the convolutions on `backend`, by the instruction set that
+    /// actually runs them: our kernels are built for AVX2 (256-bit FMA); oneDNN fp32 uses
+    /// 512-bit FMA where it dispatches AVX-512; oneDNN bf16 uses AMX tiles where its dispatcher
+    /// reports avx512_core_amx, else VDPBF16PS.
+    public static func engine(of backend: ConvolutionBackend) -> Loop {
+        switch backend {
+        case .swift: return .fma256
+        case .oneDNN(.fp32, _): return OneDNN.hasAVX512 ? .fma512 : .fma256
+        case .oneDNN(.bf16, _): return OneDNN.hasAMX ? .amxbf16 : .dpbf16
         }
     }
 

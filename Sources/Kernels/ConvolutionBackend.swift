@@ -33,7 +33,7 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
 
     /// What `requested` becomes on this machine, with a note when it had to change:
     /// oneDNN without an engine falls back to our kernels, and bf16 without native bf16
-    /// instructions (AVX512-BF16; Debian's oneDNN has no bf16 convolution below that) to fp32.
+    /// instructions (AVX512-BF16 or AMX) to fp32.
     public static func resolve(_ requested: ConvolutionBackend) -> (backend: ConvolutionBackend, note: String?) {
         switch requested {
         case .swift:
@@ -41,8 +41,10 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
         case .oneDNN where !OneDNN.isAvailable:
             return (.swift, "oneDNN could not start a CPU engine: convolutions run on the Swift kernels")
         case .oneDNN(.bf16, let algorithm) where !OneDNN.hasNativeBF16:
-            return (.oneDNN(.fp32, algorithm), "this CPU has no AVX512-BF16 (oneDNN dispatches \(OneDNN.isaName)): "
-                        + "convolutions run in fp32 instead of bf16")
+            // Below avx512_core_bf16, oneDNN 2.6.3 emulates bf16 (avx512_core: fp32 arithmetic plus
+            // conversions, so never faster than fp32) or has none (avx2).
+            return (.oneDNN(.fp32, algorithm), "oneDNN dispatches \(OneDNN.isaName) here, without native bf16 "
+                        + "(AVX512-BF16 or AMX): convolutions run in fp32 instead of bf16")
         case .oneDNN(let precision, .winograd) where precision != .fp32:
             return (.oneDNN(precision, .direct), nil)  // oneDNN has Winograd in fp32 only
         case .oneDNN:

@@ -34,7 +34,7 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         let threads = threads.configureSingleProcess()
         let report = try ModelBenchmarkReport.measure(
-            preset: preset, convolutions: convolution.resolve(), threads: threads, forwardBatch: forwardBatch,
+            preset: preset, convolutions: convolution.resolve(for: preset.benchmarkConfig, .training), threads: threads, forwardBatch: forwardBatch,
             trainBatch: batch, iterations: iterations, profile: profile, verbose: verbose, log: { print($0) })
         print(report.summary)
         if let json { try writeJSON(report, to: json) }

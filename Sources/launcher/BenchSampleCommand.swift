@@ -17,7 +17,7 @@ struct BenchSample: ParsableCommand {
     }
 
     func run() throws {
-        try common.runOnEveryRank(agreeing: agreedFields(command: "bench sample"), summary: \.summary) { comm, threads, convolutions in
+        try common.runOnEveryRank(agreeing: agreedFields(command: "bench sample"), purpose: .sampling, summary: \.summary) { comm, threads, convolutions in
             try SampleBenchmark.run(preset: common.preset, convolutions: convolutions, images: n, steps: steps,
                                     threadsPerRank: threads, group: comm)
         }

@@ -21,7 +21,7 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        try common.runOnEveryRank(agreeing: agreedFields(command: "bench train"), summary: \.summary) { comm, threads, convolutions in
+        try common.runOnEveryRank(agreeing: agreedFields(command: "bench train"), purpose: .training, summary: \.summary) { comm, threads, convolutions in
             if stallCheck { try comm.watchStalls(StallPolicy(warningSeconds: 60, timeoutSeconds: nil)) }
             return try TrainBenchmark.run(preset: common.preset, convolutions: convolutions, batch: batch, steps: steps,
                                    overlap: !noOverlap, bucketFloats: bucket.bucketFloats, threadsPerRank: threads, group: comm)

@@ -82,13 +82,11 @@ struct CompareSamplersCommand: ParsableCommand {
                       + "\(headlineN) images for headline rows, \(n) for the others, \(comm.size) rank(s) x \(threads) thread(s)"
                       + (clip.clip ? ", final images clipped to [-0.5, 0.5]" : ", final images not clipped"))
             }
-            // Outside `together`: it is a collective, and every rank must reach it.
-            let convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
             var rows: [SamplerComparison.Row] = []
+            var convolutions: ConvolutionBackend?
             for folder in folders {
                 let unet = try comm.together {
                     let unet = try DiffusersFolder.load(from: folder.path)
-                    unet.context.convolutions = convolutions
                     if let classes = unet.config.guidanceClasses {
                         throw ValidationError("\(folder.path) is class-conditional (\(classes) classes): compare-samplers runs unconditional "
                                               + "models; `launcher guidance-sweep --sampler ...` measures a conditional one with any sampler")
@@ -96,6 +94,12 @@ struct CompareSamplersCommand: ParsableCommand {
                     try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: folder.path)
                     return unet
                 }
+                // Outside `together`: a collective, reached by every rank; once (the folders are
+                // one run's EMA and raw weights, one architecture).
+                if convolutions == nil {
+                    convolutions = try convolution.resolve(for: unet.config, .sampling, report: comm.isRoot, agreeingOn: comm)
+                }
+                unet.context.convolutions = convolutions!
                 rows += try SamplerComparison.run(entries, model: unet, weights: folder.weights.rawValue, schedule: schedule,
                                                   count: { $0.headline ? headlineN : n }, seed: seed, clip: clip.clip,
                                                   fid: fidOptions.settings, directory: directory, group: comm,

@@ -14,8 +14,11 @@ struct ConvolutionOptions: ParsableArguments {
     @Option(help: """
         Convolution arithmetic: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
         fp32 accumulation, everything else fp32; oneDNN on a CPU with AVX512-BF16, else fp32 with a \
-        note), or auto: bf16 where this CPU's bf16 dot products measure at least \(PrecisionChoice.requiredSpeedup)x its fp32 FMAs \
-        (a 0.1 s check at start; every rank must agree), else fp32.
+        note), or auto: bf16 where the model's own convolutions (forward and backward for training, forward \
+        for sampling) time at least \(PrecisionChoice.requiredSpeedup)x faster in bf16 than in fp32 on this machine \
+        (a few seconds at the first run, then cached per CPU, oneDNN ISA and model in \
+        $XDG_CACHE_HOME or ~/.cache, under fashion-diffusion/precision; \
+        every rank must agree), else fp32.
         """)
     var precision: PrecisionRequest?
 
@@ -37,24 +40,31 @@ struct ConvolutionOptions: ParsableArguments {
     }
 
     /// The backend to put in the model's `ForwardContext`, telling stderr (when `report`) if
-    /// the machine forced a change. For `--precision auto` on several ranks, give `comm`: bf16
-    /// is then chosen only if it is faster on every rank.
-    func resolve(report: Bool = true, agreeingOn comm: Communicator? = nil) throws -> ConvolutionBackend {
-        let arithmetic = try (precision ?? .fp32).fixed ?? measuredPrecision(report: report, agreeingOn: comm)
+    /// the machine forced a change. `--precision auto` times `config`'s convolutions for
+    /// `purpose` (or reads the timing from the cache); give `comm` on several ranks: bf16 is
+    /// then chosen only if it is faster on every rank.
+    func resolve(for config: UNetConfig, _ purpose: PrecisionChoice.Purpose, report: Bool = true,
+                 agreeingOn comm: Communicator? = nil) throws -> ConvolutionBackend {
+        let arithmetic = try (precision ?? .fp32).fixed
+            ?? measuredPrecision(for: config, purpose, report: report, agreeingOn: comm)
         let requested = ConvolutionBackend.requested(backend, arithmetic, convAlgorithm ?? .winograd)
         let (chosen, note) = ConvolutionBackend.resolve(requested)
         if report, let note { StandardError.write("note: \(note)\n") }
         return chosen
     }
 
-    /// `--precision auto`: bf16 where it measures faster, on every rank of `comm`.
-    private func measuredPrecision(report: Bool, agreeingOn comm: Communicator?) throws -> ConvolutionPrecision {
-        let choice = PrecisionChoice.measure()
-        var bf16Everywhere = choice.precision == .bf16
+    /// `--precision auto`: bf16 where `config`'s convolutions measure faster in it, on every rank
+    /// of `comm`.
+    private func measuredPrecision(for config: UNetConfig, _ purpose: PrecisionChoice.Purpose, report: Bool,
+                                   agreeingOn comm: Communicator?) throws -> ConvolutionPrecision {
+        let (choice, source, notes) = PrecisionChoice.cachedOrMeasured(config: config, backend, convAlgorithm ?? .winograd)
+        let here = choice.precision(for: purpose)
+        var bf16Everywhere = here == .bf16
         if let comm { bf16Everywhere = try comm.allreduce(Int64(bf16Everywhere ? 1 : 0), op: .min) == 1 }
         if report {
-            let agreement = bf16Everywhere || choice.precision == .fp32 ? "" : " on this rank, but not on every rank: fp32"
-            StandardError.write("note: --precision auto: \(choice.explanation)\(agreement)\n")
+            for note in notes { StandardError.write("note: \(note)\n") }
+            let agreement = bf16Everywhere || here == .fp32 ? "" : " on this rank, but not on every rank: fp32"
+            StandardError.write("note: --precision auto: \(choice.explanation(for: purpose)) (\(source))\(agreement)\n")
         }
         return bf16Everywhere ? .bf16 : .fp32
     }

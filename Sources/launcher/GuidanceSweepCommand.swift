@@ -61,16 +61,15 @@ struct GuidanceSweepCommand: ParsableCommand {
         try runOnWorld(agreeing: agreedFields(command: "guidance-sweep")) { comm in
             let threads = try threads.configure(comm)
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("guidance-"))
-            // Outside `together`: it is a collective, and every rank must reach it.
-            let convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
             let (unet, folder) = try comm.together {
                 let folder = try RunWeights.resolve(model, weights: weights)
                 let unet = try DiffusersFolder.load(from: folder.path)
-                unet.context.convolutions = convolutions
                 guard unet.config.guidanceClasses != nil else { throw SamplingError.classNotSupported }
                 try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: model)
                 return (unet, folder)
             }
+            // Outside `together`: it is a collective, and every rank must reach it.
+            unet.context.convolutions = try convolution.resolve(for: unet.config, .sampling, report: comm.isRoot, agreeingOn: comm)
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

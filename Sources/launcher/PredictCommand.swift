@@ -22,7 +22,7 @@ struct PredictCommand: ParsableCommand {
         _ = threads.configureSingleProcess()
         do {
             let unet = try DiffusersFolder.load(from: model)
-            unet.context.convolutions = try convolution.resolve()
+            unet.context.convolutions = try convolution.resolve(for: unet.config, .sampling)
             try Prediction.run(model: unet, inputPath: input, outputPath: output)
             print("wrote \(output)")
         } catch {

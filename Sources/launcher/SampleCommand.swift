@@ -107,12 +107,9 @@ struct SampleCommand: ParsableCommand {
             let directory = try comm.broadcastString(out ?? defaultRunDirectory("sample-"))
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, spacing: spacing, skip: skip, solver: solver.options)
             let schedule = NoiseSchedule(betaEnd: betaMax)
-            // Outside `together`: it is a collective, and every rank must reach it.
-            let convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
             let (unet, x_T, guidance, folder) = try comm.together {
                 let folder = try RunWeights.resolve(model, weights: weights)
                 let unet = try DiffusersFolder.load(from: folder.path)
-                unet.context.convolutions = convolutions
                 if let predictionType { unet.predictionType = predictionType }
                 if fid { try fidOptions.requireClassifierInput(size: unet.config.sampleSize, channels: unet.config.outChannels, source: model) }
                 let names = try DataRecord.near(model: folder.path)?.classNames ?? FashionMNIST.classNames
@@ -120,6 +117,8 @@ struct SampleCommand: ParsableCommand {
                 return (unet, try noise.map { try SampleFiles.readNoise($0, count: n, size: unet.config.sampleSize, channels: unet.config.inChannels) },
                         guidance, folder)
             }
+            // Outside `together`: it is a collective, and every rank must reach it.
+            unet.context.convolutions = try convolution.resolve(for: unet.config, .sampling, report: comm.isRoot, agreeingOn: comm)
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count
             if comm.isRoot {

@@ -108,7 +108,8 @@ struct TrainCommand: ParsableCommand {
             let trainer = try start.makeTrainer(images: data.images, labels: data.labels, augmentation: data.augmentation,
                                                 initFrom: initFrom, bucketFloats: bucket.bucketFloats, group: comm)
             let classNames = userData?.classNames ?? FashionMNIST.classNames
-            trainer.model.context.convolutions = try convolution.resolve(report: comm.isRoot, agreeingOn: comm)
+            trainer.model.context.convolutions = try convolution.resolve(for: trainer.model.config, .training,
+                                                                          report: comm.isRoot, agreeingOn: comm)
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
                                       tensorBoard: !noTensorboard)

@@ -16,10 +16,13 @@ import Testing
         return r
     }
 
-    func modelReport(fp32Peak: Double? = 200, bf16Peak: Double? = nil) -> ModelBenchmarkReport {
-        ModelBenchmarkReport(preset: .small, cost: ReferenceCost(forwardGFLOP: 0.5, trainGFLOP: 1.5), parameters: 1000,
-                             threads: 2, backend: .oneDNN(.fp32, .winograd), iterations: 2, result: modelResult(),
-                             fp32PeakGFLOPS: fp32Peak, bf16PeakGFLOPS: bf16Peak, peakRSSMiB: 300)
+    func modelReport(fp32Peak: Double? = 200, bf16Peak: Double? = nil, amxPeak: Double? = nil,
+                     engine: ArithmeticPeak.Loop = .fma512) -> ModelBenchmarkReport {
+        let enginePeak = engine == .amxbf16 ? amxPeak : engine == .dpbf16 ? bf16Peak : fp32Peak
+        return ModelBenchmarkReport(preset: .small, cost: ReferenceCost(forwardGFLOP: 0.5, trainGFLOP: 1.5), parameters: 1000,
+                                    threads: 2, backend: .oneDNN(.fp32, .winograd), iterations: 2, result: modelResult(),
+                                    fp32PeakGFLOPS: fp32Peak, bf16PeakGFLOPS: bf16Peak, amxPeakGFLOPS: amxPeak, engine: engine,
+                                    enginePeakGFLOPS: enginePeak, peakRSSMiB: 300)
     }
 
     @Test func modelGFLOPSAndPeakShareComeFromTheTimings() throws {
@@ -27,9 +30,13 @@ import Testing
         let r = modelReport(fp32Peak: 100, bf16Peak: 400)
         #expect(r.forwardImagesPerSecond == 100 / 2.5 && r.trainImagesPerSecond == 20 / 5.0)
         #expect(abs(r.forwardGFLOPS - 40 * 0.5) < 1e-12 && abs(r.trainGFLOPS - 4 * 1.5) < 1e-12)
-        let shares = r.peakShares(r.forwardGFLOPS)
-        #expect(shares.map(\.peak) == ["fp32", "bf16"])
-        #expect(abs(shares[0].share - 0.2) < 1e-12 && abs(shares[1].share - 0.05) < 1e-12)
+        #expect(abs(r.engineShare(r.forwardGFLOPS)! - 0.2) < 1e-12)
+        // A share of the engine that ran: bf16 on AMX is measured against the AMX loop.
+        let amx = modelReport(fp32Peak: 100, bf16Peak: 400, amxPeak: 2000, engine: .amxbf16)
+        #expect(abs(amx.engineShare(amx.forwardGFLOPS)! - 0.01) < 1e-12)
+        #expect(amx.summary.contains("1% of the bf16 AMX tiles peak"))
+        #expect(amx.summary.contains("AMX 2000 GFLOPS (launcher bench peak); convolutions ran on bf16 AMX tiles"))
+        #expect(modelReport(amxPeak: nil, engine: .amxbf16).engineShare(10) == nil)
         // CPU milliseconds per image, and the rate they give on 2 idle cores.
         #expect(r.forwardCPUMillisecondsPerImage == 30 && r.trainCPUMillisecondsPerImage == 300)
         #expect(abs(r.idleCoreImagesPerSecond.forward - 2000.0 / 30) < 1e-9)
@@ -40,9 +47,9 @@ import Testing
 
     @Test func modelSummaryNamesOnlyTheMeasuredPeaks() {
         let lines = modelReport().summary.split(separator: "\n").map(String.init)
-        #expect(lines[0].hasPrefix("forward  batch  100:    40.0 img/s    20.0 GFLOPS    10% of fp32 peak"))
+        #expect(lines[0].hasPrefix("forward  batch  100:    40.0 img/s    20.0 GFLOPS    10% of the fp32 FMA 512-bit peak"))
         #expect(!lines[0].contains("bf16"))
-        #expect(lines[2] == "peak measured just before: fp32 200 GFLOPS (launcher bench peak)")
+        #expect(lines[2] == "peak measured just before: fp32 200 GFLOPS (launcher bench peak); convolutions ran on fp32 FMA 512-bit")
         #expect(lines.contains("peak RSS: 300 MiB"))
         // The profile: total wall time, cores busy (CPU / wall), and each label's share.
         #expect(lines.contains("train step, batch 20: 4.000 s, 1.50 cores busy"))
@@ -53,6 +60,7 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(modelReport())) as? [String: Any]
         for key in ["preset", "parameters", "threads", "backend", "forwardBatch", "trainBatch", "iterations",
                     "forwardImagesPerSecond", "trainImagesPerSecond", "forwardGFLOPS", "trainGFLOPS", "fp32PeakGFLOPS",
+                    "engine", "enginePeakGFLOPS",
                     "peakRSSMiB", "forwardProfileMilliseconds", "trainProfileMilliseconds"] {
             #expect(object?[key] != nil, "no \(key)")
         }
@@ -91,6 +99,19 @@ import Testing
         #expect(abs(report.stepTotals[1].gflops - 2 * 3 * flop / 4e-3 * 1e-9) < 1e-9)
         #expect(abs(report.stepTotals[1].speedupOverSwift - 2.5) < 1e-12)
         #expect(onednn.backend == "onednn fp32" && onednn.ranOn == "swift")
+    }
+
+    @Test func convStepTotalIsAShareOfItsEnginesPeak() {
+        let report = ConvBenchmarkReport(preset: .small, batch: 2, threads: 1, repeats: 3, clock: "thread CPU time",
+                                         oneDNN: "oneDNN x", notes: [], backends: [.swift, .oneDNN(.fp32, .direct)],
+                                         rows: convRows(), peaks: [.fma256: 0.1])
+        // Our kernels run 256-bit FMAs whatever the CPU has.
+        let swift = report.stepTotals[0]
+        #expect(swift.engine == "fp32 FMA 256-bit")
+        #expect(abs(swift.enginePeakShare! - swift.gflops / 0.1) < 1e-12)
+        #expect(report.totalLines[0].hasSuffix(String(format: "; %.0f%% of the fp32 FMA 256-bit peak)", 100 * swift.gflops / 0.1)))
+        // Without a measured peak no share is claimed.
+        #expect(convReport().stepTotals.allSatisfy { $0.enginePeakShare == nil })
     }
 
     @Test func convPrintoutLinesUpAndNotesFallbacks() {

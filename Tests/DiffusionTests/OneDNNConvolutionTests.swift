@@ -152,8 +152,10 @@ import Testing
     /// at most (2u + u^2) sum_k |a_k||b_k|. That sum is the same convolution run on |x|, |w|,
     /// |dy| (fp32, our kernels), so each element gets its own bound, plus 1e-5 of the tensor's
     /// scale for fp32 rounding. (A random-sign sum usually lands near 2^-8 sqrt(K) of a typical
-    /// term, far inside this worst case.)
-    @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: shapes.indices)
+    /// term, far inside this worst case.) oneDNN 2.6.3 builds bf16 convolutions from
+    /// avx512_core on: natively (`brgconv:avx512_core_bf16`, AMX above), or with VDPBF16PS
+    /// emulated in fp32 (`jit_bf16:avx512_core`); at avx2 it has none. The bound holds for both.
+    @Test(.enabled(if: OneDNN.hasAVX512, "oneDNN has bf16 convolutions from avx512_core on"), arguments: shapes.indices)
     func bf16WithinItsRoundingOfFP32(_ index: Int) {
         let c = Case(Self.shapes[index], seed: UInt64(100 + index))
         let (ref, _) = c.run(.swift)
@@ -182,15 +184,23 @@ import Testing
         #expect(Self.relativeError(mine.db, ref.db) < 1e-5)
     }
 
-    /// Where oneDNN cannot build a primitive (here: bf16 on a CPU without it), each call runs
+    /// Where oneDNN cannot build a primitive (here: bf16 below avx512_core), each call runs
     /// our kernels instead, with their exact results, and says so.
-    @Test(.enabled(if: !OneDNN.hasNativeBF16, "this CPU runs bf16 convolutions"))
+    @Test(.enabled(if: !OneDNN.hasAVX512, "oneDNN builds bf16 convolutions here"))
     func unbuildablePrimitiveFallsBackToSwift() {
         let c = Case(Self.shapes[0], seed: 7)
         let (ref, _) = c.run(.swift)
         let (mine, ran) = c.run(.oneDNN(.bf16))
         #expect(ran == [ConvolutionBackend](repeating: .swift, count: 4))
         #expect(mine.y == ref.y && mine.yFused == ref.yFused && mine.dx == ref.dx && mine.dw == ref.dw && mine.db == ref.db)
+    }
+
+    /// Under `ONEDNN_MAX_CPU_ISA` (OneDNNISALimitTests runs this suite so, in a child process)
+    /// oneDNN must dispatch exactly the ISA that test expects: else the suite would have
+    /// checked the CPU's own paths again, not the limited ones.
+    @Test(.enabled(if: OneDNNISALimitTests.expectedISA != nil, "no ISA limit expected"))
+    func dispatchesTheLimitedISA() {
+        #expect(OneDNN.isaName == OneDNNISALimitTests.expectedISA)
     }
 
     @Test func resolveFallsBackToWhatTheMachineRuns() {

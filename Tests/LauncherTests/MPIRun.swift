@@ -23,9 +23,9 @@ struct MPIRun {
     /// `mpirun -np ranks --oversubscribe <launcher> arguments...`, ended after `timeout` seconds.
     /// `stopWhen`: polled while it runs; when it turns true the command gets one SIGTERM.
     static func launcher(_ arguments: [String], ranks: Int, timeout: TimeInterval = 120,
-                         stopWhen: (() -> Bool)? = nil) throws -> MPIRun {
+                         stopWhen: (() -> Bool)? = nil, environment: [String: String] = [:]) throws -> MPIRun {
         try run(["mpirun", "-np", "\(ranks)", "--oversubscribe", try launcherURL().path] + arguments,
-                timeout: timeout, stopWhen: stopWhen)
+                timeout: timeout, stopWhen: stopWhen, environment: environment)
     }
 
     /// `mpirun -np ranks --oversubscribe <product> arguments...` for another executable built
@@ -78,14 +78,19 @@ struct MPIRun {
 
     /// This process's environment without Open MPI's and PMIx's variables: a process that made
     /// a singleton MPI_Init carries them, and an mpirun started with them exits 1 silently.
+    /// `--precision auto`'s cache goes to a folder of this test process (`cacheHome`), not the
+    /// user's ~/.cache.
     static func childEnvironment() -> [String: String] {
         var environment = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_")
         }
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        environment["XDG_CACHE_HOME"] = cacheHome
         return environment
     }
+
+    static let cacheHome = FileManager.default.temporaryDirectory.appendingPathComponent("launcher-tests-cache-\(getpid())").path
 
     /// Runs `command` (looked up on PATH) with stdout and stderr into files and stdin from
     /// /dev/null. On timeout: SIGTERM (mpirun passes it on to its ranks), SIGKILL 10 s later.

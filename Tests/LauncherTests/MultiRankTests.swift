@@ -58,5 +58,11 @@ import Testing
         // oneDNN with Winograd where the CPU has AVX-512, our kernels elsewhere.
         let convolutions = OneDNN.isAvailable && OneDNN.hasAVX512 ? "convolutions: onednn fp32 winograd" : "convolutions: swift"
         #expect(run.lines.contains { $0.hasPrefix(convolutions) }, "expected '\(convolutions)': \(run.stdout)")
+        // What the machine is, AMX only where this process may use it, and what auto picks.
+        let cpu = run.lines.first { $0.hasPrefix("cpu: ") } ?? ""
+        #expect(cpu.contains(" family ") && cpu.contains(ConvolutionBackend.oneDNNDescription), "\(run.stdout)")
+        #expect(cpu.contains("amx_bf16") == ArithmeticPeak.Loop.amxbf16.isSupported, "\(cpu)")
+        #expect(run.lines.contains { $0.hasPrefix("--precision auto, preset small (") }, "\(run.stdout)")
+        #expect(run.lines.contains { $0.hasPrefix("  training: fp32: ") || $0.hasPrefix("  training: bf16: ") }, "\(run.stdout)")
     }
 }

@@ -63,16 +63,26 @@ import Testing
     }
 
     /// `--precision auto` on 2 ranks: rank 0 alone says what it picked, and the images are
-    /// those of that precision named outright (so both ranks ran it).
+    /// those of that precision named outright (so both ranks ran it). The timing goes to a
+    /// cache folder of the test's own (`XDG_CACHE_HOME`), and a second run reads it there.
     @Test func autoPrecisionIsNamedAndAgreed() throws {
         let base = temporaryDirectory()
         let common = ["sample", "--model", Self.fixtureModel, "--n", "4", "--sampler", "ddim", "--steps", "4", "--threads", "1"]
-        let auto = try MPIRun.launcher(common + ["--precision", "auto", "--out", base + "/auto"], ranks: 2)
+        let cache = ["XDG_CACHE_HOME": base + "/cache"]
+        let auto = try MPIRun.launcher(common + ["--precision", "auto", "--out", base + "/auto"], ranks: 2, environment: cache)
         #expect(auto.status == 0, "\(auto.stderr)")
         let notes = auto.stderr.split(separator: "\n").filter { $0.hasPrefix("note: --precision auto: ") }
         #expect(notes.count == 1, "\(auto.stderr)")
         let picked = notes.first?.dropFirst("note: --precision auto: ".count).prefix(4) ?? ""
         #expect(picked == "fp32" || picked == "bf16", "\(auto.stderr)")
+        let again = try MPIRun.launcher(common + ["--precision", "auto", "--out", base + "/again"], ranks: 2, environment: cache)
+        #expect(again.status == 0, "\(again.stderr)")
+        if notes.first?.contains("(measured now in ") == true {
+            #expect(again.stderr.contains("(cached in \(base)/cache/fashion-diffusion/precision/auto-precision-"), "\(again.stderr)")
+        } else {
+            // No bf16 on this machine: nothing timed, nothing cached.
+            #expect(notes.first?.contains("(nothing to time)") == true, "\(auto.stderr)")
+        }
         let named = try MPIRun.launcher(common + ["--precision", String(picked), "--out", base + "/named"], ranks: 2)
         #expect(named.status == 0, "\(named.stderr)")
         #expect(try NPY.read(base + "/auto/samples.npy").floats == NPY.read(base + "/named/samples.npy").floats)

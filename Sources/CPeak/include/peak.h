@@ -11,7 +11,12 @@ double peak_fma256(int64_t iterations);
 double peak_fma512(int64_t iterations);
 /// 512-bit bf16 dot products into fp32 (AVX512-BF16 VDPBF16PS: 32 products a lane pair).
 double peak_dpbf16_512(int64_t iterations);
-/// 1 when the CPU has the instructions of each loop.
+/// AMX bf16 tiles (TDPBF16PS on 16x16 fp32 accumulators, K = 32: 16384 FLOPs an instruction).
+/// Asks Linux for tile permission first; 0 where the CPU, the OS or the permission is missing.
+double peak_amx_bf16(int64_t iterations);
+/// 1 when the CPU has the instructions of each loop (for AMX: and the OS lets this process
+/// use the tiles, asked for on the first call).
 int peak_has_fma256(void);
 int peak_has_avx512(void);
 int peak_has_avx512bf16(void);
+int peak_has_amx_bf16(void);

@@ -88,7 +88,9 @@ public enum ConvBenchmark {
         return out
     }
 
-    public static func run(shapes: [(ConvGeometry, Int)], backends: [ConvolutionBackend], repeats: Int,
+    /// With `details` false only the forward and the whole backward are timed (what a train
+    /// step runs; `--precision auto` needs no more), not the weight gradient alone or the reorder.
+    public static func run(shapes: [(ConvGeometry, Int)], backends: [ConvolutionBackend], repeats: Int, details: Bool = true,
                            progress: (Row) -> Void = { _ in }) -> [Row] {
         shapes.map { g, count in
             var rng = RandomStream(seed: 7, key: UInt64(g.cin * 1000 + g.cout))
@@ -104,11 +106,13 @@ public enum ConvBenchmark {
             let timings = backends.map { backend -> Timing in
                 var t = Timing()
                 t.forward = best(repeats) { t.ranOn = backend.forward(g, x: x, weight: w, bias: b, y: y) }
-                t.weightGradient = best(repeats) {
-                    backend.backward(g, x: x, weight: w, dy: dy, dx: nil, dweight: dw, dbias: db)
+                if details {
+                    t.weightGradient = best(repeats) {
+                        backend.backward(g, x: x, weight: w, dy: dy, dx: nil, dweight: dw, dbias: db)
+                    }
                 }
                 t.backward = best(repeats) { backend.backward(g, x: x, weight: w, dy: dy, dx: dx, dweight: dw, dbias: db) }
-                if case .oneDNN(let p, let a) = t.ranOn {
+                if details, case .oneDNN(let p, let a) = t.ranOn {
                     t.weightReorder = best(repeats) { OneDNNConvolution.reorderWeights(g, precision: p, algorithm: a, weight: w) }
                 }
                 return t

@@ -61,6 +61,10 @@ public struct ConvBenchmarkReport: Codable, Sendable {
         public let seconds, gflops: Double
         /// Our kernels' seconds over these.
         public let speedupOverSwift: Double
+        /// The loop of the engine that ran (`ArithmeticPeak.engine(of:)`), and `gflops` as a
+        /// share of its measured peak (nil when not measured or not on this CPU).
+        public let engine: String
+        public let enginePeakShare: Double?
     }
 
     public let preset: String
@@ -77,7 +81,7 @@ public struct ConvBenchmarkReport: Codable, Sendable {
 
     /// The report of timed `rows` (no measuring here).
     public init(preset: ModelPreset, batch: Int, threads: Int, repeats: Int, clock: String, oneDNN: String, notes: [String],
-                backends: [ConvolutionBackend], rows: [ConvBenchmark.Row]) {
+                backends: [ConvolutionBackend], rows: [ConvBenchmark.Row], peaks: [ArithmeticPeak.Loop: Double] = [:]) {
         self.preset = preset.rawValue
         self.batch = batch; self.threads = threads; self.repeats = repeats
         self.clock = clock; self.oneDNN = oneDNN; self.notes = notes
@@ -85,7 +89,9 @@ public struct ConvBenchmarkReport: Codable, Sendable {
         shapes = rows.map { Shape($0, backends: backends) }
         let seconds = ConvBenchmark.stepSeconds(rows), flop = ConvBenchmark.stepFLOP(rows)
         stepTotals = zip(backends, seconds).map { b, t in
-            StepTotal(backend: b.description, seconds: t, gflops: flop / t * 1e-9, speedupOverSwift: seconds[0] / t)
+            let engine = ArithmeticPeak.engine(of: b)
+            return StepTotal(backend: b.description, seconds: t, gflops: flop / t * 1e-9, speedupOverSwift: seconds[0] / t,
+                             engine: engine.rawValue, enginePeakShare: peaks[engine].map { flop / t * 1e-9 / $0 })
         }
     }
 
@@ -106,9 +112,10 @@ public struct ConvBenchmarkReport: Codable, Sendable {
 
     /// The lines after the shapes: each backend's train step, and where oneDNN fell back.
     public var totalLines: [String] {
-        stepTotals.map {
-            String(format: "%@: all convolutions of one train step %.3f s, %.1f GFLOPS (x%.2f vs swift)",
-                   $0.backend as NSString, $0.seconds, $0.gflops, $0.speedupOverSwift)
+        stepTotals.map { t in
+            let share = t.enginePeakShare.map { String(format: "; %.0f%% of the %@ peak", 100 * $0, t.engine as NSString) }
+            return String(format: "%@: all convolutions of one train step %.3f s, %.1f GFLOPS (x%.2f vs swift",
+                          t.backend as NSString, t.seconds, t.gflops, t.speedupOverSwift) + (share ?? "") + ")"
         } + shapes.flatMap { s in
             s.cells.filter { $0.ranOn != $0.backend }.map {
                 "note: \($0.backend) fell back to the Swift kernels for n \(s.n), \(s.h)x\(s.w), \(s.cin)->\(s.cout), "
@@ -127,18 +134,21 @@ extension ConvBenchmarkReport {
     /// the `Parallel` thread count the caller set. `log` gets the header, each shape's line as
     /// it is timed (a shape can take seconds), then the totals: `summary`, a line at a time.
     public static func measure(preset: ModelPreset, batch: Int, repeats: Int, threads: Int, log: (String) -> Void) -> ConvBenchmarkReport {
-        var config = preset.config
-        config.sampleSize = Preprocess.imageSize
+        let config = preset.benchmarkConfig
         let (backends, notes) = ConvBenchmark.backendsToCompare()
-        func report(_ rows: [ConvBenchmark.Row]) -> ConvBenchmarkReport {
+        func report(_ rows: [ConvBenchmark.Row], peaks: [ArithmeticPeak.Loop: Double] = [:]) -> ConvBenchmarkReport {
             ConvBenchmarkReport(preset: preset, batch: batch, threads: threads, repeats: repeats,
                                 clock: ConvBenchmark.clockName, oneDNN: ConvolutionBackend.oneDNNDescription, notes: notes,
-                                backends: backends, rows: rows)
+                                backends: backends, rows: rows, peaks: peaks)
         }
         report([]).headerLines.forEach(log)
         let rows = ConvBenchmark.run(shapes: ConvBenchmark.distinct(config.convolutions(batch: batch)), backends: backends,
                                      repeats: repeats) { log(Shape($0, backends: backends).line) }
-        let done = report(rows)
+        // Each backend's engine peak on the same threads, after the shapes (their lines come first).
+        let measured = PeakReport.Peaks(threads: threads)
+        var peaks: [ArithmeticPeak.Loop: Double] = [:]
+        for engine in backends.map(ArithmeticPeak.engine(of:)) { peaks[engine] = measured[engine] }
+        let done = report(rows, peaks: peaks)
         done.totalLines.forEach(log)
         return done
     }

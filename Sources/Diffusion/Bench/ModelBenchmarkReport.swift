@@ -20,8 +20,14 @@ public struct ModelBenchmarkReport: Codable, Sendable {
     /// Images/s times the preset's FLOPs per image (`ReferenceCost`).
     public let forwardGFLOPS, trainGFLOPS: Double
     /// Register-only loops on every thread (`ArithmeticPeak`), measured just before the run;
-    /// nil where the CPU lacks them.
-    public let fp32PeakGFLOPS, bf16PeakGFLOPS: Double?
+    /// nil where the CPU lacks them. fp32: FMA at the widest width; bf16: VDPBF16PS; AMX:
+    /// TDPBF16PS tiles.
+    public let fp32PeakGFLOPS, bf16PeakGFLOPS, amxPeakGFLOPS: Double?
+    /// The loop of the engine that ran the convolutions (`ArithmeticPeak.engine(of:)`,
+    /// e.g. "bf16 AMX tiles" when oneDNN dispatched avx512_core_amx), and its GFLOPS: what the
+    /// shares of peak are shares of.
+    public let engine: String
+    public let enginePeakGFLOPS: Double?
     /// Process CPU time per image (median iteration): the work done, whatever else the machine
     /// ran meanwhile.
     public let forwardCPUMillisecondsPerImage, trainCPUMillisecondsPerImage: Double
@@ -32,7 +38,7 @@ public struct ModelBenchmarkReport: Codable, Sendable {
     /// The report of a run `result` of `preset` (no measuring here: the peaks and RSS are given).
     public init(preset: ModelPreset, cost: ReferenceCost, parameters: Int, threads: Int, backend: ConvolutionBackend,
                 iterations: Int, result r: ModelBenchmark.Result, fp32PeakGFLOPS: Double?, bf16PeakGFLOPS: Double?,
-                peakRSSMiB: Double?) {
+                amxPeakGFLOPS: Double? = nil, engine: ArithmeticPeak.Loop, enginePeakGFLOPS: Double?, peakRSSMiB: Double?) {
         self.preset = preset.rawValue
         self.parameters = parameters
         self.threads = threads
@@ -46,6 +52,9 @@ public struct ModelBenchmarkReport: Codable, Sendable {
         trainGFLOPS = r.trainImagesPerSecond * cost.trainGFLOP
         self.fp32PeakGFLOPS = fp32PeakGFLOPS
         self.bf16PeakGFLOPS = bf16PeakGFLOPS
+        self.amxPeakGFLOPS = amxPeakGFLOPS
+        self.engine = engine.rawValue
+        self.enginePeakGFLOPS = enginePeakGFLOPS
         forwardCPUMillisecondsPerImage = r.forwardCPUMillisecondsPerImage
         trainCPUMillisecondsPerImage = r.trainCPUMillisecondsPerImage
         self.peakRSSMiB = peakRSSMiB
@@ -56,11 +65,10 @@ public struct ModelBenchmarkReport: Codable, Sendable {
         trainProfileMilliseconds = rows(r.trainProfile)
     }
 
-    /// `gflops` as a fraction of each peak that was measured, fp32 first.
-    public func peakShares(_ gflops: Double) -> [(peak: String, share: Double)] {
-        [("fp32", fp32PeakGFLOPS), ("bf16", bf16PeakGFLOPS)].compactMap { name, peak in
-            peak.map { (name, gflops / $0) }
-        }
+    /// `gflops` as a fraction of the peak of the engine that ran the convolutions; nil when
+    /// that loop could not run here.
+    public func engineShare(_ gflops: Double) -> Double? {
+        enginePeakGFLOPS.map { gflops / $0 }
     }
 
     /// Images/s the work would reach with the threads' cores to itself (from CPU time: on a
@@ -74,8 +82,7 @@ public struct ModelBenchmarkReport: Codable, Sendable {
     public var summary: String {
         func pass(_ name: String, _ batch: Int, _ imagesPerSecond: Double, _ gflops: Double) -> String {
             String(format: "%@ batch %4d: %7.1f img/s  %6.1f GFLOPS  ", name as NSString, batch, imagesPerSecond, gflops)
-                + peakShares(gflops).map { String(format: "%4.0f%% of %@ peak", 100 * $0.share, $0.peak as NSString) }
-                    .joined(separator: ", ")
+                + (engineShare(gflops).map { String(format: "%4.0f%% of the %@ peak", 100 * $0, engine as NSString) } ?? "")
         }
         // No ratio to PyTorch here: a ratio means something only when both run on the same
         // machine in the same run (scripts/bench-pytorch does that).
@@ -83,8 +90,9 @@ public struct ModelBenchmarkReport: Codable, Sendable {
                      pass("train   ", trainBatch, trainImagesPerSecond, trainGFLOPS),
                      "peak measured just before: "
                         + [fp32PeakGFLOPS.map { String(format: "fp32 %.0f GFLOPS", $0) },
-                           bf16PeakGFLOPS.map { String(format: "bf16 %.0f GFLOPS", $0) }].compactMap { $0 }.joined(separator: ", ")
-                        + " (launcher bench peak)"]
+                           bf16PeakGFLOPS.map { String(format: "bf16 %.0f GFLOPS", $0) },
+                           amxPeakGFLOPS.map { String(format: "AMX %.0f GFLOPS", $0) }].compactMap { $0 }.joined(separator: ", ")
+                        + " (launcher bench peak); convolutions ran on \(engine)"]
         let idle = idleCoreImagesPerSecond
         lines.append(String(format: "CPU time per image: forward %.2f ms, train %.2f ms -> %.1f / %.1f img/s on %d idle cores",
                             forwardCPUMillisecondsPerImage, trainCPUMillisecondsPerImage, idle.forward, idle.train, threads))
@@ -129,12 +137,13 @@ extension ModelBenchmarkReport {
         let model = try benchmarkModel(preset: preset, convolutions: convolutions)
         let backend = model.context.convolutions
         log("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(backend)")
-        let fp32Peak = ArithmeticPeak.measure(.fma512, threads: threads) ?? ArithmeticPeak.measure(.fma256, threads: threads)
-        let bf16Peak = ArithmeticPeak.measure(.dpbf16, threads: threads)
+        let peaks = PeakReport.Peaks(threads: threads)
+        let engine = ArithmeticPeak.engine(of: backend)
         let result = try ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: trainBatch, iterations: iterations,
                                             profile: profile, log: { if verbose { log($0) } })
         return ModelBenchmarkReport(preset: preset, cost: cost, parameters: model.store.count, threads: threads, backend: backend,
-                                    iterations: iterations, result: result, fp32PeakGFLOPS: fp32Peak, bf16PeakGFLOPS: bf16Peak,
-                                    peakRSSMiB: ResourceUsage.peakRSSMiB())
+                                    iterations: iterations, result: result, fp32PeakGFLOPS: peaks.fp32,
+                                    bf16PeakGFLOPS: peaks[.dpbf16], amxPeakGFLOPS: peaks[.amxbf16], engine: engine,
+                                    enginePeakGFLOPS: peaks[engine], peakRSSMiB: ResourceUsage.peakRSSMiB())
     }
 }

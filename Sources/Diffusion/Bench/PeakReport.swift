@@ -21,6 +21,23 @@ public struct PeakReport: Codable, Sendable {
         })
     }
 
+    /// Peaks measured on demand, each loop once: the reports that need a few of them.
+    public final class Peaks {
+        let threads: Int
+        private var measured: [ArithmeticPeak.Loop: Double?] = [:]
+        public init(threads: Int) { self.threads = threads }
+
+        public subscript(_ loop: ArithmeticPeak.Loop) -> Double? {
+            if let known = measured[loop] { return known }
+            let gflops = ArithmeticPeak.measure(loop, threads: threads)
+            measured[loop] = gflops
+            return gflops
+        }
+
+        /// fp32 FMA at the widest width this CPU has.
+        public var fp32: Double? { self[.fma512] ?? self[.fma256] }
+    }
+
     /// What `bench peak` prints: each loop's GFLOPS and its share per thread.
     public var summary: String {
         (["arithmetic peak, \(threads) threads:"] + rows.map { row in

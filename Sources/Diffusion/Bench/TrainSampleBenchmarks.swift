@@ -1,10 +1,17 @@
 import Foundation
 
+extension ModelPreset {
+    /// The preset on 32x32 images: what the benchmarks time.
+    public var benchmarkConfig: UNetConfig {
+        var config = self.config
+        config.sampleSize = Preprocess.imageSize
+        return config
+    }
+}
+
 /// A freshly initialised model of a preset, on 32x32 images: what the benchmarks time.
 public func benchmarkModel(preset: ModelPreset, convolutions: ConvolutionBackend = .swift) throws -> UNet2DModel {
-    var config = preset.config
-    config.sampleSize = Preprocess.imageSize
-    let model = try UNet2DModel(config: config)
+    let model = try UNet2DModel(config: preset.benchmarkConfig)
     model.context.convolutions = convolutions
     model.initializeParameters(seed: 0)
     return model

@@ -42,6 +42,14 @@ package enum OneDNN {
         return isa & avx512 == avx512
     }
 
+    /// True when oneDNN dispatches AMX kernels (avx512_core_amx: the CPU lists AMX and Linux
+    /// granted the tiles; `ONEDNN_MAX_CPU_ISA` can hold it below).
+    package static var hasAMX: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        let amx = dnnl_cpu_isa_avx512_core_amx.rawValue
+        return isa & amx == amx
+    }
+
     /// "avx2", "avx512_core_bf16", ...: the instruction set oneDNN's kernels were generated for.
     package static var isaName: String {
         let names: [(dnnl_cpu_isa_t, String)] = [
