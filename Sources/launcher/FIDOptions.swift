@@ -51,7 +51,9 @@ struct FIDOptions: ParsableArguments {
     }
 
     /// Samples of `size` and `channels` must be what the classifier takes, and a model trained
-    /// on --data is scored against data of its kind (--reference PATH), not Fashion-MNIST.
+    /// on --data is scored against data of its kind (--reference PATH), not Fashion-MNIST:
+    /// the checks of every command that scores a model (`sample --fid`, `guidance-sweep`,
+    /// `compare-samplers`).
     func requireClassifierInput(size: Int, channels: Int, source: String) throws {
         if referenceData == nil { try Self.requireFashionModel(source) }
         let input = try classifierInput()
@@ -64,22 +66,13 @@ struct FIDOptions: ParsableArguments {
     }
 
     /// A model whose run recorded other data than Fashion-MNIST (data.json) is refused by the
-    /// commands that score against Fashion-MNIST.
+    /// commands that score against Fashion-MNIST (`sample --fid`, `guidance-sweep`,
+    /// `compare-samplers` without --reference PATH).
     static func requireFashionModel(_ model: String) throws {
         if let record = try DataRecord.near(model: model), !record.isFashionMNIST {
             throw ValidationError("\(model) was trained on \(record.source), not Fashion-MNIST: scoring it against Fashion-MNIST "
                                   + "would be meaningless. Use `launcher sample --fid --reference \(record.source) --classifier DIR` "
                                   + "with a classifier trained on that data (`launcher train-classifier --data`; docs/data.md)")
-        }
-    }
-
-    /// The classifier sees 32x32 images (it was trained on them): other sizes are refused
-    /// rather than compared against 32x32 reference statistics.
-    static func requireClassifierSize(_ size: Int, source: String) throws {
-        try requireFashionModel(source)
-        guard size == Preprocess.imageSize else {
-            throw ValidationError("\(source): images of \(size)x\(size); FID and KID need \(Preprocess.imageSize)x\(Preprocess.imageSize) "
-                                  + "images, the size the classifier was trained on")
         }
     }
 

@@ -6,42 +6,10 @@ import Testing
 /// grids and takes class names; a folder of mixed sizes with random crops and flips trains to
 /// the same parameters at 1, 2 and 3 ranks.
 @Suite(.serialized) struct DataEndToEndTests {
-    func temporaryDirectory() -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("data-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
-    func write(_ bytes: [UInt8], _ path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try FileBytes.writeAtomically(bytes, to: path)
-    }
-
-    /// Red squares ("square") and blue discs ("disc") on black, `size` x `size` RGB PNGs.
-    func shapes(in folder: String, count: Int, size: Int = 16) throws {
-        var random = RandomStream(seed: 5)
-        for i in 0..<count {
-            let disc = i % 2 == 1
-            let cx = 4 + random.int(below: size - 8), cy = 4 + random.int(below: size - 8), r = 2 + random.int(below: 3)
-            var pixels = [UInt8](repeating: 0, count: size * size * 3)
-            for y in 0..<size {
-                for x in 0..<size where disc ? (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r : abs(x - cx) <= r && abs(y - cy) <= r {
-                    pixels[(y * size + x) * 3 + (disc ? 2 : 0)] = 230
-                }
-            }
-            try write(PNG.encode(pixels, width: size, height: size, colorType: .rgb),
-                      folder + "/" + (disc ? "disc" : "square") + String(format: "/%03d.png", i))
-        }
-    }
-
-    func rgbConfig(_ dir: String, size: Int) throws -> String {
-        var c = UNetConfig.tiny
-        c.sampleSize = size
-        c.inChannels = 3
-        c.outChannels = 3
-        try c.write(to: dir + "/config.json")
-        return dir + "/config.json"
-    }
+    func temporaryDirectory() -> String { GeneratedShapes.temporaryDirectory() }
+    func write(_ bytes: [UInt8], _ path: String) throws { try GeneratedShapes.write(bytes, path) }
+    func shapes(in folder: String, count: Int) throws { try GeneratedShapes.shapes(in: folder, count: count) }
+    func rgbConfig(_ dir: String, size: Int) throws -> String { try GeneratedShapes.rgbConfig(dir, size: size) }
 
     func pngColorType(_ path: String) throws -> UInt8 {
         let bytes = try FileBytes.read(path)
@@ -72,9 +40,7 @@ import Testing
         #expect(wrong.status != 0 && wrong.stderr.contains("'disc', 'square'"), "\(wrong.stderr)")
 
         // FID against the shapes, with a classifier trained on them (it records what it was trained on).
-        let classifier = try MPIRun.launcher(["train-classifier", "--data", dir + "/shapes", "--image-size", "16", "--channels", "8", "16",
-                                              "--blocks", "1", "1", "--groups", "4", "--epochs", "2", "--batch-size", "8",
-                                              "--threads", "1", "--out", dir + "/classifier"], ranks: 2, timeout: 600)
+        let classifier = try GeneratedShapes.trainClassifier(data: dir + "/shapes", out: dir + "/classifier")
         #expect(classifier.status == 0, "\(classifier.stderr)")
         #expect(try DataRecord.read(from: dir + "/classifier")?.contentHash == record.contentHash)
         let fid = try MPIRun.launcher(["sample", "--model", dir + "/run", "--class", "all", "--sampler", "ddim", "--steps", "3", "--n", "4",
