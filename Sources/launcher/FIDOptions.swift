@@ -16,6 +16,7 @@ struct FIDOptions: ParsableArguments {
     var reference = "test"
     @Option(help: ArgumentHelp("With --reference PATH: its labels (as `train --labels`; not needed for FID).", valueName: "path"))
     var referenceLabels: String?
+    @OptionGroup var dataCache: DataCacheFlags
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Use only the first N reference images (smoke tests).") var referenceLimit: Int?
     @Option(help: ArgumentHelp("Where the reference statistics are cached (default: the classifier folder if writable, else "
@@ -28,7 +29,7 @@ struct FIDOptions: ParsableArguments {
     var referenceSplit: FashionMNIST.Split? { FashionMNIST.Split(rawValue: reference) }
 
     var referenceData: DataSpec? {
-        referenceSplit == nil ? DataSpec(path: reference, labelsPath: referenceLabels) : nil
+        referenceSplit == nil ? DataSpec(path: reference, labelsPath: referenceLabels, cacheDirectory: dataCache.directory) : nil
     }
 
     func validate() throws {

@@ -66,13 +66,32 @@ import Testing
             try write(PNG.encode(pixels, width: w, height: h, colorType: .grayscale), dir + String(format: "/set/%02d.png", i))
         }
         var results: [[Float]] = []
-        for ranks in 1...3 {
-            let out = dir + "/np\(ranks)"
-            let run = try MPIRun.launcher(["train", "--data", dir + "/set", "--preset", "tiny", "--random-flip", "--batch-size", "10",
-                                           "--max-steps", "3", "--samples", "0", "--threads", "1", "--out", out], ranks: ranks, timeout: 600)
-            #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
-            results.append(try Safetensors(contentsOf: out + "/training_state.safetensors").tensor(named: "parameters").array)
+        func losses(_ out: String) throws -> [String] {
+            try String(contentsOfFile: out + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { String($0.split(separator: ",")[2]) }
         }
+        for ranks in 1...3 {
+            // Held in memory (decoded without the cache), then streamed from the decoded cache:
+            // the same losses step by step and the same parameters, bit for bit.
+            let common = ["train", "--data", dir + "/set", "--preset", "tiny", "--random-flip", "--batch-size", "10",
+                          "--max-steps", "3", "--samples", "0", "--threads", "1"]
+            let out = dir + "/np\(ranks)", streamedOut = dir + "/np\(ranks)-streamed"
+            let run = try MPIRun.launcher(common + ["--no-data-cache", "--out", out], ranks: ranks, timeout: 600)
+            #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
+            #expect(run.stdout.contains("decoded (8-bit, in memory)") && run.stdout.contains("prepared (float32 30x16x24x1)"), "\(run.stdout)")
+            let streamed = try MPIRun.launcher(common + ["--data-cache", dir + "/cache", "--data-memory", "0", "--out", streamedOut],
+                                               ranks: ranks, timeout: 600)
+            #expect(streamed.status == 0, "np=\(ranks): \(streamed.stderr)")
+            #expect(streamed.stdout.contains("mapped from \(dir)/cache/folder-") && streamed.stdout.contains("streamed: the prepared set"),
+                    "\(streamed.stdout)")
+            #expect(streamed.stdout.contains(ranks == 1 ? "decoded images cached in" : "decoded images from the cache"), "\(streamed.stdout)")
+            let parameters = try Safetensors(contentsOf: out + "/training_state.safetensors").tensor(named: "parameters").array
+            #expect(try Safetensors(contentsOf: streamedOut + "/training_state.safetensors").tensor(named: "parameters").array == parameters,
+                    "np=\(ranks)")
+            #expect(try losses(out) == losses(streamedOut) && losses(out).count == 3, "np=\(ranks)")
+            results.append(parameters)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").count == 1, "one cache file, no leftovers")
         for ranks in 2...3 {
             var num = 0.0, den = 0.0
             for (a, b) in zip(results[0], results[ranks - 1]) { num += Double(a - b) * Double(a - b); den += Double(a) * Double(a) }
