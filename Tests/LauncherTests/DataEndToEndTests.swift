@@ -78,7 +78,7 @@ import Testing
             let out = dir + "/np\(ranks)", streamedOut = dir + "/np\(ranks)-streamed"
             let run = try MPIRun.launcher(common + ["--no-data-cache", "--out", out], ranks: ranks, timeout: 600)
             #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
-            #expect(run.stdout.contains("decoded (8-bit, in memory)") && run.stdout.contains("prepared (float32 30x16x24x1)"), "\(run.stdout)")
+            #expect(run.stdout.contains("decoded (8-bit, in memory)") && run.stdout.contains("prepared (float32 30x32x48x1)"), "\(run.stdout)")
             let streamed = try MPIRun.launcher(common + ["--data-cache", dir + "/cache", "--data-memory", "0", "--out", streamedOut],
                                                ranks: ranks, timeout: 600)
             #expect(streamed.status == 0, "np=\(ranks): \(streamed.stderr)")

@@ -187,7 +187,7 @@ public struct DecodedCache: Sendable {
             try file.append(json)
             try file.append(withUnsafeBytes(of: &length) { Array($0) })
             try file.append(Array(digest.hex.utf8) + DecodedCache.endMagic)
-            let mapped = try MappedFile(path: file.temporaryPath)  // stays valid across the rename
+            let mapped = try MappedFile(path: file.temporaryPath, name: file.path)  // stays valid across the rename
             try file.commit()
             let images = RawImages(mapping: mapped, start: DecodedCache.startMagic.count, widths: header.widths,
                                    heights: header.heights, channels: header.channels)

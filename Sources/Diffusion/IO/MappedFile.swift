@@ -4,17 +4,20 @@ import Foundation
 /// every process on the host that maps the same file, and are not counted as this process's
 /// allocations. Unmapped when the last reference goes.
 public final class MappedFile: @unchecked Sendable {  // read-only after init
+    /// The file's name in messages.
     public let path: String
     public let bytes: UnsafeRawBufferPointer
 
-    public init(path: String) throws {
+    /// Maps `path`; `name` is what messages call it (a temporary file about to be renamed
+    /// into place is named by its final path).
+    public init(path: String, name: String? = nil) throws {
         let fd = open(path, O_RDONLY)
         if fd < 0 { throw FileError(path: path, "cannot open for reading: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw FileError(path: path, "cannot stat: \(String(cString: strerror(errno)))") }
         let size = Int(info.st_size)
-        self.path = path
+        self.path = name ?? path
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
