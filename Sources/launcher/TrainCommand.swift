@@ -31,7 +31,10 @@ struct TrainCommand: ParsableCommand {
         resized so its short side is the config's sample_size, cropped (randomly per sample, or \
         --center-crop), optionally flipped (--random-flip), converted to the config's in_channels and \
         mapped to [-0.5, 0.5]. Class subfolders give labels for --conditional; the run folder's \
-        data.json records the classes and the data's content hash.
+        data.json records the classes and the data's content hash. A folder is decoded once into an \
+        on-disk cache (--data-cache, --no-data-cache) that later runs and the other ranks map; a set \
+        whose prepared Float32 tensor would exceed --data-memory is streamed, each rank preparing its \
+        own samples of each batch (the same losses bit for bit).
 
         Example: mpirun -np 2 --bind-to none launcher train --preset small --epochs 1
         Example: launcher train --data ~/digits --conditional --preset small --epochs 20

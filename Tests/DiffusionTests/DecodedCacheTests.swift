@@ -43,6 +43,7 @@ import Testing
         let files = try cacheFiles(cache)
         #expect(files.count == 1 && files[0].hasPrefix("folder-") && files[0].hasSuffix(".decoded"), "\(files)")
         #expect(first.notes.contains { $0.hasPrefix("decoded images cached in \(cache)/folder-") }, "\(first.notes)")
+        #expect(first.images.mappedPath == cache + "/" + files[0], "mapped as it is written, named by its final path")
         let second = try load(root, cache: cache)
         #expect(second.notes.contains { $0.hasPrefix("decoded images from the cache") }, "\(second.notes)")
         #expect(second.images.mappedPath == cache + "/" + files[0])
@@ -108,6 +109,17 @@ import Testing
         #expect(wrongKey?.description.contains("key \(key), expected 0123456789abcdef") == true)
         // Another pixel limit is another key (what is skipped may differ).
         #expect(try DecodedCache.key(for: listing, maxPixels: 20) != key)
+    }
+
+    @Test func anUnwritableCacheFolderLeavesTheImagesInMemory() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = try folder(dir)
+        try ImageSets.write(Array("a file where the folder should be".utf8), dir + "/cache")
+        let data = try load(root, cache: dir + "/cache")
+        #expect(data.images.mappedPath == nil)
+        #expect(data.notes.contains { $0.hasPrefix("decoded cache not written (the images stay in memory): ") }, "\(data.notes)")
+        expectSame(data, try load(root, cache: nil))
     }
 
     @Test func aHalfWrittenCacheIsNeverUsed() throws {
