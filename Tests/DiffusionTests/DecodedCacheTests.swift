@@ -111,6 +111,27 @@ import Testing
         #expect(try DecodedCache.key(for: listing, maxPixels: 20) != key)
     }
 
+    /// 150 files are three blocks of decoding (64, 64, 22): at 2 and 4 ranks (one with no block)
+    /// the set is the one a single process decodes, with or without the cache.
+    @Test func blocksDealtOverTheRanksGiveTheSameSet() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = dir + "/many"
+        for i in 0..<150 {
+            try ImageSets.write(ImageSets.grayPNG(width: 3 + i % 4, height: 3) { x, y in UInt8((i * 7 + x + y) % 256) },
+                                root + String(format: "/%03d.png", i))
+        }
+        try ImageSets.write(Array("not a png".utf8), root + "/070.png")
+        let plain = try load(root, cache: nil)
+        #expect(plain.count == 149 && plain.skipped.map(\.path) == [root + "/070.png"])
+        for ranks in [2, 4] {
+            for cache in [nil, dir + "/cache\(ranks)"] {
+                let sets = try ThreadGroup.run(size: ranks) { group in try load(root, cache: cache, group: group) }
+                for data in sets { expectSame(plain, data) }
+            }
+        }
+    }
+
     @Test func anUnwritableCacheFolderLeavesTheImagesInMemory() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -1,11 +1,11 @@
 import Foundation
 
 extension TrainingDataLoader {
-    /// An image folder on every rank. Without a cache folder each rank decodes its share of
-    /// the files and receives the others' (all hold the same set in memory). With one
+    /// An image folder on every rank. Without a cache folder the ranks decode the files in
+    /// blocks and each receives the others' (all hold the same set in memory). With one
     /// (`spec.cacheDirectory`), a rank whose cache file is there and passes its checks maps
-    /// it; when every rank has one, nothing is decoded. Otherwise the shares are decoded and
-    /// sent round as before, and the ranks without a usable cache write one as the shares
+    /// it; when every rank has one, nothing is decoded. Otherwise the blocks are decoded and
+    /// sent round as before, and the ranks without a usable cache write one as the blocks
     /// arrive: one rank per cache folder (ranks that see the same folder agree through probe
     /// files), the others wait and then map what it wrote. Collective.
     static func loadFolder(_ spec: DataSpec, group: Collectives) throws -> TrainingData {
@@ -94,44 +94,55 @@ extension TrainingDataLoader {
         return waits ? (nil, true) : (writer, false)
     }
 
-    /// Decodes this rank's share of the listing and receives every rank's, in listing order:
-    /// into `writer` when there is one, into memory with `keep`, else only received.
+    /// Files a rank decodes at a time.
+    static let decodeBlock = 64
+
+    /// Decodes the listing over the ranks and gives every rank every image, in listing order:
+    /// into `writer` when there is one, into memory with `keep`, else only received. The
+    /// files go in blocks of `decodeBlock` dealt round-robin: in each round every rank decodes
+    /// its block, then the blocks are sent round in rank order, which is listing order, so a
+    /// rank holds at most one round's blocks besides what it keeps.
     static func decodeShares(_ listing: ImageFolderListing, spec: DataSpec, keep: Bool,
                              writer: DecodedCache.Writer?, group: Collectives) throws -> DecodedCache.Contents {
-        let mine = EpochPlan.share(count: listing.files.count, rank: group.rank, size: group.size)
-        var blob = ShareBlob()
-        for i in mine {
-            let path = listing.files[i]
-            do {
-                let bytes = try FileBytes.read(path)
-                blob.append(.success(try ImageFormat.decode(bytes, path: path, maxPixels: spec.maxPixels)))
-            } catch let error as ImageFileError {
-                blob.append(.failure(error))
-            } catch {
-                blob.append(.failure(ImageFileError(path: path, "cannot read: \(error)")))
-            }
-        }
+        let n = listing.files.count
+        let blocks = (n + decodeBlock - 1) / decodeBlock
         var decoded = DecodedCache.Contents(images: RawImages(), files: [], alphaCount: 0, skipped: [])
         var index = 0
-        for rank in 0..<group.size {
-            let bytes = try shareBlob(rank == group.rank ? blob.bytes : [], root: rank, group: group)
-            for item in try ShareBlob.items(bytes) {
-                switch item {
-                case .success(let image):
-                    writer?.append(image, file: index)
-                    if keep {
-                        decoded.images.append(image)
-                        decoded.files.append(index)
-                        if image.hadAlpha { decoded.alphaCount += 1 }
+        for round in stride(from: 0, to: blocks, by: group.size) {
+            var blob = ShareBlob()
+            let mine = round + group.rank
+            if mine < blocks {
+                for path in listing.files[(mine * decodeBlock)..<min((mine + 1) * decodeBlock, n)] {
+                    do {
+                        let bytes = try FileBytes.read(path)
+                        blob.append(.success(try ImageFormat.decode(bytes, path: path, maxPixels: spec.maxPixels)))
+                    } catch let error as ImageFileError {
+                        blob.append(.failure(error))
+                    } catch {
+                        blob.append(.failure(ImageFileError(path: path, "cannot read: \(error)")))
                     }
-                case .failure(let error):
-                    writer?.skip(file: index, reason: error.reason)
-                    if keep { decoded.skipped.append((index, error.reason)) }
                 }
-                index += 1
+            }
+            for rank in 0..<group.size where round + rank < blocks {
+                let bytes = try shareBlob(rank == group.rank ? blob.bytes : [], root: rank, group: group)
+                for item in try ShareBlob.items(bytes) {
+                    switch item {
+                    case .success(let image):
+                        writer?.append(image, file: index)
+                        if keep {
+                            decoded.images.append(image)
+                            decoded.files.append(index)
+                            if image.hadAlpha { decoded.alphaCount += 1 }
+                        }
+                    case .failure(let error):
+                        writer?.skip(file: index, reason: error.reason)
+                        if keep { decoded.skipped.append((index, error.reason)) }
+                    }
+                    index += 1
+                }
             }
         }
-        precondition(index == listing.files.count, "decoded \(index) of \(listing.files.count) files")
+        precondition(index == n, "decoded \(index) of \(n) files")
         return decoded
     }
 

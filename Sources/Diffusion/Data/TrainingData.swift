@@ -73,10 +73,10 @@ public struct DataSpec: Sendable, Codable, Equatable {
 }
 
 public enum TrainingDataLoader {
-    /// Reads `spec` on every rank of `group`. A folder is decoded in shares: each rank decodes
-    /// its contiguous share of the files, then every rank receives every share, so all hold
-    /// the same decoded set (and the same skips) whatever the rank count; with a cache folder
-    /// the decoded set is kept on disk and mapped (`loadFolder`). Collective.
+    /// Reads `spec` on every rank of `group`. A folder is decoded over the ranks, in blocks
+    /// of files dealt round-robin, and every rank receives every block, so all hold the same
+    /// decoded set (and the same skips) whatever the rank count; with a cache folder the
+    /// decoded set is kept on disk and mapped (`loadFolder`). Collective.
     public static func load(_ spec: DataSpec, group: Collectives) throws -> TrainingData {
         switch spec.kind {
         case .folder: return try loadFolder(spec, group: group)
@@ -100,7 +100,7 @@ public enum TrainingDataLoader {
     }
 }
 
-/// One rank's decoded share as bytes: per file a tag (1 image, 0 failure), then width,
+/// One rank's decoded block of files as bytes: per file a tag (1 image, 0 failure), then width,
 /// height, channels, alpha flag and the pixels, or the path and reason.
 struct ShareBlob {
     var bytes: [UInt8] = []
