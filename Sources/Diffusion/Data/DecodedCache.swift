@@ -55,11 +55,10 @@ public struct DecodedCache: Sendable {
         var skipped: [(file: Int, reason: String)]
     }
 
-    /// The cache file for `listing` decoded with the pixel limit `maxPixels`.
-    func path(for listing: ImageFolderListing, maxPixels: Int) throws -> String {
-        directory + "/folder-" + (try Self.key(for: listing, maxPixels: maxPixels)) + ".decoded"
-    }
+    /// The cache file of the listing whose key is `key`.
+    func path(key: String) -> String { directory + "/folder-\(key).decoded" }
 
+    /// The key of `listing` decoded with the pixel limit `maxPixels`.
     static func key(for listing: ImageFolderListing, maxPixels: Int) throws -> String {
         var h = ContentHash()
         h.update(Array("decoded-cache \(formatVersion) max-pixels \(maxPixels)\n".utf8))

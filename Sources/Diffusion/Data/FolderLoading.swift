@@ -21,7 +21,7 @@ extension TrainingDataLoader {
         if let directory = spec.cacheDirectory {
             do {
                 let key = try DecodedCache.key(for: listing, maxPixels: spec.maxPixels)
-                cache = (directory + "/folder-\(key).decoded", key)
+                cache = (DecodedCache(directory: directory).path(key: key), key)
             } catch { notes.append("decoded cache not used: \(error)") }
         }
         if let cache, FileManager.default.fileExists(atPath: cache.path) {
@@ -35,7 +35,7 @@ extension TrainingDataLoader {
         let missing = try group.allreduceSum([contents == nil ? 1 : 0])[0]
         if missing > 0 {
             let plan = try cacheWriter(contents == nil ? cache : nil, fileCount: listing.files.count, group: group, notes: &notes)
-            let decoded = try decodeShares(listing, spec: spec, keep: contents == nil && plan == nil, writer: plan?.writer, group: group)
+            let decoded = try decodeInBlocks(listing, spec: spec, keep: contents == nil && plan == nil, writer: plan?.writer, group: group)
             // The writers finish first (a failure reaches every rank), then the ranks that left
             // the writing to another map what it wrote.
             let written = try group.together { try plan?.writer?.finish() }
@@ -102,7 +102,7 @@ extension TrainingDataLoader {
     /// files go in blocks of `decodeBlock` dealt round-robin: in each round every rank decodes
     /// its block, then the blocks are sent round in rank order, which is listing order, so a
     /// rank holds at most one round's blocks besides what it keeps.
-    static func decodeShares(_ listing: ImageFolderListing, spec: DataSpec, keep: Bool,
+    static func decodeInBlocks(_ listing: ImageFolderListing, spec: DataSpec, keep: Bool,
                              writer: DecodedCache.Writer?, group: Collectives) throws -> DecodedCache.Contents {
         let n = listing.files.count
         let blocks = (n + decodeBlock - 1) / decodeBlock
