@@ -17,7 +17,9 @@ struct CompareSamplersCommand: ParsableCommand {
         folder that has EMA weights, both the EMA (model-ema/) and the raw weights (model/) are \
         compared (--weights both, the default). Final images are clipped to [-0.5, 0.5] before \
         scoring unless --no-clip. Writes comparison.md, comparison.json, fid_vs_evaluations.png \
-        (every sampler family a line per weights) and a grid per sampler to --out.
+        (every sampler family a line per weights) and a grid per sampler to --out. A model trained \
+        on your data (`train --data`) is scored against it: --reference PATH --classifier DIR, a \
+        classifier trained on that data (`train-classifier --data`; docs/data.md).
 
         Rows (--only takes their names):
         \(SamplerComparison.standard.map { "  " + $0.id.padding(toLength: 22, withPad: " ", startingAt: 0) + $0.label }
@@ -91,7 +93,7 @@ struct CompareSamplersCommand: ParsableCommand {
                         throw ValidationError("\(folder.path) is class-conditional (\(classes) classes): compare-samplers runs unconditional "
                                               + "models; `launcher guidance-sweep --sampler ...` measures a conditional one with any sampler")
                     }
-                    try FIDOptions.requireClassifierSize(unet.config.sampleSize, source: folder.path)
+                    try fidOptions.requireClassifierInput(size: unet.config.sampleSize, channels: unet.config.outChannels, source: folder.path)
                     return unet
                 }
                 // Outside `together`: a collective, reached by every rank; once (the folders are

@@ -17,12 +17,14 @@ struct DataFlags: ParsableArguments {
     @Option(help: ArgumentHelp("The value range of a float .npy, mapped to 0...255 (default: inferred from the values, "
                                + "[0,1], [-1,1] or [0,255], and printed).", valueName: "low,high"))
     var valueRange: String?
+    @OptionGroup var cache: DataCacheFlags
 
     func validate() throws {
         if data == nil {
             if labels != nil { throw ValidationError("--labels needs --data") }
             if strict { throw ValidationError("--strict needs --data") }
             if valueRange != nil { throw ValidationError("--value-range needs --data") }
+            if cache.given { throw ValidationError("--data-cache and --no-data-cache need --data") }
         }
         _ = try parsedRange()
     }
@@ -37,7 +39,7 @@ struct DataFlags: ParsableArguments {
     }
 
     var spec: DataSpec? {
-        data.map { DataSpec(path: $0, labelsPath: labels, strict: strict, valueRange: try? parsedRange()) }
+        data.map { DataSpec(path: $0, labelsPath: labels, strict: strict, valueRange: try? parsedRange(), cacheDirectory: cache.directory) }
     }
 
     /// Loads --data on every rank and prints what was read (rank 0). Collective.
@@ -62,4 +64,22 @@ struct PreprocessFlags: ParsableArguments {
     var centerCrop = false
     @Flag(help: "Flip each training sample left-right with probability 1/2.")
     var randomFlip = false
+}
+
+/// Where decoded image folders are cached between runs (`DecodedCache`, docs/data.md).
+struct DataCacheFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Folder of the decoded-image cache of --data folders, reused by later runs and by every rank on "
+                               + "the host (default: $XDG_CACHE_HOME/fashion-diffusion/data or ~/.cache/fashion-diffusion/data).",
+                               valueName: "folder"))
+    var dataCache: String?
+    @Flag(help: "Decode image folders into memory only, without the on-disk cache.") var noDataCache = false
+
+    var given: Bool { dataCache != nil || noDataCache }
+
+    func validate() throws {
+        if dataCache != nil && noDataCache { throw ValidationError("--data-cache and --no-data-cache exclude each other") }
+    }
+
+    /// The cache folder, or nil with --no-data-cache.
+    var directory: String? { noDataCache ? nil : dataCache ?? DecodedCache.defaultDirectory() }
 }

@@ -16,6 +16,7 @@ struct FIDOptions: ParsableArguments {
     var reference = "test"
     @Option(help: ArgumentHelp("With --reference PATH: its labels (as `train --labels`; not needed for FID).", valueName: "path"))
     var referenceLabels: String?
+    @OptionGroup var dataCache: DataCacheFlags
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
     @Option(help: "Use only the first N reference images (smoke tests).") var referenceLimit: Int?
     @Option(help: ArgumentHelp("Where the reference statistics are cached (default: the classifier folder if writable, else "
@@ -28,7 +29,7 @@ struct FIDOptions: ParsableArguments {
     var referenceSplit: FashionMNIST.Split? { FashionMNIST.Split(rawValue: reference) }
 
     var referenceData: DataSpec? {
-        referenceSplit == nil ? DataSpec(path: reference, labelsPath: referenceLabels) : nil
+        referenceSplit == nil ? DataSpec(path: reference, labelsPath: referenceLabels, cacheDirectory: dataCache.directory) : nil
     }
 
     func validate() throws {
@@ -51,7 +52,9 @@ struct FIDOptions: ParsableArguments {
     }
 
     /// Samples of `size` and `channels` must be what the classifier takes, and a model trained
-    /// on --data is scored against data of its kind (--reference PATH), not Fashion-MNIST.
+    /// on --data is scored against data of its kind (--reference PATH), not Fashion-MNIST:
+    /// the checks of every command that scores a model (`sample --fid`, `guidance-sweep`,
+    /// `compare-samplers`).
     func requireClassifierInput(size: Int, channels: Int, source: String) throws {
         if referenceData == nil { try Self.requireFashionModel(source) }
         let input = try classifierInput()
@@ -64,22 +67,13 @@ struct FIDOptions: ParsableArguments {
     }
 
     /// A model whose run recorded other data than Fashion-MNIST (data.json) is refused by the
-    /// commands that score against Fashion-MNIST.
+    /// commands that score against Fashion-MNIST (`sample --fid`, `guidance-sweep`,
+    /// `compare-samplers` without --reference PATH).
     static func requireFashionModel(_ model: String) throws {
         if let record = try DataRecord.near(model: model), !record.isFashionMNIST {
             throw ValidationError("\(model) was trained on \(record.source), not Fashion-MNIST: scoring it against Fashion-MNIST "
                                   + "would be meaningless. Use `launcher sample --fid --reference \(record.source) --classifier DIR` "
                                   + "with a classifier trained on that data (`launcher train-classifier --data`; docs/data.md)")
-        }
-    }
-
-    /// The classifier sees 32x32 images (it was trained on them): other sizes are refused
-    /// rather than compared against 32x32 reference statistics.
-    static func requireClassifierSize(_ size: Int, source: String) throws {
-        try requireFashionModel(source)
-        guard size == Preprocess.imageSize else {
-            throw ValidationError("\(source): images of \(size)x\(size); FID and KID need \(Preprocess.imageSize)x\(Preprocess.imageSize) "
-                                  + "images, the size the classifier was trained on")
         }
     }
 

@@ -44,7 +44,7 @@ extension ParsableArguments {
 
     /// The fields every rank of one job must agree on: all options except `perRank`
     /// (paths to per-host resources) and the per-rank option groups.
-    func agreedFields(command: String, perRank: Set<String> = ["--data-dir"]) -> [RankAgreement.Field] {
+    func agreedFields(command: String, perRank: Set<String> = ["--data-dir", "--data-cache"]) -> [RankAgreement.Field] {
         [(RankAgreement.commandField, command)] + optionValues().filter { !perRank.contains($0.name) }.map { ($0.name, $0.value ?? "none") }
     }
 

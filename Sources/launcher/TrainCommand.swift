@@ -31,7 +31,10 @@ struct TrainCommand: ParsableCommand {
         resized so its short side is the config's sample_size, cropped (randomly per sample, or \
         --center-crop), optionally flipped (--random-flip), converted to the config's in_channels and \
         mapped to [-0.5, 0.5]. Class subfolders give labels for --conditional; the run folder's \
-        data.json records the classes and the data's content hash.
+        data.json records the classes and the data's content hash. A folder is decoded once into an \
+        on-disk cache (--data-cache, --no-data-cache) that later runs and the other ranks map; a set \
+        whose prepared Float32 tensor would exceed --data-memory is streamed, each rank preparing its \
+        own samples of each batch (the same losses bit for bit).
 
         Example: mpirun -np 2 --bind-to none launcher train --preset small --epochs 1
         Example: launcher train --data ~/digits --conditional --preset small --epochs 20
@@ -43,6 +46,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder with the Fashion-MNIST .gz files.") var dataDir = FashionMNIST.defaultDirectory
     @OptionGroup(title: "Your own data (docs/data.md)") var dataFlags: DataFlags
     @OptionGroup(title: "Your own data (docs/data.md)") var preprocess: PreprocessFlags
+    @Option(help: ArgumentHelp("Hold the prepared --data set (Float32 at sample_size) in memory when it takes at most this many "
+                               + "MiB; above, each rank prepares its own samples of each batch from the decoded images, mapped "
+                               + "from the decoded cache (the same batches bit for bit). Default: a quarter of the memory "
+                               + "budget (\(MemoryBudget.limitVariable)); 0: always stream.", valueName: "MiB"))
+    var dataMemory: Double?
     @Option(help: "Run folder (default runs/<date-time>).") var out: String?
     @Flag(help: "Continue the run in --out from its training_state.safetensors.") var resume = false
     @Option(help: "Start from the weights of this diffusers folder instead of a fresh initialisation.") var initFrom: String?
@@ -63,6 +71,10 @@ struct TrainCommand: ParsableCommand {
         try OptionCheck.integer(samples, "--samples", 0...100_000)
         _ = try SamplerSpec.parse(sampler)
         if !resume { _ = try model.resolve(anySampleSize: dataFlags.data != nil) }
+        if let dataMemory {
+            if dataFlags.data == nil { throw ValidationError("--data-memory needs --data (Fashion-MNIST is held in memory)") }
+            try OptionCheck.number(dataMemory, "--data-memory", 0, Double(Int.max >> 21))
+        }
         if dataFlags.data == nil && (preprocess.centerCrop || preprocess.randomFlip) {
             throw ValidationError("--center-crop and --random-flip need --data (Fashion-MNIST is read as the recipe does)")
         }
@@ -86,26 +98,27 @@ struct TrainCommand: ParsableCommand {
             let userData = try dataFlags.load(comm)
             let start = try startingPoint(comm, directory: directory, classes: userData?.classCount)
             try start.checkSameOnEveryRank(group: comm)
-            let data = try comm.together {
-                let data = try userData.map { try start.prepare($0, centerCrop: preprocess.centerCrop, randomFlip: preprocess.randomFlip) }
+            let (data, dataLimit) = try comm.together {
+                let limit = try dataMemory.map { Int($0 * 1_048_576) } ?? MemoryBudget.limit().bytes / 4
+                let data = try userData.map { try start.prepare($0, centerCrop: preprocess.centerCrop, randomFlip: preprocess.randomFlip,
+                                                                memoryLimit: limit) }
                     ?? start.loadData(directory: dataDir)
-                try start.validatePlan(datasetSize: data.images.shape[0], name: flagName)
-                return data
+                try start.validatePlan(datasetSize: data.source.count, name: flagName)
+                return (data, limit)
             }
             if resume { try checkResumedData(comm, directory: directory, data: userData, settings: data.settings) }
             if comm.isRoot {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 let record = userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: data.settings) }
-                    ?? .fashionMNIST(count: data.images.shape[0])
+                    ?? .fashionMNIST(count: data.source.count)
                 try record.write(to: directory)
                 if let userData {
                     for note in ImagePreprocess.notes(userData.images, settings: data.settings!) { print("  note: \(note)") }
-                    print(String(format: "  memory: %.1f MB decoded (8-bit cache), %.1f MB prepared (float32 ",
-                                 Double(userData.images.byteCount) / 1e6, Double(data.images.count * 4) / 1e6)
-                          + data.images.shape.map(String.init).joined(separator: "x") + ") on each rank")
+                    print("  memory: " + dataMemoryLine(userData.images, data, limit: dataLimit, ranks: comm.size,
+                                                           batch: start.options.batchSize))
                 }
             }
-            let trainer = try start.makeTrainer(images: data.images, labels: data.labels, augmentation: data.augmentation,
+            let trainer = try start.makeTrainer(source: data.source, labels: data.labels,
                                                 initFrom: initFrom, bucketFloats: bucket.bucketFloats, group: comm)
             let classNames = userData?.classNames ?? FashionMNIST.classNames
             trainer.model.context.convolutions = try convolution.resolve(for: trainer.model.config, .training,
@@ -171,6 +184,25 @@ struct TrainCommand: ParsableCommand {
                 try run.tensorBoard?.image("samples", pngFile: directory + "/samples.png", step: trainer.step)
             }
         }
+    }
+
+    /// What the data takes on each rank: the decoded images (in memory or mapped from the
+    /// decoded cache), and the prepared set, held or streamed.
+    func dataMemoryLine(_ decoded: RawImages, _ data: TrainingStart.PreparedData, limit: Int, ranks: Int, batch: Int) -> String {
+        func mb(_ bytes: CheckedSize) -> String { bytes.value.map { String(format: "%.1f MB", Double($0) / 1e6) } ?? "too many bytes" }
+        let shape = data.source.shape.map(String.init).joined(separator: "x")
+        var line = mb(CheckedSize(decoded.byteCount)) + " decoded (8-bit, "
+            + (decoded.mappedPath.map { "mapped from \($0): page cache, shared by the ranks on a host" } ?? "in memory") + "), "
+        switch data.source {
+        case .prepared:
+            line += mb(data.preparedBytes) + " prepared (float32 \(shape)) on each rank"
+        case .streamed:
+            let perRank = (min(batch, data.source.count) + ranks - 1) / ranks
+            line += "streamed: the prepared set (float32 \(shape)) would take " + mb(data.preparedBytes) + ", more than the "
+                + mb(CheckedSize(limit)) + " of --data-memory, so each rank prepares its own samples of each batch ("
+                + mb(data.source.batchBytes(count: perRank)) + " a batch)"
+        }
+        return line
     }
 
     /// What rank 0 prints when a signal stopped the run before it took a step.

@@ -84,7 +84,7 @@ import Testing
         }
         var options = trainer.options
         options.emaDecay = nil
-        let plain = try Trainer(model: trainer.model, images: trainer.images, options: options, group: SingleProcess())
+        let plain = try Trainer(model: trainer.model, source: trainer.source, options: options, group: SingleProcess())
         #expect(plain.ema == nil)
     }
 }

@@ -37,15 +37,15 @@ import Kernels
         let start = TrainingStart.new(options: options, config: config)
         let folder = try start.prepare(data, centerCrop: false, randomFlip: false)
         let builtIn = Preprocess.images(fashion, indices: order)
-        #expect(folder.augmentation == nil && folder.images.shape == builtIn.shape)
-        #expect(folder.images.array == builtIn.array)
+        #expect(folder.augmentation == nil && folder.source.shape == builtIn.shape)
+        #expect(folder.source.tensor!.array == builtIn.array)
 
         func losses(_ images: Tensor) throws -> [Double] {
             let trainer = try start.makeTrainer(images: images, initFrom: nil, bucketFloats: 1 << 20, group: SingleProcess())
             return try (0..<4).map { _ in try trainer.trainStep().loss }
         }
         // One thread: the sums then add in one order, whatever else runs beside this test.
-        let (a, b) = try Parallel.withThreads(1) { (try losses(folder.images), try losses(builtIn)) }
+        let (a, b) = try Parallel.withThreads(1) { (try losses(folder.source.tensor!), try losses(builtIn)) }
         #expect(a == b && a.allSatisfy { $0.isFinite && $0 > 0 }, "\(a) vs \(b)")
     }
 }

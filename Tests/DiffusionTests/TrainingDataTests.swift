@@ -75,8 +75,8 @@ import Testing
         options.maxSteps = 2
         let start = TrainingStart.new(options: options, config: TinyTraining.config)
         let prepared = try start.prepare(data, centerCrop: false, randomFlip: true)
-        #expect(prepared.images.shape == [1, 4, 5, 1])  // 7x5 -> short side 4: 5 wide (int(4 * 7 / 5)), kept for random crops
-        let trainer = try start.makeTrainer(images: prepared.images, augmentation: prepared.augmentation, initFrom: nil,
+        #expect(prepared.source.shape == [1, 4, 5, 1])  // 7x5 -> short side 4: 5 wide (int(4 * 7 / 5)), kept for random crops
+        let trainer = try start.makeTrainer(source: prepared.source, initFrom: nil,
                                             bucketFloats: 1 << 20, group: SingleProcess())
         #expect(try trainer.trainStep().loss.isFinite)
     }

@@ -75,7 +75,7 @@ import Testing
             timesteps.append(rng.int(below: options.timesteps))
             rng.fillNormal(eps.data + j * pixels, count: pixels)
         }
-        let xt = reference.schedule.qSample(x0: reference.images.gather(indices), eps: eps, t: timesteps)
+        let xt = reference.schedule.qSample(x0: reference.source.tensor!.gather(indices), eps: eps, t: timesteps)
         reference.model.store.zeroGrads()
         let out = try reference.model.forward(xt, timesteps: timesteps.map(Float.init), recordForBackward: true)
         let dOut = Tensor(shape: out.shape)

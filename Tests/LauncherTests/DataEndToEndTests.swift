@@ -6,42 +6,10 @@ import Testing
 /// grids and takes class names; a folder of mixed sizes with random crops and flips trains to
 /// the same parameters at 1, 2 and 3 ranks.
 @Suite(.serialized) struct DataEndToEndTests {
-    func temporaryDirectory() -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("data-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
-    func write(_ bytes: [UInt8], _ path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try FileBytes.writeAtomically(bytes, to: path)
-    }
-
-    /// Red squares ("square") and blue discs ("disc") on black, `size` x `size` RGB PNGs.
-    func shapes(in folder: String, count: Int, size: Int = 16) throws {
-        var random = RandomStream(seed: 5)
-        for i in 0..<count {
-            let disc = i % 2 == 1
-            let cx = 4 + random.int(below: size - 8), cy = 4 + random.int(below: size - 8), r = 2 + random.int(below: 3)
-            var pixels = [UInt8](repeating: 0, count: size * size * 3)
-            for y in 0..<size {
-                for x in 0..<size where disc ? (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r : abs(x - cx) <= r && abs(y - cy) <= r {
-                    pixels[(y * size + x) * 3 + (disc ? 2 : 0)] = 230
-                }
-            }
-            try write(PNG.encode(pixels, width: size, height: size, colorType: .rgb),
-                      folder + "/" + (disc ? "disc" : "square") + String(format: "/%03d.png", i))
-        }
-    }
-
-    func rgbConfig(_ dir: String, size: Int) throws -> String {
-        var c = UNetConfig.tiny
-        c.sampleSize = size
-        c.inChannels = 3
-        c.outChannels = 3
-        try c.write(to: dir + "/config.json")
-        return dir + "/config.json"
-    }
+    func temporaryDirectory() -> String { GeneratedShapes.temporaryDirectory() }
+    func write(_ bytes: [UInt8], _ path: String) throws { try GeneratedShapes.write(bytes, path) }
+    func shapes(in folder: String, count: Int) throws { try GeneratedShapes.shapes(in: folder, count: count) }
+    func rgbConfig(_ dir: String, size: Int) throws -> String { try GeneratedShapes.rgbConfig(dir, size: size) }
 
     func pngColorType(_ path: String) throws -> UInt8 {
         let bytes = try FileBytes.read(path)
@@ -72,9 +40,7 @@ import Testing
         #expect(wrong.status != 0 && wrong.stderr.contains("'disc', 'square'"), "\(wrong.stderr)")
 
         // FID against the shapes, with a classifier trained on them (it records what it was trained on).
-        let classifier = try MPIRun.launcher(["train-classifier", "--data", dir + "/shapes", "--image-size", "16", "--channels", "8", "16",
-                                              "--blocks", "1", "1", "--groups", "4", "--epochs", "2", "--batch-size", "8",
-                                              "--threads", "1", "--out", dir + "/classifier"], ranks: 2, timeout: 600)
+        let classifier = try GeneratedShapes.trainClassifier(data: dir + "/shapes", out: dir + "/classifier")
         #expect(classifier.status == 0, "\(classifier.stderr)")
         #expect(try DataRecord.read(from: dir + "/classifier")?.contentHash == record.contentHash)
         let fid = try MPIRun.launcher(["sample", "--model", dir + "/run", "--class", "all", "--sampler", "ddim", "--steps", "3", "--n", "4",
@@ -100,13 +66,32 @@ import Testing
             try write(PNG.encode(pixels, width: w, height: h, colorType: .grayscale), dir + String(format: "/set/%02d.png", i))
         }
         var results: [[Float]] = []
-        for ranks in 1...3 {
-            let out = dir + "/np\(ranks)"
-            let run = try MPIRun.launcher(["train", "--data", dir + "/set", "--preset", "tiny", "--random-flip", "--batch-size", "10",
-                                           "--max-steps", "3", "--samples", "0", "--threads", "1", "--out", out], ranks: ranks, timeout: 600)
-            #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
-            results.append(try Safetensors(contentsOf: out + "/training_state.safetensors").tensor(named: "parameters").array)
+        func losses(_ out: String) throws -> [String] {
+            try String(contentsOfFile: out + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+                .map { String($0.split(separator: ",")[2]) }
         }
+        for ranks in 1...3 {
+            // Held in memory (decoded without the cache), then streamed from the decoded cache:
+            // the same losses step by step and the same parameters, bit for bit.
+            let common = ["train", "--data", dir + "/set", "--preset", "tiny", "--random-flip", "--batch-size", "10",
+                          "--max-steps", "3", "--samples", "0", "--threads", "1"]
+            let out = dir + "/np\(ranks)", streamedOut = dir + "/np\(ranks)-streamed"
+            let run = try MPIRun.launcher(common + ["--no-data-cache", "--out", out], ranks: ranks, timeout: 600)
+            #expect(run.status == 0, "np=\(ranks): \(run.stderr)")
+            #expect(run.stdout.contains("decoded (8-bit, in memory)") && run.stdout.contains("prepared (float32 30x32x48x1)"), "\(run.stdout)")
+            let streamed = try MPIRun.launcher(common + ["--data-cache", dir + "/cache", "--data-memory", "0", "--out", streamedOut],
+                                               ranks: ranks, timeout: 600)
+            #expect(streamed.status == 0, "np=\(ranks): \(streamed.stderr)")
+            #expect(streamed.stdout.contains("mapped from \(dir)/cache/folder-") && streamed.stdout.contains("streamed: the prepared set"),
+                    "\(streamed.stdout)")
+            #expect(streamed.stdout.contains(ranks == 1 ? "decoded images cached in" : "decoded images from the cache"), "\(streamed.stdout)")
+            let parameters = try Safetensors(contentsOf: out + "/training_state.safetensors").tensor(named: "parameters").array
+            #expect(try Safetensors(contentsOf: streamedOut + "/training_state.safetensors").tensor(named: "parameters").array == parameters,
+                    "np=\(ranks)")
+            #expect(try losses(out) == losses(streamedOut) && losses(out).count == 3, "np=\(ranks)")
+            results.append(parameters)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").count == 1, "one cache file, no leftovers")
         for ranks in 2...3 {
             var num = 0.0, den = 0.0
             for (a, b) in zip(results[0], results[ranks - 1]) { num += Double(a - b) * Double(a - b); den += Double(a) * Double(a) }

@@ -102,6 +102,10 @@ import Testing
         (["bench", "kernels", "--repeats", "0"], "--repeats"),
         (["predict", "--model", "m", "--input", "i", "--output", "o", "--threads", "-2"], "--threads"),
         (["data-preview", "--out", "p.png", "--count", "0"], "--count"),
+        (train + ["--data-memory", "100"], "--data-memory"),                      // needs --data
+        (train + ["--data", ".", "--data-memory", "-1"], "--data-memory"),
+        (train + ["--data-cache", "cache"], "--data-cache"),                      // needs --data
+        (train + ["--data", ".", "--data-cache", "cache", "--no-data-cache"], "--data-cache"),
     ]
 
     @Test(arguments: cases)

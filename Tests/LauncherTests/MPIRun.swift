@@ -84,6 +84,8 @@ struct MPIRun {
         var environment = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_")
         }
+        // Decoded-image caches (--data-cache's default) go to a folder of the test run, not the user's cache.
+        environment["XDG_CACHE_HOME"] = FileManager.default.temporaryDirectory.appendingPathComponent("launcher-tests-cache-\(getpid())").path
         environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         environment["XDG_CACHE_HOME"] = cacheHome

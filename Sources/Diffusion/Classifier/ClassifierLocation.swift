@@ -37,8 +37,6 @@ extension ClassifierFolder {
                                       environment: [String: String] = ProcessInfo.processInfo.environment,
                                       isWritable: (String) -> Bool = { access($0, W_OK) == 0 }) -> String {
         if isWritable(directory) { return directory }
-        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.cache"
-        return base + "/fashion-diffusion"
+        return UserCache.directory(environment: environment)
     }
 }

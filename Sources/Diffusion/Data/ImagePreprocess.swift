@@ -50,58 +50,91 @@ public enum ImagePreprocess {
         return notes
     }
 
-    /// The prepared images of `indices` (all by default) and the per-batch augmentation
-    /// that turns them into training samples. The tensor is [n, S, L, C]: each image resized
-    /// so its short side is S, with the long side L kept for random crops (a portrait image
+    /// Where the images of a set go in the prepared tensor [n, S, L, C]: each image resized so
+    /// its short side is S, with the long side L kept for random crops (a portrait image
     /// stored transposed, padded to the longest); with a centre crop, or square images, L = S.
-    public static func prepare(_ images: RawImages, indices: [Int]? = nil, settings: PreprocessSettings) throws -> (Tensor, BatchAugmentation) {
-        let ids = indices ?? Array(0..<images.count)
+    /// The same for the whole set whether it is prepared at once or batch by batch.
+    public struct Layout: Sendable {
+        public let size: Int, length: Int, channels: Int
+        /// Per image: its resized rows and columns, and its long side.
+        let resized: [(rows: Int, columns: Int)]
+        let lengths: [Int]
+        let randomCrop: Bool
+
+        /// [n, S, L, C].
+        public var shape: [Int] { [resized.count, size, length, channels] }
+
+        /// The per-batch crops and flips of this layout.
+        public func augmentation(randomFlip: Bool) -> BatchAugmentation {
+            var augmentation = BatchAugmentation(size: size, randomFlip: randomFlip)
+            if randomCrop {
+                augmentation.lengths = lengths
+                augmentation.transposed = resized.map { $0.rows > $0.columns }
+            }
+            return augmentation
+        }
+    }
+
+    /// The layout of `images` (all of `indices`, in that order) for `settings`.
+    public static func layout(_ images: RawImages, indices: [Int], settings: PreprocessSettings) throws -> Layout {
         let s = settings.size
         let c = try tensorChannels(images, modelChannels: settings.channels)
         // Resized sizes (torchvision's Resize(int): short side S, long side int(S * long / short)).
-        let resized: [(rows: Int, columns: Int)] = ids.map { i in
+        let resized: [(rows: Int, columns: Int)] = indices.map { i in
             let h = images.heights[i], w = images.widths[i]
             return w <= h ? (s * h / w, s) : (s, s * w / h)
         }
         let lengths = resized.map { max($0.rows, $0.columns) }
         let randomCrop = !settings.centerCrop && lengths.contains { $0 > s }
-        let l = randomCrop ? lengths.max()! : s
-        let out = Tensor(shape: [ids.count, s, l, c])
-        let dst = out.data
-        Parallel.forRanges(ids.count, minChunk: 16) { range in
-            for k in range {
-                let image = images.image(ids[k])
-                let converted = convert(image, to: c)
-                let (rows, columns) = resized[k]
-                let planes = (0..<c).map { resize(plane(converted, channel: $0, channels: c), rows: image.height, columns: image.width,
-                                                  toRows: rows, toColumns: columns) }
-                let base = dst + k * s * l * c
-                if randomCrop {
-                    // Landscape as it is, portrait transposed: rows = S, columns = long side.
-                    let transposed = rows > columns
-                    for y in 0..<s {
-                        for x in 0..<lengths[k] {
-                            for ch in 0..<c { base[(y * l + x) * c + ch] = transposed ? planes[ch][x * columns + y] : planes[ch][y * columns + x] }
-                        }
-                    }
-                } else {
-                    // torchvision's CenterCrop: offsets int(round((in - S) / 2)), Python's round (half to even).
-                    let top = Int((Double(rows - s) / 2).rounded(.toNearestOrEven))
-                    let left = Int((Double(columns - s) / 2).rounded(.toNearestOrEven))
-                    for y in 0..<s {
-                        for x in 0..<s {
-                            for ch in 0..<c { base[(y * l + x) * c + ch] = planes[ch][(y + top) * columns + x + left] }
-                        }
-                    }
+        return Layout(size: s, length: randomCrop ? lengths.max()! : s, channels: c, resized: resized, lengths: lengths,
+                      randomCrop: randomCrop)
+    }
+
+    /// Writes `image`, the `slot`-th image of `layout`, prepared into `base` ([S, L, C] floats).
+    static func fill(_ image: DecodedImage, slot k: Int, layout: Layout, into base: UnsafeMutablePointer<Float>) {
+        let s = layout.size, l = layout.length, c = layout.channels
+        let converted = convert(image, to: c)
+        let (rows, columns) = layout.resized[k]
+        let planes = (0..<c).map { resize(plane(converted, channel: $0, channels: c), rows: image.height, columns: image.width,
+                                          toRows: rows, toColumns: columns) }
+        if layout.randomCrop {
+            // Landscape as it is, portrait transposed: rows = S, columns = long side.
+            let transposed = rows > columns
+            for y in 0..<s {
+                for x in 0..<layout.lengths[k] {
+                    for ch in 0..<c { base[(y * l + x) * c + ch] = transposed ? planes[ch][x * columns + y] : planes[ch][y * columns + x] }
+                }
+            }
+        } else {
+            // torchvision's CenterCrop: offsets int(round((in - S) / 2)), Python's round (half to even).
+            let top = Int((Double(rows - s) / 2).rounded(.toNearestOrEven))
+            let left = Int((Double(columns - s) / 2).rounded(.toNearestOrEven))
+            for y in 0..<s {
+                for x in 0..<s {
+                    for ch in 0..<c { base[(y * l + x) * c + ch] = planes[ch][(y + top) * columns + x + left] }
                 }
             }
         }
-        var augmentation = BatchAugmentation(size: s, randomFlip: settings.randomFlip)
-        if randomCrop {
-            augmentation.lengths = lengths
-            augmentation.transposed = resized.map { $0.rows > $0.columns }
+    }
+
+    /// The images `slots` of `layout` (positions in it; `indices[slot]` in `images`) as
+    /// [slots.count, S, L, C], prepared over the worker threads.
+    static func prepare(_ images: RawImages, indices: [Int], slots: [Int], layout: Layout) -> Tensor {
+        let s = layout.size, l = layout.length, c = layout.channels
+        let out = Tensor(shape: [slots.count, s, l, c])
+        let dst = out.data
+        Parallel.forRanges(slots.count, minChunk: 16) { range in
+            for k in range { fill(images.image(indices[slots[k]]), slot: slots[k], layout: layout, into: dst + k * s * l * c) }
         }
-        return (out, augmentation)
+        return out
+    }
+
+    /// The prepared images of `indices` (all by default), [n, S, L, C] as `Layout` says, and
+    /// the per-batch augmentation that turns them into training samples.
+    public static func prepare(_ images: RawImages, indices: [Int]? = nil, settings: PreprocessSettings) throws -> (Tensor, BatchAugmentation) {
+        let ids = indices ?? Array(0..<images.count)
+        let layout = try layout(images, indices: ids, settings: settings)
+        return (prepare(images, indices: ids, slots: Array(ids.indices), layout: layout), layout.augmentation(randomFlip: settings.randomFlip))
     }
 
     /// `image` with `channels` channels: gray replicated, RGB to gray by PIL's integer luma.
@@ -207,6 +240,13 @@ public struct BatchAugmentation: Sendable, Equatable {
     /// The samples `indices` of `images` ([n, S, L, C]) as [count, S, S, C], the k-th
     /// transformed by the draws of stream key `keys[k]`.
     public func batch(from images: Tensor, indices: [Int], keys: [UInt64], seed: UInt64) -> Tensor {
+        batch(from: images, rows: indices, indices: indices, keys: keys, seed: seed)
+    }
+
+    /// As `batch(from:indices:keys:seed:)`, sample k being image `indices[k]` of the set
+    /// (its long side, its orientation) stored at `rows[k]` of `images`: a streamed batch
+    /// holds only its own images.
+    func batch(from images: Tensor, rows: [Int], indices: [Int], keys: [UInt64], seed: UInt64) -> Tensor {
         let s = size, l = images.shape[2], c = images.shape[3]
         let out = Tensor(uninitialized: [indices.count, s, s, c])
         for (k, index) in indices.enumerated() {
@@ -215,7 +255,7 @@ public struct BatchAugmentation: Sendable, Equatable {
             let offset = length > s ? rng.int(below: length - s + 1) : 0
             let flip = randomFlip && rng.int(below: 2) == 1
             let transpose = transposed?[index] ?? false
-            let src = images.data + index * s * l * c
+            let src = images.data + rows[k] * s * l * c
             let dst = out.data + k * s * s * c
             for y in 0..<s {
                 for x in 0..<s {

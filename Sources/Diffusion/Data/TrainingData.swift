@@ -51,9 +51,13 @@ public struct DataSpec: Sendable, Codable, Equatable {
     /// The range a float .npy array's values span, mapped to 0...255; nil: inferred.
     public var valueRange: [Double]?
     public var maxPixels = ImageLimits.defaultMaxPixels
+    /// The folder of on-disk decoded caches of image folders (`DecodedCache`); nil: none.
+    public var cacheDirectory: String?
 
-    public init(path: String, labelsPath: String? = nil, strict: Bool = false, valueRange: [Double]? = nil) {
+    public init(path: String, labelsPath: String? = nil, strict: Bool = false, valueRange: [Double]? = nil,
+                cacheDirectory: String? = nil) {
         self.path = path; self.labelsPath = labelsPath; self.strict = strict; self.valueRange = valueRange
+        self.cacheDirectory = cacheDirectory
     }
 
     public enum Kind: String, Sendable { case folder, npy, idx }
@@ -69,75 +73,16 @@ public struct DataSpec: Sendable, Codable, Equatable {
 }
 
 public enum TrainingDataLoader {
-    /// Reads `spec` on every rank of `group`. A folder is decoded in shares: each rank decodes
-    /// its contiguous share of the files, then every rank receives every share, so all hold
-    /// the same decoded set (and the same skips) whatever the rank count. Collective.
+    /// Reads `spec` on every rank of `group`. A folder is decoded over the ranks, in blocks
+    /// of files dealt round-robin, and every rank receives every block, so all hold the same
+    /// decoded set (and the same skips) whatever the rank count; with a cache folder the
+    /// decoded set is kept on disk and mapped (`loadFolder`). Collective.
     public static func load(_ spec: DataSpec, group: Collectives) throws -> TrainingData {
         switch spec.kind {
         case .folder: return try loadFolder(spec, group: group)
         case .npy: return try group.together { try NPYImages.load(spec) }
         case .idx: return try group.together { try IDXPair.load(spec) }
         }
-    }
-
-    static func loadFolder(_ spec: DataSpec, group: Collectives) throws -> TrainingData {
-        let listing = try group.together { try ImageFolderListing.scan(spec.path) }
-        try RankAgreement.check([("files in \(spec.path)", "\(listing.files.count) files, classes \(listing.classNames ?? [])")], group: group)
-        if spec.strict, let first = listing.nonImageFiles.first {
-            throw FileError(path: first, "not an image file (extension not .png, .jpg or .jpeg), refused by --strict; "
-                            + "\(listing.nonImageFiles.count) such file(s) in \(spec.path)")
-        }
-        let mine = EpochPlan.share(count: listing.files.count, rank: group.rank, size: group.size)
-        var blob = ShareBlob()
-        for i in mine {
-            let path = listing.files[i]
-            do {
-                let bytes = try FileBytes.read(path)
-                blob.append(.success(try ImageFormat.decode(bytes, path: path, maxPixels: spec.maxPixels)))
-            } catch let error as ImageFileError {
-                blob.append(.failure(error))
-            } catch {
-                blob.append(.failure(ImageFileError(path: path, "cannot read: \(error)")))
-            }
-        }
-        var images = RawImages()
-        var labels: [Int] = []
-        var skipped: [ImageFileError] = []
-        var alpha = 0
-        var index = 0
-        for rank in 0..<group.size {
-            let bytes = try shareBlob(rank == group.rank ? blob.bytes : [], root: rank, group: group)
-            for item in try ShareBlob.items(bytes) {
-                switch item {
-                case .success(let image):
-                    images.append(image)
-                    if image.hadAlpha { alpha += 1 }
-                    if let l = listing.labels { labels.append(l[index]) }
-                case .failure(let error): skipped.append(error)
-                }
-                index += 1
-            }
-        }
-        precondition(index == listing.files.count, "decoded \(index) of \(listing.files.count) files")
-        if spec.strict, let first = skipped.first {
-            throw FileError(path: first.path, "\(first.reason) (refused by --strict; \(skipped.count) unreadable file(s) in all)")
-        }
-        if images.count == 0 {
-            throw FileError(path: spec.path, "none of its \(listing.files.count) image file(s) could be decoded; the first: \(skipped.first?.description ?? "")")
-        }
-        if let names = listing.classNames, let labels = Optional(labels) {
-            let present = Set(labels)
-            if let empty = names.indices.first(where: { !present.contains($0) }) {
-                throw FileError(path: spec.path + "/" + names[empty], "class folder '\(names[empty])' has no image that could be decoded: "
-                                + "expected at least one readable image per class")
-            }
-        }
-        var data = TrainingData(images: images, labels: listing.labels == nil ? nil : labels, classNames: listing.classNames,
-                                source: "folder \(spec.path)")
-        data.skipped = skipped
-        data.nonImageFiles = listing.nonImageFiles
-        if alpha > 0 { data.notes.append("\(alpha) image(s) had an alpha channel: dropped (not composited)") }
-        return data
     }
 
     /// Rank `root`'s bytes on every rank, in pieces (MPI counts are 32-bit).
@@ -155,7 +100,7 @@ public enum TrainingDataLoader {
     }
 }
 
-/// One rank's decoded share as bytes: per file a tag (1 image, 0 failure), then width,
+/// One rank's decoded block of files as bytes: per file a tag (1 image, 0 failure), then width,
 /// height, channels, alpha flag and the pixels, or the path and reason.
 struct ShareBlob {
     var bytes: [UInt8] = []

@@ -22,24 +22,50 @@ public enum FileBytes {
     /// Only a regular file (or a symbolic link, which is replaced) is ever replaced: renaming
     /// over a device such as /dev/null would, as root, swap the device for a plain file.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let (fd, temp) = try createTemporary(beside: path)
-        var ok = false
-        defer {
-            if !ok { unlink(temp) }
+        let file = try AtomicFile(path: path)
+        try bytes.withUnsafeBytes { try file.append($0) }
+        try file.commit()
+    }
+
+    /// `writeAtomically` in pieces, for a file too large to assemble in memory first: the
+    /// pieces go to a temporary file beside `path`, which `commit` flushes and renames into
+    /// place; dropped without `commit` (an error, a crash), the temporary file is removed and
+    /// `path` is untouched.
+    public final class AtomicFile {
+        public let path: String
+        /// The temporary file being written (renamed to `path` by `commit`).
+        public let temporaryPath: String
+        private var fd: Int32
+        private var committed = false
+
+        public init(path: String) throws {
+            (fd, temporaryPath) = try FileBytes.createTemporary(beside: path)
+            self.path = path
         }
-        if let failure = writeAll(bytes, to: fd) {
-            close(fd)
-            throw FileError(path: path, failure)
+
+        deinit {
+            if fd >= 0 { close(fd) }
+            if !committed { unlink(temporaryPath) }
         }
-        let synced = fsync(fd) == 0
-        let closed = close(fd) == 0
-        if !synced || !closed {
-            throw FileError(path: path, "cannot flush \(temp): \(String(cString: strerror(errno)))")
+
+        public func append(_ bytes: UnsafeRawBufferPointer) throws {
+            if let failure = FileBytes.writeAll(bytes, to: fd) { throw FileError(path: path, failure) }
         }
-        if rename(temp, path) != 0 {
-            throw FileError(path: path, "cannot rename \(temp) into place: \(String(cString: strerror(errno)))")
+
+        public func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
+
+        public func commit() throws {
+            let synced = fsync(fd) == 0
+            let closed = close(fd) == 0
+            fd = -1
+            if !synced || !closed {
+                throw FileError(path: path, "cannot flush \(temporaryPath): \(String(cString: strerror(errno)))")
+            }
+            if rename(temporaryPath, path) != 0 {
+                throw FileError(path: path, "cannot rename \(temporaryPath) into place: \(String(cString: strerror(errno)))")
+            }
+            committed = true
         }
-        ok = true
     }
 
     /// Checks up front that `writeAtomically(_, to: path)` can create its file (the folder
@@ -73,18 +99,20 @@ public enum FileBytes {
 
     /// Writes all of `bytes` to `fd`; the reason (with the system's message) if it could not.
     static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
+        bytes.withUnsafeBytes { writeAll($0, to: fd) }
+    }
+
+    static func writeAll(_ raw: UnsafeRawBufferPointer, to fd: Int32) -> String? {
         var written = 0
-        return bytes.withUnsafeBytes { raw -> String? in
-            while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
-                }
-                written += n
+        while written < raw.count {
+            let n = write(fd, raw.baseAddress! + written, raw.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return "write failed after \(written) of \(raw.count) bytes: \(String(cString: strerror(errno)))"
             }
-            return nil
+            written += n
         }
+        return nil
     }
 
     /// A file opened for appending (a log): each `append` writes all its bytes or throws

@@ -1,5 +1,6 @@
-/// How often the committed Fashion-MNIST classifier puts a generated image in the class it
-/// was asked for: per class and overall, over images spread across the ranks.
+/// How often a classifier (the committed Fashion-MNIST one, or one trained on the model's own
+/// data) puts a generated image in the class it was asked for: per class and overall, over
+/// images spread across the ranks.
 public struct ClassAccuracy: Codable, Equatable, Sendable {
     /// Per class asked for: images the classifier assigned to it, and images asked for.
     public let correct: [Int], total: [Int]

@@ -44,9 +44,7 @@ public struct PrecisionCache: Sendable {
 
     /// `$XDG_CACHE_HOME/fashion-diffusion/precision`, else `~/.cache/fashion-diffusion/precision`.
     public static func defaultFolder(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? ((environment["HOME"] ?? NSHomeDirectory()) as NSString).appendingPathComponent(".cache")
-        return (base as NSString).appendingPathComponent("fashion-diffusion/precision")
+        UserCache.directory(environment: environment) + "/precision"
     }
 
     /// The file of `key`: its CRC-32, so that every field takes part in the name.

@@ -120,9 +120,10 @@ extension SamplerComparison {
             let report = try FIDEvaluation.evaluate(localImages: result.local, localRange: result.localRange,
                                                     settings: fid, group: group)
             if let images = result.images, let report {
-                let grid = ImageGrid.make(images: images.gather(Array(0..<min(64, n))))
-                try PNG.write(grayscale: grid.pixels, width: grid.width, height: grid.height,
-                              to: directory + "/samples_\(i + 1)_\(entry.sampler)" + (weights.map { "_" + $0 } ?? "") + ".png")
+                // Gray or RGB, as the model makes them.
+                try SampleFiles.writeGrid(images: images.gather(Array(0..<min(64, n))),
+                                          to: directory + "/samples_\(i + 1)_\(entry.sampler)" + (weights.map { "_" + $0 } ?? "") + ".png")
+                if i == 0, let reference = report.lines.first { log(reference) }
                 let row = Row(label: entry.label, sampler: entry.sampler, modelEvaluations: planned,
                               seconds: seconds, fid: report.fid, kidMean: report.kid?.mean,
                               kidStd: report.kid?.std, images: n, weights: weights)

@@ -13,11 +13,10 @@ import Foundation
 public final class Trainer {
     public let model: UNet2DModel
     public private(set) var options: TrainingOptions
-    public let images: Tensor
+    /// The prepared tensor, or the images streamed batch by batch.
+    public let source: TrainingImages
     /// The images' classes (conditional runs; nil otherwise).
     public let labels: [Int]?
-    /// Per-sample crops and flips applied when a batch is gathered (nil: none).
-    public let augmentation: BatchAugmentation?
     /// The [height, width] the model trains on.
     public let sampleSize: [Int]
     public let group: Collectives
@@ -58,40 +57,47 @@ public final class Trainer {
     /// per image, and a model whose class table has classCount + 1 rows.
     /// `augmentation` (random crops along a long side, random flips: `ImagePreprocess`) turns
     /// the stored images [n, S, L, C] into each batch's [b, S, S, C]; nil: stored as trained.
-    public init(model: UNet2DModel, images: Tensor, labels: [Int]? = nil, augmentation: BatchAugmentation? = nil,
-                options: TrainingOptions, group: Collectives) throws {
+    public convenience init(model: UNet2DModel, images: Tensor, labels: [Int]? = nil, augmentation: BatchAugmentation? = nil,
+                            options: TrainingOptions, group: Collectives) throws {
+        try self.init(model: model, source: .prepared(images, augmentation: augmentation), labels: labels, options: options, group: group)
+    }
+
+    /// As `init(model:images:...)`, the images prepared or streamed (`TrainingImages`); the
+    /// memory check counts what the source holds and a streamed batch.
+    public init(model: UNet2DModel, source: TrainingImages, labels: [Int]? = nil, options: TrainingOptions, group: Collectives) throws {
         let config = model.config
+        let source = source.withoutIdentity()
+        let shape = source.shape
         try config.checkDenoiser(for: "training")
         try options.checkConditioning(config, source: "model config")
         if let classes = options.conditioningClasses {
-            guard let labels, labels.count == images.shape.first else {
+            guard let labels, labels.count == shape.first else {
                 throw TrainingError.badImages("conditional training needs one class label per image: \(labels?.count ?? 0) labels "
-                                              + "for \(images.shape.first ?? 0) images")
+                                              + "for \(shape.first ?? 0) images")
             }
             if let bad = labels.first(where: { !(0..<classes).contains($0) }) {
                 throw TrainingError.badImages("training label \(bad) outside 0...\(classes - 1) (classCount \(classes))")
             }
         }
-        guard images.shape.count == 4, images.shape[0] >= 1, [1, config.inChannels].contains(images.shape[3]) else {
-            throw TrainingError.badImages("training images have shape \(images.shape); expected [n >= 1, H, W, 1 or "
+        guard shape.count == 4, shape[0] >= 1, [1, config.inChannels].contains(shape[3]) else {
+            throw TrainingError.badImages("training images have shape \(shape); expected [n >= 1, H, W, 1 or "
                                           + "\(config.inChannels) (in_channels)]")
         }
-        let sampleSize = augmentation.map { [$0.size, $0.size] } ?? Array(images.shape[1..<3])
+        let sampleSize = source.augmentation.map { [$0.size, $0.size] } ?? Array(shape[1..<3])
         try model.checkInput(shape: [1] + sampleSize + [config.inChannels], timesteps: [0],
                              classLabels: model.isClassConditional ? [0] : nil)
-        let batch = min(options.batchSize, images.shape[0])  // EpochPlan's batches hold at most the data set
+        let batch = min(options.batchSize, shape[0])  // EpochPlan's batches hold at most the data set
         let perRank = batch / group.size + (batch % group.size == 0 ? 0 : 1)
         var estimate = config.memoryEstimate(batch: perRank, height: sampleSize[0], width: sampleSize[1], training: true)
-        estimate.otherBytes = CheckedSize.product(images.shape) * 4
+        estimate.otherBytes = source.residentBytes + source.batchBytes(count: perRank)
             + (options.emaDecay != nil ? model.store.count * 4 : 0)  // the EMA's copy of the parameters
         try MemoryBudget.check(estimate, for: "training with batch \(batch) (\(perRank) per rank)", group: group)
-        self.model = model; self.images = images; self.options = options; self.group = group
-        self.augmentation = augmentation?.isIdentity == false ? augmentation : nil
+        self.model = model; self.source = source; self.options = options; self.group = group
         self.sampleSize = sampleSize
         self.labels = options.conditional == true ? labels : nil
         model.predictionType = options.predictionType ?? .epsilon
         schedule = NoiseSchedule(steps: options.timesteps, betaStart: options.betaStart, betaEnd: options.betaMax)
-        lrSchedule = options.learningRateSchedule(datasetSize: images.shape[0])
+        lrSchedule = options.learningRateSchedule(datasetSize: shape[0])
         adam = Adam(count: model.store.count, eps: Float(options.adamEps))
         ema = options.emaSettings.map { EMA(settings: $0, count: model.store.count, parameters: model.store.values) }
     }
@@ -99,7 +105,7 @@ public final class Trainer {
     /// Keeps the noise streams apart from the shuffle's, which are keyed (seed, epoch).
     static let noiseSeedSalt: UInt64 = 0x5A5A_0000_0001
 
-    public var datasetSize: Int { images.shape[0] }
+    public var datasetSize: Int { source.count }
     public var stepsPerEpoch: Int { options.stepsPerEpoch(datasetSize: datasetSize) }
     public var totalSteps: Int { options.stepsToRun(datasetSize: datasetSize) }
     public var isFinished: Bool { step >= totalSteps }
@@ -182,9 +188,8 @@ public final class Trainer {
                                                   dropout: options.labelDropout ?? 0, nullClass: classes)
             }
         }
-        var x0 = augmentation.map {
-            $0.batch(from: images, indices: Array(indices[mine]), keys: mine.map { keyBase &+ UInt64($0) }, seed: options.seed)
-        } ?? images.gather(Array(indices[mine]))
+        // This rank's samples only: a streamed source prepares just these.
+        var x0 = source.batch(indices: Array(indices[mine]), keys: mine.map { keyBase &+ UInt64($0) }, seed: options.seed)
         if x0.shape[3] != shape[3] { x0 = Preprocess.replicatingChannels(x0, to: shape[3]) }
         let xt = schedule.qSample(x0: x0, eps: eps, t: timesteps)
 

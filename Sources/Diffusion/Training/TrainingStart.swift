@@ -41,25 +41,30 @@ public struct TrainingStart {
 
     /// The images a run trains on, their classes, and how batches are cut from them.
     public struct PreparedData {
-        public let images: Tensor
+        public let source: TrainingImages
         public let labels: [Int]?
-        public let augmentation: BatchAugmentation?
         /// nil for Fashion-MNIST (the recipe's own resize).
         public let settings: PreprocessSettings?
+        /// The Float32 bytes of the whole prepared set, held or not.
+        public var preparedBytes: CheckedSize { CheckedSize.product(source.shape) * 4 }
+        public var augmentation: BatchAugmentation? { source.augmentation }
     }
 
     /// The images this run trains on, and their classes: the split's first `trainSubset` (or all).
     public func loadData(directory: String) throws -> PreparedData {
         let data = try FashionMNIST.load(split: .train, directory: directory)
         let count = min(options.trainSubset ?? data.count, data.count)
-        return PreparedData(images: Preprocess.images(data, indices: options.trainSubset.map { _ in Array(0..<count) }),
-                            labels: data.labels(at: Array(0..<count)), augmentation: nil, settings: nil)
+        return PreparedData(source: .prepared(Preprocess.images(data, indices: options.trainSubset.map { _ in Array(0..<count) }),
+                                              augmentation: nil),
+                            labels: data.labels(at: Array(0..<count)), settings: nil)
     }
 
     /// `data` (--data) prepared for this run's model: its first `trainSubset` images (or all),
-    /// resized to the config's sample_size and converted to its in_channels. Checks that a
-    /// conditional run's model has a class row for every class of the data.
-    public func prepare(_ data: TrainingData, centerCrop: Bool, randomFlip: Bool) throws -> PreparedData {
+    /// resized to the config's sample_size and converted to its in_channels: prepared at once
+    /// when that Float32 tensor takes at most `memoryLimit` bytes (nil: no limit), else
+    /// streamed batch by batch (`TrainingImages`). Checks that a conditional run's model has
+    /// a class row for every class of the data.
+    public func prepare(_ data: TrainingData, centerCrop: Bool, randomFlip: Bool, memoryLimit: Int? = nil) throws -> PreparedData {
         if let classes = options.conditioningClasses {
             guard let dataClasses = data.classCount, data.labels != nil else {
                 throw DataSetError("\(data.source) has no labels: a conditional run needs them (class subfolders, --labels "
@@ -73,9 +78,15 @@ public struct TrainingStart {
         }
         let count = min(options.trainSubset ?? data.count, data.count)
         let settings = PreprocessSettings(size: config.sampleSize, channels: config.inChannels, centerCrop: centerCrop, randomFlip: randomFlip)
+        let labels = data.labels.map { Array($0.prefix(count)) }
+        let layout = try ImagePreprocess.layout(data.images, indices: Array(0..<count), settings: settings)
+        if let memoryLimit, (CheckedSize.product(layout.shape) * 4).value.map({ $0 > memoryLimit }) ?? true {
+            return PreparedData(source: .streamed(try StreamedImages(data.images, count: count, settings: settings)), labels: labels,
+                                settings: settings)
+        }
         let (images, augmentation) = try ImagePreprocess.prepare(data.images, indices: Array(0..<count), settings: settings)
-        return PreparedData(images: images, labels: data.labels.map { Array($0.prefix(count)) },
-                            augmentation: augmentation.isIdentity ? nil : augmentation, settings: settings)
+        return PreparedData(source: .prepared(images, augmentation: augmentation.isIdentity ? nil : augmentation), labels: labels,
+                            settings: settings)
     }
 
     /// The plan on `datasetSize` images fits, and a resumed step lies within it.
@@ -92,6 +103,13 @@ public struct TrainingStart {
     /// Adam's moments when resuming. Collective.
     public func makeTrainer(images: Tensor, labels: [Int]? = nil, augmentation: BatchAugmentation? = nil, initFrom: String?,
                             bucketFloats: Int, group: Collectives) throws -> Trainer {
+        try makeTrainer(source: .prepared(images, augmentation: augmentation), labels: labels, initFrom: initFrom,
+                        bucketFloats: bucketFloats, group: group)
+    }
+
+    /// As `makeTrainer(images:...)`, from prepared or streamed images.
+    public func makeTrainer(source: TrainingImages, labels: [Int]? = nil, initFrom: String?,
+                            bucketFloats: Int, group: Collectives) throws -> Trainer {
         let unet = try UNet2DModel(config: config)
         _ = try group.rootLoads {
             if let state {
@@ -103,7 +121,7 @@ public struct TrainingStart {
                 unet.initializeParameters(seed: options.seed)
             }
         }
-        let trainer = try Trainer(model: unet, images: images, labels: labels, augmentation: augmentation, options: options, group: group)
+        let trainer = try Trainer(model: unet, source: source, labels: labels, options: options, group: group)
         trainer.bucketFloats = bucketFloats
         try trainer.broadcastParameters()
         if statePath != nil {
