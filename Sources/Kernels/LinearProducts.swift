@@ -2,28 +2,40 @@
 /// forward y = x W^T, backward dx = dy W and dW += dy^T x, on the path its precision takes.
 ///
 /// bf16 runs oneDNN's matmul (`OneDNNMatmul`: inputs and W rounded to bf16, fp32 sums and
-/// outputs, as autocast does) where oneDNN has native bf16 (AVX512-BF16 or AMX); it ran the
-/// U-Net's linears at about twice the fp32 path's rate on a Zen 4 (docs/kernels.md). fp32,
-/// and bf16 where oneDNN has no primitive, run `GEMM` (our AVX-512 kernel or OpenBLAS).
+/// outputs, as autocast does) where oneDNN has native bf16 (AVX512-BF16 or AMX) and the
+/// shape is one where it measured faster (`runsOneDNN`); fp32, and bf16 elsewhere, run
+/// `GEMM` (our AVX-512 kernel or OpenBLAS) as before.
 package enum LinearProducts {
-    /// True when `precision` takes oneDNN's matmul on this CPU.
-    package static func runsOneDNN(_ precision: ConvolutionPrecision) -> Bool {
-        precision == .bf16 && OneDNN.hasNativeBF16
+    /// True when this product takes oneDNN's bf16 matmul. `bench kernels --only linears`
+    /// (Zen 4, one thread, 2026-12-06; docs/kernels.md) ran it at 1.3-2.1x the GEMM paths on
+    /// the U-Net's attention projections, except below 256 rows, where its per-call
+    /// conversions cost more than they save (128 x 64 -> 128: dx 0.7x, dW 0.8x), and the
+    /// forward product of 32 -> 32 channels (0.9x; its dx and dW still gain 1.0-1.3x).
+    package static func runsOneDNN(_ precision: ConvolutionPrecision, m: Int, k: Int, n: Int, forward: Bool) -> Bool {
+        precision == .bf16 && OneDNN.hasNativeBF16 && m >= 256 && (!forward || k + n > 64)
     }
 
-    /// y[m, n] (rows `ldy` apart) = x[m, k] W^T plus what `prologue(rows)` writes into those
-    /// rows of y first (bias, residual): `GEMM.rows` with beta 1.
+    /// y[m, n] (rows `ldy` apart) = x[m, k] W^T + bias (+ residual [m, n], dense).
+    /// On `GEMM` the bias (and residual) are written into each piece's rows of y first and
+    /// the product added with beta = 1: one pass over y instead of three.
     package static func forward(m: Int, k: Int, n: Int, x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
-                                y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision,
-                                prologue: @escaping (Range<Int>) -> Void) {
+                                bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                                y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) {
         if m <= 0 { return }
-        if runsOneDNN(precision),
-           OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, y: y, ldy: ldy, precision: precision,
-                                prologue: prologue) {
+        if runsOneDNN(precision, m: m, k: k, n: n, forward: true),
+           OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, residual: residual,
+                                y: y, ldy: ldy, precision: precision) {
             return
         }
-        GEMM.rows(m: m, n: n, k: k, a: x, lda: ldx, b: weight, ldb: k, transB: true, c: y, ldc: ldy, beta: 1,
-                  prologue: prologue)
+        GEMM.rows(m: m, n: n, k: k, a: x, lda: ldx, b: weight, ldb: k, transB: true, c: y, ldc: ldy, beta: 1) { rows in
+            for r in rows {
+                if let residual {
+                    Vectorized.sum(bias, residual + r * n, into: y + r * ldy, count: n)
+                } else {
+                    Vectorized.copy(bias, to: y + r * ldy, count: n)
+                }
+            }
+        }
     }
 
     /// dW[n, k] += dy[m, n]^T x[m, k] and, when `dx` is given, dx[m, k] = dy W.
@@ -31,7 +43,7 @@ package enum LinearProducts {
                                  dy: UnsafePointer<Float>, lddy: Int, dx: UnsafeMutablePointer<Float>?, lddx: Int,
                                  dweight: UnsafeMutablePointer<Float>, precision: ConvolutionPrecision) {
         if m <= 0 { return }
-        if runsOneDNN(precision),
+        if runsOneDNN(precision, m: m, k: k, n: n, forward: false),
            OneDNNMatmul.backward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, dy: dy, lddy: lddy, dx: dx, lddx: lddx,
                                  dweight: dweight, precision: precision) {
             return

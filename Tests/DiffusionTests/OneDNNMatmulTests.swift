@@ -3,8 +3,9 @@ import Testing
 @testable import Diffusion
 
 /// A linear layer's products through oneDNN's matmul (`OneDNNMatmul`, run by `LinearProducts`
-/// in bf16) against the fp32 path (`GEMM`, the reference): forward with the bias filled in
-/// first, input gradient, weight gradient accumulated onto what the buffer held.
+/// in bf16) against the fp32 path (`GEMM`, the reference): forward with the bias (added by
+/// the primitive) and with bias and residual (a sum onto them), input gradient, weight
+/// gradient accumulated onto what the buffer held.
 @Suite(.kernelThreads(2)) struct OneDNNMatmulTests {
     /// (m, k, n, extra row stride): the U-Net's projections (k = C, n = 3C or C; time
     /// projections k = 4 x 32) at small row counts, with rows that split into unequal pieces
@@ -17,35 +18,36 @@ import Testing
     /// The buffers of one linear, random normal; gradients start at 0.5 to check they accumulate.
     struct Case {
         let m, k, n, ldx, ldy: Int
-        let x, w, bias, dy: [Float]
+        let x, w, bias, residual, dy: [Float]
 
         init(_ s: (Int, Int, Int, Int), seed: UInt64) {
             (m, k, n) = (s.0, s.1, s.2)
             (ldx, ldy) = (k + s.3, n + s.3)
             var rng = RandomStream(seed: seed, key: 41)
             func normal(_ count: Int, _ scale: Double = 1) -> [Float] { (0..<count).map { _ in Float(rng.normal() * scale) } }
-            x = normal(m * ldx); w = normal(n * k, 1 / Double(k).squareRoot()); bias = normal(n); dy = normal(m * ldy)
+            x = normal(m * ldx); w = normal(n * k, 1 / Double(k).squareRoot()); bias = normal(n); residual = normal(m * n)
+            dy = normal(m * ldy)
         }
 
-        struct Results { var y, dx, dw, dwOnly: [Float] }
+        struct Results { var y, yResidual, dx, dw, dwOnly: [Float] }
 
-        /// Every product on `precision`'s path (`oneDNN` forces oneDNN's matmul in fp32 too).
-        func run(_ precision: ConvolutionPrecision, oneDNN: Bool = false,
-                 x: [Float]? = nil, w: [Float]? = nil, dy: [Float]? = nil, bias: [Float]? = nil) -> Results {
+        /// Every product on `LinearProducts`' path for `precision`, or with `oneDNN` on oneDNN's matmul.
+        func run(_ precision: ConvolutionPrecision, oneDNN: Bool = false, x: [Float]? = nil, w: [Float]? = nil,
+                 dy: [Float]? = nil, bias: [Float]? = nil, residual: [Float]? = nil) -> Results {
             let (x, w, dy, bias) = (x ?? self.x, w ?? self.w, dy ?? self.dy, bias ?? self.bias)
-            var r = Results(y: .init(repeating: .nan, count: m * ldy), dx: .init(repeating: .nan, count: m * ldx),
-                            dw: [], dwOnly: [])
+            var r = Results(y: [], yResidual: [], dx: .init(repeating: .nan, count: m * ldx), dw: [], dwOnly: [])
             let (m, k, n, ldx, ldy) = (m, k, n, ldx, ldy)
-            r.y.withUnsafeMutableBufferPointer { y in
-                let y = y.baseAddress!
-                let fill: (Range<Int>) -> Void = { rows in for i in rows { for j in 0..<n { y[i * ldy + j] = bias[j] } } }
+            for (withResidual, out) in [(false, \Results.y), (true, \Results.yResidual)] {
+                var y = [Float](repeating: .nan, count: m * ldy)
+                let residual = withResidual ? residual ?? self.residual : nil
                 if oneDNN {
-                    #expect(OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, y: y, ldy: ldy,
-                                                 precision: precision, prologue: fill))
+                    #expect(OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, bias: bias, residual: residual,
+                                                 y: &y, ldy: ldy, precision: precision))
                 } else {
-                    LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, y: y, ldy: ldy,
-                                           precision: precision, prologue: fill)
+                    LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, bias: bias, residual: residual,
+                                           y: &y, ldy: ldy, precision: precision)
                 }
+                r[keyPath: out] = y
             }
             for withDx in [true, false] {
                 var dw = [Float](repeating: 0.5, count: n * k)
@@ -78,10 +80,15 @@ import Testing
         return diff / max(scale, 1e-30)
     }
 
-    /// fp32 stays on `GEMM`: the fp32 path is unchanged.
-    @Test func onlyBF16TakesOneDNN() {
-        #expect(!LinearProducts.runsOneDNN(.fp32))
-        #expect(LinearProducts.runsOneDNN(.bf16) == OneDNN.hasNativeBF16)
+    /// fp32 stays on `GEMM` (the fp32 path is unchanged); bf16 takes oneDNN where it has
+    /// native bf16, from 256 rows, and forward not at 32 -> 32 channels.
+    @Test func bf16TakesOneDNNWhereItMeasuredFaster() {
+        #expect(!LinearProducts.runsOneDNN(.fp32, m: 8192, k: 128, n: 384, forward: true))
+        #expect(LinearProducts.runsOneDNN(.bf16, m: 8192, k: 128, n: 384, forward: true) == OneDNN.hasNativeBF16)
+        #expect(LinearProducts.runsOneDNN(.bf16, m: 256, k: 32, n: 96, forward: true) == OneDNN.hasNativeBF16)
+        #expect(LinearProducts.runsOneDNN(.bf16, m: 8192, k: 32, n: 32, forward: false) == OneDNN.hasNativeBF16)
+        #expect(!LinearProducts.runsOneDNN(.bf16, m: 8192, k: 32, n: 32, forward: true))
+        #expect(!LinearProducts.runsOneDNN(.bf16, m: 128, k: 128, n: 256, forward: false))
     }
 
     /// oneDNN's fp32 matmul through the same wrapper against `GEMM`: only the order of the
@@ -91,6 +98,7 @@ import Testing
         let c = Case(Self.shapes[index], seed: UInt64(index))
         let ref = c.run(.fp32), mine = c.run(.fp32, oneDNN: true)
         for (name, a, b) in [("y", c.rows(mine.y, cols: c.n, ld: c.ldy), c.rows(ref.y, cols: c.n, ld: c.ldy)),
+                             ("y + residual", c.rows(mine.yResidual, cols: c.n, ld: c.ldy), c.rows(ref.yResidual, cols: c.n, ld: c.ldy)),
                              ("dx", c.rows(mine.dx, cols: c.k, ld: c.ldx), c.rows(ref.dx, cols: c.k, ld: c.ldx)),
                              ("dW", mine.dw, ref.dw), ("dW without dx", mine.dwOnly, ref.dwOnly)] {
             let e = Self.relativeError(a, b)
@@ -106,9 +114,9 @@ import Testing
     @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: shapes.indices)
     func bf16WithinItsRoundingOfFP32(_ index: Int) {
         let c = Case(Self.shapes[index], seed: UInt64(100 + index))
-        let ref = c.run(.fp32), mine = c.run(.bf16)
+        let ref = c.run(.fp32), mine = c.run(.bf16, oneDNN: true)
         let abs = c.run(.fp32, x: c.x.map(Swift.abs), w: c.w.map(Swift.abs), dy: c.dy.map(Swift.abs),
-                        bias: [Float](repeating: 0, count: c.n))
+                        bias: [Float](repeating: 0, count: c.n), residual: [Float](repeating: 0, count: c.m * c.n))
         let u = 1.0 / 256, factor = 2 * u + u * u
         func check(_ name: String, _ a: [Float], _ b: [Float], _ bound: [Float], offset: Float = 0) {
             let scale = b.reduce(0.0) { max($0, Double(Swift.abs($1))) }
@@ -120,6 +128,8 @@ import Testing
             #expect(worst <= 1, "\(name) \(c.m)x\(c.k)x\(c.n): error reaches \(worst) x its bf16 bound")
         }
         check("y", c.rows(mine.y, cols: c.n, ld: c.ldy), c.rows(ref.y, cols: c.n, ld: c.ldy), c.rows(abs.y, cols: c.n, ld: c.ldy))
+        check("y + residual", c.rows(mine.yResidual, cols: c.n, ld: c.ldy), c.rows(ref.yResidual, cols: c.n, ld: c.ldy),
+              c.rows(abs.y, cols: c.n, ld: c.ldy))
         check("dx", c.rows(mine.dx, cols: c.k, ld: c.ldx), c.rows(ref.dx, cols: c.k, ld: c.ldx), c.rows(abs.dx, cols: c.k, ld: c.ldx))
         check("dW", mine.dw, ref.dw, abs.dw, offset: 0.5)
         check("dW without dx", mine.dwOnly, ref.dwOnly, abs.dwOnly, offset: 0.5)
@@ -127,7 +137,9 @@ import Testing
         // the error exceeds what fp32 rounding alone could leave.
         #expect(Self.relativeError(c.rows(mine.y, cols: c.n, ld: c.ldy), c.rows(ref.y, cols: c.n, ld: c.ldy)) > 1e-5)
         // Strided rows: the gaps keep what they held (NaN here).
-        if c.ldy > c.n { #expect((0..<c.m).allSatisfy { i in (c.n..<c.ldy).allSatisfy { mine.y[i * c.ldy + $0].isNaN } }) }
+        for y in [mine.y, mine.yResidual] where c.ldy > c.n {
+            #expect((0..<c.m).allSatisfy { i in (c.n..<c.ldy).allSatisfy { y[i * c.ldy + $0].isNaN } })
+        }
         if c.ldx > c.k { #expect((0..<c.m).allSatisfy { i in (c.k..<c.ldx).allSatisfy { mine.dx[i * c.ldx + $0].isNaN } }) }
     }
 
@@ -154,7 +166,7 @@ import Testing
             linear.initialize(&rng)
             context.convolutions = convolutions
             context.recordsForBackward = true
-            let x = Tensor(shape: [4, 50, 64]), residual = Tensor(shape: [4, 50, 96]), dy = Tensor(shape: [4, 50, 96])
+            let x = Tensor(shape: [4, 80, 64]), residual = Tensor(shape: [4, 80, 96]), dy = Tensor(shape: [4, 80, 96])
             for t in [x, residual, dy] { rng.fillNormal(t.data, count: t.count) }
             let y = linear.forward(x, residual: residual)
             let dx = linear.backward(dy)
@@ -164,7 +176,7 @@ import Testing
         #expect(mine.y != ref.y)
         for (name, a, b) in [("y", mine.y, ref.y), ("dx", mine.dx, ref.dx), ("grads", mine.grads, ref.grads)] {
             let e = Self.relativeError(a, b)
-            // Sums of 50-200 random-sign terms, each off by at most 2^-7 relative.
+            // Sums of 64-320 random-sign terms, each off by at most 2^-7 relative.
             #expect(e < 1e-2, "\(name): relative error \(e)")
         }
     }

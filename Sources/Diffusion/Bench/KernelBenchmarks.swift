@@ -199,14 +199,14 @@ public struct KernelBenchmarks {
 
     /// The attention projections and 1x1 shortcuts as GEMMs: (rows, in, out); then the seed
     /// preset's attention projections at batch 128 (q/k/v stacked, and to_out) and a time
-    /// projection. Each on every GEMM path, and on oneDNN's matmul (`OneDNNMatmul`) in fp32
-    /// and, where oneDNN has native bf16, in bf16 (with its conversions). oneDNN's forward
-    /// adds into y as the layers use it; its dx is timed as backward with dx less without.
+    /// projection, the small preset's 32-channel ones and a time projection. Each on every GEMM path, and on oneDNN's matmul (`OneDNNMatmul`) in fp32
+    /// and, where oneDNN has native bf16, in bf16 (with its conversions). GEMM's forward has no
+    /// bias, oneDNN's adds one; oneDNN's dx is timed as backward with dx less without.
     public func linears() {
         for (m, k, n) in [(8192, 32, 96), (8192, 32, 32), (2048, 64, 192), (512, 128, 384), (32768, 48, 16),
                           (8192, 96, 32), (2048, 192, 64), (16384, 64, 192),
                           (32768, 64, 192), (32768, 64, 64), (8192, 128, 384), (8192, 128, 128), (2048, 256, 768),
-                          (2048, 256, 256), (128, 128, 256)] {
+                          (2048, 256, 256), (128, 128, 256), (32768, 32, 96), (32768, 32, 32), (128, 64, 128)] {
             let x = random(m * k, seed: 1), w = random(n * k, seed: 2), y = random(m * n, seed: 3)
             let dw = random(n * k, seed: 4), dx = random(m * k, seed: 5)
             defer { for p in [x, w, y, dw, dx] { p.deallocate() } }
@@ -227,8 +227,8 @@ public struct KernelBenchmarks {
                     time { _ = OneDNNMatmul.backward(m: m, k: k, n: n, x: x, ldx: k, weight: w, dy: y, lddy: n,
                                                      dx: withDx ? dx : nil, lddx: k, dweight: dw, precision: precision) }
                 }
-                let tf = time { _ = OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: k, weight: w, y: y, ldy: n,
-                                                         precision: precision) { _ in } }
+                let tf = time { _ = OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: k, weight: w, bias: dw, residual: nil,
+                                                         y: y, ldy: n, precision: precision) }
                 let tw = backward(false)
                 report("onednn " + precision.rawValue, tf, tw, backward(true) - tw)
             }

@@ -2,8 +2,8 @@
 ///   x: [M, in] (any leading shape, last dim `in`) -> y: [M, out]
 ///   forward  y = x W^T + b
 ///   backward dx = dy W,  dW += dy^T x,  db += colsum(dy)
-/// The bias (and, for callers that ask, a residual) is written into y's rows first and the
-/// product added with beta = 1: one pass over y instead of three.
+/// The products run on `LinearProducts`: in bf16 through oneDNN where the model's
+/// convolutions run bf16 (`ForwardContext.linearPrecision`), else fp32.
 public final class Linear {
     let store: ParameterStore
     let context: ForwardContext
@@ -47,15 +47,8 @@ public final class Linear {
     static func apply(m: Int, in k: Int, out n: Int, x: UnsafePointer<Float>, ldx: Int,
                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
                       y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) {
-        LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, y: y, ldy: ldy, precision: precision) { rows in
-            for r in rows {
-                if let residual {
-                    Vectorized.sum(bias, residual + r * n, into: y + r * ldy, count: n)
-                } else {
-                    Vectorized.copy(bias, to: y + r * ldy, count: n)
-                }
-            }
-        }
+        LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, residual: residual,
+                               y: y, ldy: ldy, precision: precision)
     }
 
     /// Accumulates the parameter gradients and returns dx.

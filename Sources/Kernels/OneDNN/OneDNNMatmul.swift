@@ -20,25 +20,29 @@ package enum OneDNNMatmul {
 
     typealias Key = OneDNNMatmulPlan.Key
 
-    /// y[m, n] (rows `ldy` apart) += x[m, k] W^T, after `prologue(rows)` has filled each
-    /// piece's rows of y (bias, residual), as `GEMM.rows` with beta 1.
+    /// y[m, n] (rows `ldy` apart) = x[m, k] W^T + bias (+ residual [m, n], dense).
+    /// Without a residual the primitive adds the bias; with one, each piece's rows of y are
+    /// first set to bias + residual (in cache just before the product adds into them).
     package static func forward(m: Int, k: Int, n: Int, x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
-                                y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision,
-                                prologue: (Range<Int>) -> Void) -> Bool {
+                                bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                                y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) -> Bool {
         let parts = pieces(m)
         let converts = precision == .bf16
+        let product: OneDNNMatmulPlan.Product = residual == nil ? .forward : .forwardAccumulate
         func key(_ rows: Int) -> Key {
-            Key(product: .forward, rows: rows, k: k, n: n, precision: precision, ldIn: converts ? k : ldx, ldOut: ldy, ldX: 0)
+            Key(product: product, rows: rows, k: k, n: n, precision: precision, ldIn: converts ? k : ldx, ldOut: ldy, ldX: 0)
         }
         guard let plans = plans(parts, key), let xs = Operand(x, cols: k, ld: ldx, parts, converts) else { return false }
         let weights = PreparedWeights(Array(plans.values), weight)
         defer { weights.release() }
         Parallel.forEach(parts.count) { p in
             let r = parts[p], plan = plans[r.count]!
-            prologue(r)
+            if let residual {
+                for i in r { Vectorized.sum(bias, residual + i * n, into: y + i * ldy, count: n) }
+            }
             OneDNN.useThreads(1)
             xs.piece(r) { xp in
-                plan.run(src: xp, weights: weights[plan], dst: y + r.lowerBound * ldy)
+                plan.run(src: xp, weights: weights[plan], dst: y + r.lowerBound * ldy, bias: residual == nil ? bias : nil)
             }
         }
         return true
@@ -157,10 +161,12 @@ package enum OneDNNMatmul {
 
 extension OneDNNMatmulPlan {
     /// Runs the product on one piece (single-threaded: the caller has set one OpenMP thread).
-    func run(src a: UnsafeRawPointer, weights b: UnsafeRawPointer, dst c: UnsafeMutableRawPointer) {
+    func run(src a: UnsafeRawPointer, weights b: UnsafeRawPointer, dst c: UnsafeMutableRawPointer,
+             bias d: UnsafePointer<Float>? = nil) {
+        var args: [OneDNN.Argument] = [.init(DNNL_ARG_SRC, src, a), .init(DNNL_ARG_WEIGHTS, weights, b), .init(DNNL_ARG_DST, dst, c)]
+        if let d { args.append(.init(DNNL_ARG_BIAS, bias, d)) }
         OneDNNConvolution.withScratchpad(primitive.scratchpadBytes) { sp in
-            primitive.execute([.init(DNNL_ARG_SRC, src, a), .init(DNNL_ARG_WEIGHTS, weights, b), .init(DNNL_ARG_DST, dst, c)],
-                              scratchpad: sp)
+            primitive.execute(args, scratchpad: sp)
         }
     }
 }

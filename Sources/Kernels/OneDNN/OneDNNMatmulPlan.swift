@@ -8,8 +8,10 @@ import CDNNL
 /// reordered from ours once per call (`weightsReorder`).
 final class OneDNNMatmulPlan: @unchecked Sendable {
     enum Product: Hashable {
-        /// y[rows, n] += x[rows, k] W^T (y already holds the bias: a sum post-op adds).
+        /// y[rows, n] = x[rows, k] W^T + bias (the primitive adds the bias).
         case forward
+        /// y[rows, n] += x[rows, k] W^T (y already holds bias + residual: a sum post-op adds).
+        case forwardAccumulate
         /// dx[rows, k] = dy[rows, n] W.
         case inputGradient
         /// dW[n, k] += dy[rows, n]^T x[rows, k] (a sum post-op adds).
@@ -27,8 +29,9 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
 
     let key: Key
     let primitive: OneDNN.Primitive
-    /// As the primitive takes them: DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST.
-    let src, weights, dst: dnnl_memory_desc_t
+    /// As the primitive takes them: DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, and
+    /// DNNL_ARG_BIAS ([1, n] fp32) in `.forward`.
+    let src, weights, dst, bias: dnnl_memory_desc_t
     /// Forward and input gradient: our fp32 W [n, k] as this product reads it, and its
     /// reorder into `weights` (nil when the primitive takes ours as it is).
     let userWeights: dnnl_memory_desc_t
@@ -47,7 +50,7 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
         let type = key.precision == .bf16 ? dnnl_bf16 : dnnl_f32
         var asked: dnnl_memory_desc_t
         switch key.product {
-        case .forward:
+        case .forward, .forwardAccumulate:
             src = try OneDNN.desc([rows, k], type, strides: [key.ldIn, 1])
             userWeights = try OneDNN.desc([k, n], dnnl_f32, strides: [1, k])  // W^T, read from W [n, k]
             asked = try OneDNN.desc([k, n], type, dnnl_format_tag_any)
@@ -63,10 +66,13 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
             userWeights = asked
             dst = try OneDNN.desc([n, k], dnnl_f32, strides: [k, 1])
         }
-        let attr = try OneDNN.Attributes(accumulate: key.product != .inputGradient)
+        bias = try OneDNN.desc([1, n], dnnl_f32, dnnl_ab)
+        let attr = try OneDNN.Attributes(accumulate: key.product == .forwardAccumulate || key.product == .weightGradient)
         var desc = dnnl_matmul_desc_t()
-        var (s, d) = (src, dst)
-        try OneDNN.check(dnnl_matmul_desc_init(&desc, &s, &asked, nil, &d), "matmul_desc_init")
+        var (s, d, b) = (src, dst, bias)
+        try OneDNN.check(withUnsafePointer(to: &b) { bp in
+            dnnl_matmul_desc_init(&desc, &s, &asked, key.product == .forward ? bp : nil, &d)
+        }, "matmul_desc_init")
         OneDNN.useThreads(1)
         primitive = try OneDNN.Primitive("matmul \(key.product) \(key.precision) \(rows)x\(k)x\(n)") { pd in
             dnnl_primitive_desc_create(&pd, &desc, attr.handle, engine, nil)
