@@ -12,7 +12,7 @@ struct ConvolutionOptions: ParsableArguments {
     var backend: ConvolutionLibrary = .auto
 
     @Option(help: """
-        Convolution arithmetic: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
+        Arithmetic of the convolutions and linears: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
         fp32 accumulation, everything else fp32; oneDNN on a CPU with AVX512-BF16, else fp32 with a \
         note), or auto: bf16 where this CPU's bf16 dot products measure at least \(PrecisionChoice.requiredSpeedup)x its fp32 FMAs \
         (a 0.1 s check at start; every rank must agree), else fp32.
