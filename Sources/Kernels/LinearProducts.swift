@@ -7,12 +7,13 @@
 /// `GEMM` (our AVX-512 kernel or OpenBLAS) as before.
 package enum LinearProducts {
     /// True when this product takes oneDNN's bf16 matmul. `bench kernels --only linears`
-    /// (Zen 4, one thread, 2026-12-06; docs/kernels.md) ran it at 1.3-2.1x the GEMM paths on
-    /// the U-Net's attention projections, except below 256 rows, where its per-call
-    /// conversions cost more than they save (128 x 64 -> 128: dx 0.7x, dW 0.8x), and the
-    /// forward product of 32 -> 32 channels (0.9x; its dx and dW still gain 1.0-1.3x).
-    package static func runsOneDNN(_ precision: ConvolutionPrecision, m: Int, k: Int, n: Int, forward: Bool) -> Bool {
-        precision == .bf16 && OneDNN.hasNativeBF16 && m >= 256 && (!forward || k + n > 64)
+    /// (Zen 4, one thread, 2026-12-06; docs/kernels.md) ran it at 1.2-2.4x the GEMM paths on
+    /// the U-Net's attention projections, except the forward product of 32 -> 32 channels
+    /// (0.9x; its dx and dW still gain 1.0-1.2x). The rule looks at the widths only, not at
+    /// the rows: those are the rank's share of the batch, and a path that changed with
+    /// them would make results depend on the number of ranks.
+    package static func runsOneDNN(_ precision: ConvolutionPrecision, k: Int, n: Int, forward: Bool) -> Bool {
+        precision == .bf16 && OneDNN.hasNativeBF16 && (!forward || k + n > 64)
     }
 
     /// y[m, n] (rows `ldy` apart) = x[m, k] W^T + bias (+ residual [m, n], dense).
@@ -22,7 +23,7 @@ package enum LinearProducts {
                                 bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
                                 y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) {
         if m <= 0 { return }
-        if runsOneDNN(precision, m: m, k: k, n: n, forward: true),
+        if runsOneDNN(precision, k: k, n: n, forward: true),
            OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, residual: residual,
                                 y: y, ldy: ldy, precision: precision) {
             return
@@ -43,7 +44,7 @@ package enum LinearProducts {
                                  dy: UnsafePointer<Float>, lddy: Int, dx: UnsafeMutablePointer<Float>?, lddx: Int,
                                  dweight: UnsafeMutablePointer<Float>, precision: ConvolutionPrecision) {
         if m <= 0 { return }
-        if runsOneDNN(precision, m: m, k: k, n: n, forward: false),
+        if runsOneDNN(precision, k: k, n: n, forward: false),
            OneDNNMatmul.backward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, dy: dy, lddy: lddy, dx: dx, lddx: lddx,
                                  dweight: dweight, precision: precision) {
             return

@@ -81,14 +81,14 @@ import Testing
     }
 
     /// fp32 stays on `GEMM` (the fp32 path is unchanged); bf16 takes oneDNN where it has
-    /// native bf16, from 256 rows, and forward not at 32 -> 32 channels.
+    /// native bf16, except the forward product at 32 -> 32 channels.
     @Test func bf16TakesOneDNNWhereItMeasuredFaster() {
-        #expect(!LinearProducts.runsOneDNN(.fp32, m: 8192, k: 128, n: 384, forward: true))
-        #expect(LinearProducts.runsOneDNN(.bf16, m: 8192, k: 128, n: 384, forward: true) == OneDNN.hasNativeBF16)
-        #expect(LinearProducts.runsOneDNN(.bf16, m: 256, k: 32, n: 96, forward: true) == OneDNN.hasNativeBF16)
-        #expect(LinearProducts.runsOneDNN(.bf16, m: 8192, k: 32, n: 32, forward: false) == OneDNN.hasNativeBF16)
-        #expect(!LinearProducts.runsOneDNN(.bf16, m: 8192, k: 32, n: 32, forward: true))
-        #expect(!LinearProducts.runsOneDNN(.bf16, m: 128, k: 128, n: 256, forward: false))
+        #expect(!LinearProducts.runsOneDNN(.fp32, k: 128, n: 384, forward: true))
+        #expect(!LinearProducts.runsOneDNN(.fp32, k: 128, n: 384, forward: false))
+        #expect(LinearProducts.runsOneDNN(.bf16, k: 128, n: 384, forward: true) == OneDNN.hasNativeBF16)
+        #expect(LinearProducts.runsOneDNN(.bf16, k: 32, n: 96, forward: true) == OneDNN.hasNativeBF16)
+        #expect(LinearProducts.runsOneDNN(.bf16, k: 32, n: 32, forward: false) == OneDNN.hasNativeBF16)
+        #expect(!LinearProducts.runsOneDNN(.bf16, k: 32, n: 32, forward: true))
     }
 
     /// oneDNN's fp32 matmul through the same wrapper against `GEMM`: only the order of the
@@ -143,14 +143,14 @@ import Testing
         if c.ldx > c.k { #expect((0..<c.m).allSatisfy { i in (c.k..<c.ldx).allSatisfy { mine.dx[i * c.ldx + $0].isNaN } }) }
     }
 
-    /// Pieces cover the rows in order, 64-512 rows each (fewer only for the last, or when
+    /// Pieces cover the rows in order, 128-512 rows each (fewer only for the last, or when
     /// there are fewer rows), at most two sizes (one primitive each).
-    @Test(arguments: [1, 63, 64, 300, 2048, 8192, 32768, 65537])
+    @Test(arguments: [1, 127, 128, 300, 2048, 8192, 32768, 65537])
     func piecesCoverTheRows(_ m: Int) {
         let pieces = OneDNNMatmul.pieces(m)
         #expect(pieces.first?.lowerBound == 0 && pieces.last?.upperBound == m)
         #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
-        #expect(pieces.dropLast().allSatisfy { (64...512).contains($0.count) })
+        #expect(pieces.dropLast().allSatisfy { (128...512).contains($0.count) })
         #expect(Set(pieces.map(\.count)).count <= 2)
     }
 

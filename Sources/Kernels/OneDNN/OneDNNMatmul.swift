@@ -10,11 +10,11 @@ import CDNNL
 /// function returns false, before touching any output, when oneDNN has no primitive for
 /// the shape (the caller then runs `GEMM`).
 package enum OneDNNMatmul {
-    /// Consecutive pieces of `m` rows: 64-512 rows, at least four per worker where that fits.
-    /// One thread ran 1-2 thousand-row bf16 pieces at 200-230 GFLOPS and 64-row ones at
-    /// 160-215 (Zen 4, 2026-12-06), so balance wins below 512 rows.
+    /// Consecutive pieces of `m` rows: 128-512 rows, at least four per worker where that
+    /// fits. One thread ran 512-2048-row bf16 pieces at 200-230 GFLOPS, 128-row ones at
+    /// 180-225 and 64-row ones at 160-215 (Zen 4, 2026-12-06), and each piece costs a call.
     package static func pieces(_ m: Int) -> [Range<Int>] {
-        let rows = min(512, max(64, (m + 4 * Parallel.threads - 1) / (4 * Parallel.threads)))
+        let rows = min(512, max(128, (m + 4 * Parallel.threads - 1) / (4 * Parallel.threads)))
         return stride(from: 0, to: m, by: rows).map { $0..<min(m, $0 + rows) }
     }
 
@@ -35,13 +35,13 @@ package enum OneDNNMatmul {
         guard let plans = plans(parts, key), let xs = Operand(x, cols: k, ld: ldx, parts, converts) else { return false }
         let weights = PreparedWeights(Array(plans.values), weight)
         defer { weights.release() }
-        Parallel.forEach(parts.count) { p in
+        Parallel.forEachWithWorker(parts.count) { p, worker in
             let r = parts[p], plan = plans[r.count]!
             if let residual {
                 for i in r { Vectorized.sum(bias, residual + i * n, into: y + i * ldy, count: n) }
             }
             OneDNN.useThreads(1)
-            xs.piece(r) { xp in
+            xs.piece(r, worker: worker) { xp in
                 plan.run(src: xp, weights: weights[plan], dst: y + r.lowerBound * ldy, bias: residual == nil ? bias : nil)
             }
         }
@@ -69,11 +69,11 @@ package enum OneDNNMatmul {
         Parallel.forEachWithWorker(parts.count) { p, worker in
             let r = parts[p]
             OneDNN.useThreads(1)
-            dys.piece(r) { dyp in
+            dys.piece(r, worker: worker) { dyp in
                 if let dx, let plan = dataPlans[r.count] {
                     plan.run(src: dyp, weights: weights[plan], dst: dx + r.lowerBound * lddx)
                 }
-                xs.piece(r) { xp in
+                xs.piece(r, worker: worker) { xp in
                     let partial = partials[worker]
                     if partials.beta(worker) == 0 { partial.initialize(repeating: 0, count: n * k) }
                     weightPlans[r.count]!.run(src: dyp, weights: xp, dst: partial)
@@ -100,12 +100,15 @@ package enum OneDNNMatmul {
     }
 
     /// An fp32 activation [m, cols] (rows `ld` apart) as the products read it, piece by
-    /// piece: in place, or converted to a dense bf16 copy per piece.
-    struct Operand {
+    /// piece: in place, or converted into a dense bf16 copy in the worker's own buffer (one
+    /// allocation per call rather than per piece).
+    final class Operand {
         let base: UnsafePointer<Float>
         let cols, ld: Int
         /// By piece size; empty when the products read fp32 in place.
         let conversions: [Int: OneDNNBF16Conversion]
+        private let buffers: UnsafeMutableRawPointer?
+        private let bufferBytes: Int
 
         init?(_ base: UnsafePointer<Float>, cols: Int, ld: Int, _ parts: [Range<Int>], _ converts: Bool) {
             self.base = base; self.cols = cols; self.ld = ld
@@ -119,13 +122,18 @@ package enum OneDNNMatmul {
                 }
             }
             self.conversions = conversions
+            // Rounded up to cache lines, so that no two workers' copies share one.
+            bufferBytes = (2 * (parts.map(\.count).max() ?? 0) * cols + 63) / 64 * 64
+            buffers = converts ? .allocate(byteCount: Parallel.workerCount(parts.count) * bufferBytes, alignment: 64) : nil
         }
 
-        func piece(_ r: Range<Int>, _ body: (UnsafeRawPointer) -> Void) {
+        deinit { buffers?.deallocate() }
+
+        /// `body` gets rows `r` as the product reads them; `worker` owns its buffer meanwhile.
+        func piece(_ r: Range<Int>, worker: Int, _ body: (UnsafeRawPointer) -> Void) {
             let start = base + r.lowerBound * ld
-            guard let conversion = conversions[r.count] else { body(start); return }
-            let copy = UnsafeMutableRawPointer.allocate(byteCount: 2 * r.count * cols, alignment: 64)
-            defer { copy.deallocate() }
+            guard let conversion = conversions[r.count], let buffers else { body(start); return }
+            let copy = buffers + worker * bufferBytes
             conversion.run(start, into: copy)
             body(UnsafeRawPointer(copy))
         }
