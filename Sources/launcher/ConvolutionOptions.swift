@@ -12,7 +12,7 @@ struct ConvolutionOptions: ParsableArguments {
     var backend: ConvolutionLibrary = .auto
 
     @Option(help: """
-        Convolution arithmetic: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
+        Arithmetic of the convolutions and linears: fp32 (default), bf16 (as PyTorch's autocast: bf16 inputs and weights, \
         fp32 accumulation, everything else fp32; oneDNN on a CPU with AVX512-BF16, else fp32 with a \
         note), or auto: bf16 where the model's own convolutions (forward and backward for training, forward \
         for sampling) time at least \(PrecisionChoice.requiredSpeedup)x faster in bf16 than in fp32 on this machine \

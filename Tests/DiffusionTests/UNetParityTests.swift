@@ -26,15 +26,17 @@ import Testing
         try compare(fixture: fixture, convolutions: convolutions, Tolerance.fp32)
     }
 
-    /// bf16 convolutions (autocast-style: inputs and weights rounded to bf16, fp32
-    /// accumulation) against the same fp32 fixtures. Rounding both factors of a product
+    /// bf16 convolutions and linears (autocast-style: inputs and weights rounded to bf16,
+    /// fp32 accumulation) against the same fp32 fixtures. Rounding both factors of a product
     /// to 8 significant bits (u = 2^-8) leaves a random-sign relative error of order u per
     /// layer, which grows over the U-Net's ~20 convolutions in a row. Measured on Zen 4
-    /// (AVX512-BF16): max |output error| 0.0074 / 0.0089 (tiny / tiny-rgb), input gradient
-    /// 1.0e-2 / 1.2e-2, worst parameter gradient 3.8e-2 / 5.6e-2 (a to_q bias, whose
-    /// gradient is small), gradients that are zero in exact arithmetic up to 2.2e-4. The
-    /// bounds are about 3x those; a real fault (a wrong layout, a missed term) gives
-    /// errors near 1.
+    /// (AVX512-BF16), convolutions alone: max |output error| 0.0074 / 0.0089 (tiny /
+    /// tiny-rgb), input gradient 1.0e-2 / 1.2e-2, worst parameter gradient 3.8e-2 / 5.6e-2
+    /// (a to_q bias, whose gradient is small), gradients that are zero in exact arithmetic up
+    /// to 2.2e-4; with the linears in bf16 too (`LinearProducts`, 2026-12-06): output
+    /// 0.0074-0.0086, input gradient 1.0-1.2e-2, worst parameter gradient 3.5-7.0e-2 (to_q
+    /// biases) over the two fixtures. The bounds are 2-4x those; a real fault (a wrong
+    /// layout, a missed term) gives errors near 1.
     @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: ["tiny", "tiny-rgb"])
     func bf16ForwardAndGradientsStayWithinItsRounding(fixture: String) throws {
         try compare(fixture: fixture, convolutions: .oneDNN(.bf16), Tolerance.bf16)

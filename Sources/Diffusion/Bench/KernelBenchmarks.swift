@@ -197,21 +197,40 @@ public struct KernelBenchmarks {
         }
     }
 
-    /// The attention projections and 1x1 shortcuts as GEMMs: (rows, in, out).
+    /// The attention projections and 1x1 shortcuts as GEMMs: (rows, in, out); then the seed
+    /// preset's attention projections at batch 128 (q/k/v stacked, and to_out) and a time
+    /// projection, the small preset's 32-channel ones and a time projection. Each on every GEMM path, and on oneDNN's matmul (`OneDNNMatmul`) in fp32
+    /// and, where oneDNN has native bf16, in bf16 (with its conversions). GEMM's forward has no
+    /// bias, oneDNN's adds one; oneDNN's dx is timed as backward with dx less without.
     public func linears() {
         for (m, k, n) in [(8192, 32, 96), (8192, 32, 32), (2048, 64, 192), (512, 128, 384), (32768, 48, 16),
-                          (8192, 96, 32), (2048, 192, 64), (16384, 64, 192)] {
+                          (8192, 96, 32), (2048, 192, 64), (16384, 64, 192),
+                          (32768, 64, 192), (32768, 64, 64), (8192, 128, 384), (8192, 128, 128), (2048, 256, 768),
+                          (2048, 256, 256), (128, 128, 256), (32768, 32, 96), (32768, 32, 32), (128, 64, 128)] {
             let x = random(m * k, seed: 1), w = random(n * k, seed: 2), y = random(m * n, seed: 3)
             let dw = random(n * k, seed: 4), dx = random(m * k, seed: 5)
             defer { for p in [x, w, y, dw, dx] { p.deallocate() } }
             let flop = 2.0 * Double(m * n * k)
+            func report(_ path: String, _ tf: Double, _ tw: Double, _ td: Double) {
+                log(String(format: "linear %5d x %3d -> %3d %-12@: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
+                           m, k, n, path as NSString, flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9))
+            }
             let tw = time { GEMM.accumulateATB(m: m, k: n, n: k, a: y, lda: n, b: x, ldb: k, c: dw) }
             for path in KernelPath.runnable {
                 let tf = time { GEMM.rows(m: m, n: n, k: k, a: x, lda: k, b: w, ldb: k, transB: true, c: y, ldc: n, path: path) }
                 let td = time { GEMM.rows(m: m, n: k, k: n, a: y, lda: n, b: w, ldb: k, c: dx, ldc: k, path: path) }
-                log(String(format: "linear %5d x %3d -> %3d %-6@: GFLOPS forward %6.1f  dW %6.1f  dx %6.1f",
-                           m, k, n, (path == .swift ? "blas" : "avx512") as NSString,
-                           flop / tf * 1e-9, flop / tw * 1e-9, flop / td * 1e-9))
+                report(path == .swift ? "blas" : "avx512", tf, tw, td)
+            }
+            guard OneDNN.isAvailable else { continue }
+            for precision in [ConvolutionPrecision.fp32] + (OneDNN.hasNativeBF16 ? [.bf16] : []) {
+                func backward(_ withDx: Bool) -> Double {
+                    time { _ = OneDNNMatmul.backward(m: m, k: k, n: n, x: x, ldx: k, weight: w, dy: y, lddy: n,
+                                                     dx: withDx ? dx : nil, lddx: k, dweight: dw, precision: precision) }
+                }
+                let tf = time { _ = OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: k, weight: w, bias: dw, residual: nil,
+                                                         y: y, ldy: n, precision: precision) }
+                let tw = backward(false)
+                report("onednn " + precision.rawValue, tf, tw, backward(true) - tw)
             }
         }
     }

@@ -50,7 +50,7 @@ public final class AttentionBlock {
         let qkv = Tensor(uninitialized: [n, L, 3 * C])
         context.timed("linear forward") {
             Linear.apply(m: M, in: C, out: 3 * C, x: h.data, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
-                         residual: nil, y: qkv.data, ldy: 3 * C)
+                         residual: nil, y: qkv.data, ldy: 3 * C, precision: context.linearPrecision)
         }
         let o = Tensor(uninitialized: x.shape)
         let lse = Tensor(uninitialized: [n, heads, L])
@@ -80,8 +80,9 @@ public final class AttentionBlock {
         let dh = Tensor(uninitialized: [n, L, C])
         context.timed("linear backward") {
             let g = Tensor(shape: [3 * C * C + 3 * C])
-            GEMM.accumulateATB(m: M, k: 3 * C, n: C, a: dqkv.data, lda: 3 * C, b: s.h.data, ldb: C, c: g.data)
             GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
+            LinearProducts.backward(m: M, k: C, n: 3 * C, x: s.h.data, ldx: C, weight: s.w.data, dy: dqkv.data, lddy: 3 * C,
+                                    dx: dh.data, lddx: C, dweight: g.data, precision: context.linearPrecision)
             let store = toQ.store
             withExtendedLifetime(g) {
                 for (j, l) in [toQ, toK, toV].enumerated() {
@@ -89,7 +90,6 @@ public final class AttentionBlock {
                     Vectorized.add(g.data + 3 * C * C + j * C, into: store.grads + l.biasOffset, count: C)
                 }
             }
-            GEMM.rows(m: M, n: C, k: 3 * C, a: dqkv.data, lda: 3 * C, b: s.w.data, ldb: C, c: dh.data, ldc: C)
         }
         return norm.backward(dh, adding: dy)
     }

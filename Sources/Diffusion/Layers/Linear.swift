@@ -2,8 +2,8 @@
 ///   x: [M, in] (any leading shape, last dim `in`) -> y: [M, out]
 ///   forward  y = x W^T + b
 ///   backward dx = dy W,  dW += dy^T x,  db += colsum(dy)
-/// The bias (and, for callers that ask, a residual) is written into y's rows first and the
-/// product added with beta = 1: one pass over y instead of three.
+/// The products run on `LinearProducts`: in bf16 through oneDNN where the model's
+/// convolutions run bf16 (`ForwardContext.linearPrecision`), else fp32.
 public final class Linear {
     let store: ParameterStore
     let context: ForwardContext
@@ -37,7 +37,7 @@ public final class Linear {
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         context.timed("linear forward") {
             Linear.apply(m: m, in: inFeatures, out: outFeatures, x: x.data, ldx: inFeatures, weight: weight, bias: bias,
-                         residual: residual?.data, y: y.data, ldy: outFeatures)
+                         residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
         }
         input = context.recordsForBackward ? x : nil
         return y
@@ -46,26 +46,17 @@ public final class Linear {
     /// y[m, out] (rows ldy apart) = x[m, in] W^T + bias (+ residual [m, out]).
     static func apply(m: Int, in k: Int, out n: Int, x: UnsafePointer<Float>, ldx: Int,
                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
-                      y: UnsafeMutablePointer<Float>, ldy: Int) {
-        GEMM.rows(m: m, n: n, k: k, a: x, lda: ldx, b: weight, ldb: k, transB: true, c: y, ldc: ldy, beta: 1) { rows in
-            for r in rows {
-                if let residual {
-                    Vectorized.sum(bias, residual + r * n, into: y + r * ldy, count: n)
-                } else {
-                    Vectorized.copy(bias, to: y + r * ldy, count: n)
-                }
-            }
-        }
+                      y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) {
+        LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, residual: residual,
+                               y: y, ldy: ldy, precision: precision)
     }
 
     /// Accumulates the parameter gradients and returns dx.
     public func backward(_ dy: Tensor) -> Tensor {
         let x = takeRecordedInput()
         return context.timed("linear backward") {
-            accumulateParameterGradients(x: x, dy: dy)
             let dx = Tensor(uninitialized: x.shape)
-            GEMM.rows(m: x.count / inFeatures, n: inFeatures, k: outFeatures, a: dy.data, lda: outFeatures,
-                      b: weight, ldb: inFeatures, c: dx.data, ldc: inFeatures)
+            accumulateGradients(x: x, dy: dy, dx: dx)
             return dx
         }
     }
@@ -73,7 +64,7 @@ public final class Linear {
     /// Accumulates the parameter gradients only: for a first layer, whose input needs none.
     public func backwardParametersOnly(_ dy: Tensor) {
         let x = takeRecordedInput()
-        context.timed("linear backward") { accumulateParameterGradients(x: x, dy: dy) }
+        context.timed("linear backward") { accumulateGradients(x: x, dy: dy, dx: nil) }
     }
 
     private func takeRecordedInput() -> Tensor {
@@ -82,12 +73,13 @@ public final class Linear {
         return x
     }
 
-    ///   dbias += sum over rows of dy;  dW += dy^T x
-    private func accumulateParameterGradients(x: Tensor, dy: Tensor) {
+    ///   dbias += sum over rows of dy (from the fp32 dy in every precision);  dW += dy^T x;  dx = dy W
+    private func accumulateGradients(x: Tensor, dy: Tensor, dx: Tensor?) {
         let m = x.count / inFeatures
         precondition(dy.count == m * outFeatures, "linear backward: dy \(dy.shape) for input \(x.shape)")
         GEMM.accumulateColumnSums(rows: m, cols: outFeatures, x: dy.data, into: store.grads + biasOffset)
-        GEMM.accumulateATB(m: m, k: outFeatures, n: inFeatures, a: dy.data, lda: outFeatures,
-                           b: x.data, ldb: inFeatures, c: store.grads + weightOffset)
+        LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: x.data, ldx: inFeatures, weight: weight,
+                                dy: dy.data, lddy: outFeatures, dx: dx?.data, lddx: inFeatures,
+                                dweight: store.grads + weightOffset, precision: context.linearPrecision)
     }
 }

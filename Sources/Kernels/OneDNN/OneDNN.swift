@@ -81,6 +81,14 @@ package enum OneDNN {
         return md
     }
 
+    /// A strided memory descriptor: element (i, j, ...) at sum of index times stride.
+    static func desc(_ dims: [Int], _ type: dnnl_data_type_t, strides: [Int]) throws -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let d = dims.map { Int64($0) }, s = strides.map { Int64($0) }
+        try check(dnnl_memory_desc_init_by_strides(&md, Int32(d.count), d, type, s), "memory_desc_init_by_strides")
+        return md
+    }
+
     static func same(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
         withUnsafePointer(to: a) { pa in withUnsafePointer(to: b) { pb in dnnl_memory_desc_equal(pa, pb) != 0 } }
     }
@@ -160,6 +168,16 @@ package enum OneDNN {
             if status == dnnl_success { status = dnnl_stream_wait(stream) }
             // A created primitive fails only on a broken setup (e.g. out of memory): no way on.
             if status != dnnl_success { fatalError(Failure(call: "primitive_execute", status: status).description) }
+        }
+    }
+
+    private static let reported = PrimitiveCache<String, Void>()
+
+    /// Says once per `what` on stderr that oneDNN has no primitive for it and our kernels run.
+    static func reportOnce(_ what: String, _ error: Error) {
+        _ = reported.value(what) {
+            // Not FileHandle.write(_: Data): it traps when stderr cannot be written.
+            try? FileHandle.standardError.write(contentsOf: Data("oneDNN: no \(what) (\(error)); using the Swift kernels\n".utf8))
         }
     }
 

@@ -102,14 +102,9 @@ package enum OneDNNConvolution {
             && g.cin % 16 == 0 && g.cout % 16 == 0 && max(g.cin, g.cout) >= 64
     }
 
-    private static let reported = PrimitiveCache<String, Void>()
     private static func reportOnce(_ g: ConvGeometry, _ pass: OneDNNConvolutionPlan.Pass,
                                    _ precision: ConvolutionPrecision, _ error: Error) {
-        let what = "\(pass) \(precision) k\(g.k) s\(g.stride) \(g.cin)->\(g.cout) \(g.h)x\(g.w)"
-        _ = reported.value(what) {
-            // Not FileHandle.write(_: Data): it traps when stderr cannot be written.
-            try? FileHandle.standardError.write(contentsOf: Data("oneDNN: no convolution for \(what) (\(error)); using the Swift kernels\n".utf8))
-        }
+        OneDNN.reportOnce("convolution for \(pass) \(precision) k\(g.k) s\(g.stride) \(g.cin)->\(g.cout) \(g.h)x\(g.w)", error)
     }
 
     /// Our weights in each plan's layout: one reorder per distinct layout, or our own buffer
