@@ -23,7 +23,7 @@ struct DataPreviewCommand: ParsableCommand {
     @Option(help: "Directory with the Fashion-MNIST .gz files.")
     var dataDir: String = FashionMNIST.defaultDirectory
 
-    @Option(help: "Number of images (the first ones of the split).")
+    @Option(help: "Number of images: the first ones of the split, or with --data spread evenly over the set (so every class of a class folder shows).")
     var count: Int = 64
 
     @Option(help: "Split: train or test.")
@@ -53,7 +53,10 @@ struct DataPreviewCommand: ParsableCommand {
 
     func runOnData() throws {
         guard let data = try dataFlags.load(SingleProcess()) else { return }
-        let shown = Array(0..<min(count, data.count))
+        // Evenly spaced: a class folder is listed class by class, so the first images would
+        // all be of the first class.
+        let k = min(count, data.count)
+        let shown = (0..<k).map { $0 * data.count / k }
         let settings = PreprocessSettings(size: size, channels: channels, centerCrop: true)
         for note in ImagePreprocess.notes(data.images, settings: settings) { print("  note: \(note)") }
         let (images, _) = try ImagePreprocess.prepare(data.images, indices: shown, settings: settings)
