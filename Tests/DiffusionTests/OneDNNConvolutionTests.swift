@@ -165,14 +165,8 @@ import Testing
         // |x| conv |w| without the bias `run` added (the bias terms are exact in fp32); weight
         // gradients start from 0.5 in `run`, taken off again below.
         let yBound = zip(abs.y.indices, abs.y).map { i, v in v - c.b[i % c.g.cout] }
-        let u = 1.0 / 256, factor = 2 * u + u * u
         func check(_ name: String, _ a: [Float], _ b: [Float], _ bound: [Float], offset: Float = 0) {
-            let scale = b.reduce(0.0) { max($0, Double(Swift.abs($1))) }
-            var worst = 0.0
-            for i in a.indices {
-                let allowed = factor * Double(bound[i] - offset) + 1e-5 * scale
-                worst = max(worst, Double(Swift.abs(a[i] - b[i])) / allowed)
-            }
+            let worst = BF16Bound.worstShare(a, b, bound, offset: offset)
             #expect(worst <= 1, "\(name) \(c.g): error reaches \(worst) x its bf16 bound")
         }
         check("y", mine.y, ref.y, yBound)

@@ -117,14 +117,8 @@ import Testing
         let ref = c.run(.fp32), mine = c.run(.bf16, oneDNN: true)
         let abs = c.run(.fp32, x: c.x.map(Swift.abs), w: c.w.map(Swift.abs), dy: c.dy.map(Swift.abs),
                         bias: [Float](repeating: 0, count: c.n), residual: [Float](repeating: 0, count: c.m * c.n))
-        let u = 1.0 / 256, factor = 2 * u + u * u
         func check(_ name: String, _ a: [Float], _ b: [Float], _ bound: [Float], offset: Float = 0) {
-            let scale = b.reduce(0.0) { max($0, Double(Swift.abs($1))) }
-            var worst = 0.0
-            for i in a.indices {
-                let allowed = factor * Double(bound[i] - offset) + 1e-5 * scale
-                worst = max(worst, Double(Swift.abs(a[i] - b[i])) / allowed)
-            }
+            let worst = BF16Bound.worstShare(a, b, bound, offset: offset)
             #expect(worst <= 1, "\(name) \(c.m)x\(c.k)x\(c.n): error reaches \(worst) x its bf16 bound")
         }
         check("y", c.rows(mine.y, cols: c.n, ld: c.ldy), c.rows(ref.y, cols: c.n, ld: c.ldy), c.rows(abs.y, cols: c.n, ld: c.ldy))
