@@ -119,18 +119,30 @@ def main():
     torch_variants = ['eager-fp32', 'eager-bf16'] + (['compile-fp32', 'compile-bf16'] if a.compile else [])
     rows, peaks = [], []
     load_start = os.getloadavg()
+    # Every variant's figures as they come, so that a stopped run keeps what it measured.
+    log = open(os.path.join(a.out, 'figures.jsonl'), 'a')
+
+    def keep(preset, round_, name, r):
+        log.write(json.dumps({'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'load': os.getloadavg()[0], 'preset': preset,
+                              'round': round_, 'variant': name, **r}) + '\n')
+        log.flush()
+        print(f"{preset} round {round_ + 1}/{a.rounds} {name}: train {r['trainImagesPerSecond']:.1f}, "
+              f"forward {r['forwardImagesPerSecond']:.1f} img/s", file=sys.stderr, flush=True)
+
     for preset in a.presets:
         rounds = []  # per round: variant name -> figures
-        for _ in range(a.rounds):
+        for round_ in range(a.rounds):
             results = {}
             for backend, precision, algorithm in ours_variants:
                 name = f'ours {backend} {precision}' + (' winograd' if algorithm == 'winograd' else '')
                 r = results[name] = ours(a, preset, backend, precision, algorithm, a.out)
+                keep(preset, round_, name, r)
                 peaks.append((r.get('fp32PeakGFLOPS'), r.get('bf16PeakGFLOPS')))
             for variant in torch_variants:
                 r = theirs(a, preset, variant)
                 if r is None:
                     continue
+                keep(preset, round_, f'pytorch {variant}', r)
                 if r['parameters'] != results['ours swift fp32']['parameters']:
                     sys.exit(f"{preset}: PyTorch model has {r['parameters']} parameters, ours "
                              f"{results['ours swift fp32']['parameters']}: the configs disagree")
