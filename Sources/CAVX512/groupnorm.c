@@ -43,6 +43,23 @@ AVX512 void avx512_groupnorm_affine(const float *x, float *y, ptrdiff_t pixels, 
     }
 }
 
+// As avx512_groupnorm_affine, with y rounded to bfloat16 (nearest, ties to even) as it is
+// stored: the input of a bf16 convolution, written once instead of in fp32 and then again by
+// oneDNN's conversion.
+AVX512 void avx512_groupnorm_affine_bf16(const float *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
+                                         const float *scale, const float *shift, int silu) {
+    for (ptrdiff_t c = 0; c < C; c += 16) {
+        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
+        const float *xp = x + c;
+        uint16_t *yp = y + c;
+        for (ptrdiff_t i = 0; i < pixels; i++, xp += C, yp += C) {
+            __m512 z = _mm512_fmadd_ps(_mm512_loadu_ps(xp), s, t);
+            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
+            _mm256_storeu_si256((__m256i *)yp, round_to_bf16(z));
+        }
+    }
+}
+
 AVX512 void avx512_groupnorm_backward_sums(const float *x, const float *dy, float *dz, ptrdiff_t pixels, ptrdiff_t C,
                                            const float *mean, const float *rstd, const float *gamma,
                                            const float *beta, int silu, float *sumDz, float *sumDzXhat) {

@@ -55,5 +55,16 @@ AVX512 static inline __m512 sigmoid(__m512 x) {
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
+// 16 floats rounded to bfloat16, nearest with ties to even (BFloat16.round in Swift, lane for
+// lane): add 0x7FFF plus the lowest kept bit, keep the upper half. NaNs are kept NaN (quiet).
+AVX512 static inline __m256i round_to_bf16(__m512 x) {
+    __m512i bits = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    rounded = _mm512_mask_or_epi32(rounded, nan, _mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(rounded);
+}
+
 // Scratch rounded up to a cache line: an unaligned 64-byte load or store always spans two.
 static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }

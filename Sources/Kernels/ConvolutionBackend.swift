@@ -80,7 +80,7 @@ extension ConvolutionBackend {
                  imageBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                  y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
         if case .oneDNN(let precision, let algorithm) = self,
-           OneDNNConvolution.forward(g, precision: precision, algorithm: algorithm, x: x, weight: weight, bias: bias,
+           OneDNNConvolution.forward(g, precision: precision, algorithm: algorithm, x: .fp32(x), weight: weight, bias: bias,
                                      imageBias: imageBias, residual: residual, y: y) {
             return self
         }
@@ -95,11 +95,49 @@ extension ConvolutionBackend {
                   dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                   dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
         if case .oneDNN(let precision, let algorithm) = self,
-           OneDNNConvolution.backward(g, precision: precision, algorithm: algorithm, x: x, weight: weight, dy: dy, dx: dx,
+           OneDNNConvolution.backward(g, precision: precision, algorithm: algorithm, x: .fp32(x), weight: weight, dy: dy, dx: dx,
                                       dweight: dweight, dbias: dbias) {
             return self
         }
         Conv2D.backward(g, x: x, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
         return .swift
+    }
+
+    /// `forward` on an input already rounded to bf16 (NHWC bit patterns): oneDNN bf16 reads it
+    /// as it is; any other backend (or a shape oneDNN has no primitive for) gets it widened.
+    @discardableResult
+    package func forward(_ g: ConvGeometry, bf16 x: UnsafePointer<UInt16>, weight: UnsafePointer<Float>,
+                         bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>? = nil,
+                         residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
+        if case .oneDNN(.bf16, let algorithm) = self,
+           OneDNNConvolution.forward(g, precision: .bf16, algorithm: algorithm, x: .bf16(x), weight: weight, bias: bias,
+                                     imageBias: imageBias, residual: residual, y: y) {
+            return self
+        }
+        return Self.widened(x, count: g.n * g.h * g.w * g.cin) {
+            forward(g, x: $0, weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
+        }
+    }
+
+    /// `backward` with x already rounded to bf16, as `forward(_:bf16:...)` takes it.
+    @discardableResult
+    package func backward(_ g: ConvGeometry, bf16 x: UnsafePointer<UInt16>, weight: UnsafePointer<Float>,
+                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                          dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
+        if case .oneDNN(.bf16, let algorithm) = self,
+           OneDNNConvolution.backward(g, precision: .bf16, algorithm: algorithm, x: .bf16(x), weight: weight, dy: dy, dx: dx,
+                                      dweight: dweight, dbias: dbias) {
+            return self
+        }
+        return Self.widened(x, count: g.n * g.h * g.w * g.cin) {
+            backward(g, x: $0, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
+        }
+    }
+
+    private static func widened<R>(_ x: UnsafePointer<UInt16>, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        defer { wide.deallocate() }
+        BFloat16.widen(x, wide, count: count)
+        return body(wide)
     }
 }

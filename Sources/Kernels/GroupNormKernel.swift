@@ -85,6 +85,22 @@ package enum GroupNormKernel {
         }
     }
 
+    /// `affine` with y rounded to bfloat16 as it is stored (`BFloat16.round`).
+    package static func affineBF16(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt16>, pixels: Int, channels C: Int,
+                                   scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, silu: Bool,
+                                   path: KernelPath = .best) {
+        if path.runsAVX512(when: C % 16 == 0) {
+            return avx512_groupnorm_affine_bf16(x, y, pixels, C, scale, shift, silu ? 1 : 0)
+        }
+        // One pixel row at a time through `affine`, then rounded: the same fp32 values.
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: C)
+        defer { row.deallocate() }
+        for p in 0..<pixels {
+            affine(x + p * C, row, pixels: 1, channels: C, scale: scale, shift: shift, silu: silu, path: .swift)
+            BFloat16.round(row, y + p * C, count: C)
+        }
+    }
+
     /// dz = dy (or dy silu'(z), z = xhat gamma + beta) written to `dz` (may alias dy);
     /// sumDz[c] = sum over pixels of dz, sumDzXhat[c] = sum of dz xhat.
     package static func backwardSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>,

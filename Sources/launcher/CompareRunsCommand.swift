@@ -30,7 +30,7 @@ struct CompareRunsCommand: ParsableCommand {
 
     func run() throws {
         let comparison = try RunComparison(folders: runs, names: names.isEmpty ? nil : names)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try FileError.createFolder(out)
         let canvas = comparison.plot(title: title)
         try PNG.write(rgb: canvas.pixels, width: canvas.width, height: canvas.height, to: out + "/fid-curves.png")
         try FileBytes.writeAtomically(Array(comparison.markdown.utf8), to: out + "/runs.md")

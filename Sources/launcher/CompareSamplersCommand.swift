@@ -79,7 +79,7 @@ struct CompareSamplersCommand: ParsableCommand {
             let folders = try comm.together { try modelFolders(model) }
             let schedule = NoiseSchedule(betaEnd: betaMax)
             if comm.isRoot {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try FileError.createFolder(directory)
                 print("comparing samplers on \(folders.map { "\($0.path) (\($0.weights.rawValue))" }.joined(separator: " and ")): "
                       + "\(headlineN) images for headline rows, \(n) for the others, \(comm.size) rank(s) x \(threads) thread(s)"
                       + (clip.clip ? ", final images clipped to [-0.5, 0.5]" : ", final images not clipped"))

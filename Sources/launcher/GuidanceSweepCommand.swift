@@ -79,7 +79,7 @@ struct GuidanceSweepCommand: ParsableCommand {
             unet.context.convolutions = try convolution.resolve(for: unet.config, .sampling, report: comm.isRoot, agreeingOn: comm)
             let spec = try SamplerSpec.parse(sampler, steps: steps, eta: eta, skip: skip)
             if comm.isRoot {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try FileError.createFolder(directory)
                 print("guidance sweep on \(folder.path) (\(folder.weights.label) weights): w in \(scales.map(OptionCheck.format)), \(n) images each (class all), "
                       + "sampler \(spec), \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)")
             }

@@ -122,7 +122,7 @@ struct SampleCommand: ParsableCommand {
             let sampler = try spec.makeSampler(schedule: schedule)
             let totalSteps = sampler.timesteps.count
             if comm.isRoot {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try FileError.createFolder(directory)
                 print("sampling \(n) images with \(spec) (\(totalSteps) steps, \(sampler.plannedModelEvaluations) model evaluations) "
                       + "on \(comm.size) rank(s) x \(threads) thread(s), convolutions \(unet.context.convolutions)"
                       + (guidance.map { ", class \(classText ?? ""), guidance scale \(OptionCheck.format($0.scale))" } ?? ""))

@@ -127,7 +127,7 @@ struct TrainClassifierCommand: ParsableCommand {
                                             options: options, group: comm)
             try trainer.broadcastParameters()
             if comm.isRoot {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try FileError.createFolder(directory)
                 try (userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: PreprocessSettings(
                         size: imageSize, channels: config.inChannels, centerCrop: true)) }
                     ?? .fashionMNIST(count: train.labels.count)).write(to: directory)

@@ -108,7 +108,7 @@ struct TrainCommand: ParsableCommand {
             }
             if resume { try checkResumedData(comm, directory: directory, data: userData, settings: data.settings) }
             if comm.isRoot {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try FileError.createFolder(directory)
                 let record = userData.map { DataRecord($0, spec: dataFlags.spec!, preprocess: data.settings) }
                     ?? .fashionMNIST(count: data.source.count)
                 try record.write(to: directory)

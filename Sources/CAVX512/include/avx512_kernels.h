@@ -5,6 +5,7 @@
 // (and the path on CPUs without AVX-512); tests compare the two.
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 /// Scaled dot-product attention for one head of width 8, L % 16 == 0 (see
 /// ScaledDotProductAttention.head8Forward): q, k, v rows at stride ld, o rows at stride
@@ -27,6 +28,8 @@ void avx512_groupnorm_moments(const float *x, ptrdiff_t pixels, ptrdiff_t C, con
                               float *sum, float *sumSquares);
 void avx512_groupnorm_affine(const float *x, float *y, ptrdiff_t pixels, ptrdiff_t C, const float *scale,
                              const float *shift, int silu);
+void avx512_groupnorm_affine_bf16(const float *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C, const float *scale,
+                                  const float *shift, int silu);
 void avx512_groupnorm_backward_sums(const float *x, const float *dy, float *dz, ptrdiff_t pixels, ptrdiff_t C,
                                     const float *mean, const float *rstd, const float *gamma, const float *beta,
                                     int silu, float *sumDz, float *sumDzXhat);

@@ -11,7 +11,7 @@ public enum ClassifierFolder {
     /// config never describes weights that are not there yet.
     public static func save(_ model: FashionClassifier, to directory: String) throws {
         try model.store.checkFinite(before: directory + "/" + weightsName)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileError.createFolder(directory)
         try Safetensors.write(model.store.exportedTensors(), metadata: ["format": "pt"], to: directory + "/" + weightsName)
         try model.config.write(to: directory + "/" + configName)
     }

@@ -146,7 +146,7 @@ public struct DecodedCache: Sendable {
         private var hash = ContentHash()
 
         init(path: String, key: String, fileCount: Int) throws {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileError.createFolder((path as NSString).deletingLastPathComponent)
             file = try FileBytes.AtomicFile(path: path)
             self.key = key; self.fileCount = fileCount
             header = Header(version: DecodedCache.formatVersion, key: key, fileCount: fileCount, files: [], widths: [], heights: [],

@@ -6,6 +6,8 @@ public final class Conv2DLayer {
     let cin, cout, k, stride, pad: Int
     let weightOffset, biasOffset: Int
     private var input: Tensor?
+    /// A bf16 forward's input, recomputed for backward (`forward(bf16:recompute:)`).
+    private var bf16Input: (() -> BF16Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 cin: Int, cout: Int, k: Int, stride: Int = 1) {
@@ -20,9 +22,11 @@ public final class Conv2DLayer {
         initUniform(store.values + biasOffset, count: cout, fanIn: cin * k * k, rng: &rng)
     }
 
-    func geometry(_ x: Tensor) -> ConvGeometry {
-        precondition(x.shape.count == 4 && x.shape[3] == cin, "conv expects [N,H,W,\(cin)], got \(x.shape)")
-        return ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: cin, cout: cout,
+    func geometry(_ x: Tensor) -> ConvGeometry { geometry(x.shape) }
+
+    func geometry(_ shape: [Int]) -> ConvGeometry {
+        precondition(shape.count == 4 && shape[3] == cin, "conv expects [N,H,W,\(cin)], got \(shape)")
+        return ConvGeometry(n: shape[0], h: shape[1], w: shape[2], cin: cin, cout: cout,
                             k: k, stride: stride, pad: pad)
     }
 
@@ -42,6 +46,33 @@ public final class Conv2DLayer {
                                      imageBias: imageBias?.data, residual: residual?.data, y: y.data)
         }
         input = context.recordsForBackward ? x : nil
+        bf16Input = nil
+        return y
+    }
+
+    /// conv(norm(x)). Where the convolutions run bf16 (`ForwardContext.bf16Activations`) the
+    /// norm writes its output in bf16 and the convolution reads it as it is and keeps none
+    /// of it: its backward has the norm recompute it.
+    func forward(normalized x: Tensor, by norm: GroupNorm, imageBias: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
+        guard context.bf16Activations else { return forward(norm.forward(x), imageBias: imageBias, residual: residual) }
+        return forward(bf16: norm.forwardBF16(x), recompute: { [norm] in norm.recomputedBF16() },
+                       imageBias: imageBias, residual: residual)
+    }
+
+    /// As `forward(_:imageBias:residual:)` on an input already in bf16 (a group norm's output,
+    /// when the convolutions run in bf16). Nothing is kept: backward calls `recompute` for the
+    /// same input again (`GroupNorm.recomputedBF16`).
+    func forward(bf16 x: BF16Tensor, recompute: @escaping () -> BF16Tensor, imageBias: Tensor?, residual: Tensor?) -> Tensor {
+        let g = geometry(x.shape)
+        let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
+        if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
+        if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
+        context.timed("conv \(k)x\(k) forward") {
+            context.convolutions.forward(g, bf16: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
+                                         imageBias: imageBias?.data, residual: residual?.data, y: y.data)
+        }
+        input = nil
+        bf16Input = context.recordsForBackward ? recompute : nil
         return y
     }
 
@@ -58,18 +89,31 @@ public final class Conv2DLayer {
         backward(x: takeRecordedInput(), dy: dy, dx: nil)
     }
 
-    private func takeRecordedInput() -> Tensor {
-        guard let x = input else { preconditionFailure("conv backward without a recorded forward") }
-        input = nil
-        return x
+    private enum RecordedInput {
+        case fp32(Tensor), bf16(BF16Tensor)
+        var shape: [Int] {
+            switch self { case .fp32(let t): return t.shape; case .bf16(let t): return t.shape }
+        }
     }
 
-    private func backward(x: Tensor, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
-        let g = geometry(x)
+    private func takeRecordedInput() -> RecordedInput {
+        defer { input = nil; bf16Input = nil }
+        if let input { return .fp32(input) }
+        if let bf16Input { return .bf16(bf16Input()) }
+        preconditionFailure("conv backward without a recorded forward")
+    }
+
+    private func backward(x: RecordedInput, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
+        let g = geometry(x.shape)
         precondition(dy.count == g.n * g.ho * g.wo * cout, "conv backward: dy \(dy.shape) for input \(x.shape)")
+        let (weight, dweight, dbias) = (store.values + weightOffset, store.grads + weightOffset, store.grads + biasOffset)
         context.timed("conv \(k)x\(k) backward") {
-            context.convolutions.backward(g, x: x.data, weight: store.values + weightOffset, dy: dy.data, dx: dx,
-                                          dweight: store.grads + weightOffset, dbias: store.grads + biasOffset)
+            switch x {
+            case .fp32(let x):
+                context.convolutions.backward(g, x: x.data, weight: weight, dy: dy.data, dx: dx, dweight: dweight, dbias: dbias)
+            case .bf16(let x):
+                context.convolutions.backward(g, bf16: x.data, weight: weight, dy: dy.data, dx: dx, dweight: dweight, dbias: dbias)
+            }
         }
     }
 }

@@ -38,38 +38,83 @@ public final class GroupNorm {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        context.timed("group norm forward") { normalize(x) }
+        let y = Tensor(uninitialized: x.shape)
+        context.timed("group norm forward") { normalize(x, into: .fp32(y.data)) }
+        return y
     }
 
-    private func normalize(_ x: Tensor) -> Tensor {
+    /// The output rounded to bf16, for a bf16 convolution (which would round it anyway).
+    /// With `recordsForBackward` the convolution keeps no copy: its backward asks
+    /// `recomputedBF16` for the same values again.
+    public func forwardBF16(_ x: Tensor) -> BF16Tensor {
+        let y = BF16Tensor(uninitialized: x.shape)
+        context.timed("group norm forward") { normalize(x, into: .bf16(y.data)) }
+        return y
+    }
+
+    /// `forwardBF16`'s output again, bit for bit, from the recorded input and statistics: one
+    /// pass that reads x and writes half its bytes, where keeping the output would hold
+    /// those bytes from forward to backward.
+    func recomputedBF16() -> BF16Tensor {
+        guard let x = input else { preconditionFailure("group norm recompute without a recorded forward") }
+        let y = BF16Tensor(uninitialized: x.shape)
+        context.timed("group norm backward") {
+            let n = x.shape[0], pixels = x.count / (n * channels), C = channels
+            mean.withUnsafeBufferPointer { meanP in rstd.withUnsafeBufferPointer { rstdP in
+                let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
+                Parallel.forEach(n) { b in
+                    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
+                    defer { coefficients.deallocate() }
+                    let (scale, shift) = (coefficients, coefficients + C)
+                    affineCoefficients(mean: meanP + b * groups, rstd: rstdP + b * groups, scale: scale, shift: shift)
+                    GroupNormKernel.affineBF16(x.data + b * pixels * C, y.data + b * pixels * C, pixels: pixels, channels: C,
+                                               scale: scale, shift: shift, silu: fusedSiLU)
+                }
+            } }
+        }
+        return y
+    }
+
+    private enum Output {
+        case fp32(UnsafeMutablePointer<Float>), bf16(UnsafeMutablePointer<UInt16>)
+    }
+
+    /// y = x * scale + shift per channel of each image: scale = rstd gamma, shift = beta - mean rstd gamma.
+    private func affineCoefficients(mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                                    scale: UnsafeMutablePointer<Float>, shift: UnsafeMutablePointer<Float>) {
+        let gamma = store.values + weightOffset, beta = store.values + biasOffset, cg = channels / groups
+        for c in 0..<channels {
+            let g = c / cg
+            scale[c] = rstd[g] * gamma[c]
+            shift[c] = beta[c] - mean[g] * rstd[g] * gamma[c]
+        }
+    }
+
+    private func normalize(_ x: Tensor, into output: Output) {
         precondition(x.shape.last == channels, "group norm expects \(channels) channels, got \(x.shape)")
         let n = x.shape[0], pixels = x.count / (n * channels)
         let (C, G) = (channels, groups)
-        let y = Tensor(uninitialized: x.shape)
         var mean = [Float](repeating: 0, count: n * G), rstd = mean
-        let gamma = store.values + weightOffset, beta = store.values + biasOffset
         let eps = self.eps, silu = fusedSiLU
         mean.withUnsafeMutableBufferPointer { meanP in rstd.withUnsafeMutableBufferPointer { rstdP in
             let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
             Parallel.forEach(n) { b in
-                let xb = x.data + b * pixels * C, yb = y.data + b * pixels * C
+                let xb = x.data + b * pixels * C
                 let work = UnsafeMutablePointer<Float>.allocate(capacity: 4 * C)
                 defer { work.deallocate() }
                 let (sums, scale, shift) = (work + 2 * C, work, work + C)
                 GroupNormKernel.statistics(xb, pixels: pixels, channels: C, groups: G, eps: eps, sums: sums,
                                            channelMean: shift, mean: meanP + b * G, rstd: rstdP + b * G)
-                // y = x * scale + shift per channel
-                let cg = C / G
-                for c in 0..<C {
-                    let g = b * G + c / cg
-                    scale[c] = rstdP[g] * gamma[c]
-                    shift[c] = beta[c] - meanP[g] * rstdP[g] * gamma[c]
+                affineCoefficients(mean: meanP + b * G, rstd: rstdP + b * G, scale: scale, shift: shift)
+                switch output {
+                case .fp32(let y):
+                    GroupNormKernel.affine(xb, y + b * pixels * C, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu)
+                case .bf16(let y):
+                    GroupNormKernel.affineBF16(xb, y + b * pixels * C, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu)
                 }
-                GroupNormKernel.affine(xb, yb, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu)
             }
         } }
         if context.recordsForBackward { input = x; self.mean = mean; self.rstd = rstd } else { input = nil }
-        return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

@@ -86,7 +86,7 @@ public struct ReferenceStatistics: Sendable {
 
         // 3. rank 0 forms the moments and writes the cache
         let moments = try FeatureMoments(result.statistics)
-        try FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)
+        try FileError.createFolder(cacheDirectory)
         try NPY.write(rows, to: paths.rows)
         try moments.write(npz: paths.statistics)
         return ReferenceStatistics(moments: moments, rows: rows, split: split,

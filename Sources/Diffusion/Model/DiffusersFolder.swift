@@ -10,7 +10,7 @@ public enum DiffusersFolder {
     /// Writes both files, each atomically (temporary file + rename).
     public static func save(_ model: UNet2DModel, to directory: String) throws {
         try model.store.checkFinite(before: directory + "/" + weightsName)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileError.createFolder(directory)
         try Safetensors.write(model.store.exportedTensors(), metadata: ["format": "pt"], to: directory + "/" + weightsName)
         try model.config.write(to: directory + "/" + configName)
     }

@@ -35,9 +35,9 @@ public final class ResnetBlock {
 
     public func forward(_ x: Tensor, tembAct: Tensor) -> Tensor {
         let proj = timeProj.forward(tembAct)
-        let h = conv1.forward(norm1.forward(x), imageBias: proj, residual: nil)
+        let h = conv1.forward(normalized: x, by: norm1, imageBias: proj)
         let skip = shortcut?.forward(x) ?? x
-        return conv2.forward(norm2.forward(h), imageBias: nil, residual: skip)
+        return conv2.forward(normalized: h, by: norm2, residual: skip)
     }
 
     /// Returns dx; adds this block's share of d(tembAct) into `dTembAct`.

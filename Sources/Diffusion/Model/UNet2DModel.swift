@@ -177,7 +177,7 @@ public final class UNet2DModel {
         }
 
         // 5. output
-        let out = convOut.forward(normOut.forward(h))
+        let out = convOut.forward(normalized: h, by: normOut)
         self.tembAct = recordForBackward ? tembAct : nil
         return out
     }

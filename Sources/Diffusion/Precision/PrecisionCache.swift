@@ -69,7 +69,7 @@ public struct PrecisionCache: Sendable {
     @discardableResult
     public func store(_ choice: PrecisionChoice, for key: Key) throws -> String {
         let path = try path(for: key)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileError.createFolder(folder)
         try FileBytes.writeAtomically(Array(try Self.encoder.encode(Entry(key: key, choice: choice))), to: path)
         return path
     }

@@ -48,7 +48,7 @@ public enum PipelineSchedulerConfig {
 
     /// Writes `<run>/scheduler/scheduler_config.json` atomically.
     public static func write(schedule: NoiseSchedule, prediction: PredictionType, inRun run: String) throws {
-        try FileManager.default.createDirectory(atPath: run + "/" + folderName, withIntermediateDirectories: true)
+        try FileError.createFolder(run + "/" + folderName)
         try FileBytes.writeAtomically(Array(text(schedule: schedule, prediction: prediction).utf8), to: path(inRun: run))
     }
 

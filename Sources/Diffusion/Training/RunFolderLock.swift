@@ -33,7 +33,7 @@ public final class RunFolderLock {
     /// without waiting, when another process holds it.
     public static func acquire(directory: String, create: Bool = true, command: String = "launcher train") throws -> RunFolderLock? {
         if create {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileError.createFolder(directory)
         } else if !FileManager.default.fileExists(atPath: directory) {
             return nil
         }

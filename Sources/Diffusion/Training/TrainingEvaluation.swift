@@ -94,8 +94,7 @@ public final class TrainingEvaluation {
         guard let images = result.images else { return nil }
         if settings.gridImages > 0 {
             let path = directory + "/" + grid
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                    withIntermediateDirectories: true)
+            try FileError.createFolder((path as NSString).deletingLastPathComponent)
             let shown = min(count, try ClassGuidance.everyClass(of: model.config, count: settings.gridImages).count)
             let first = images.gather(Array(0..<shown))
             if let guidance {

@@ -44,7 +44,7 @@ public final class TrainingRun {
     public init(trainer: Trainer, directory: String, checkpointEvery: Int, tensorBoard: Bool = true) throws {
         self.trainer = trainer; self.directory = directory; self.checkpointEvery = max(1, checkpointEvery)
         if trainer.group.isRoot {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileError.createFolder(directory)
             metrics = try MetricsLog(path: directory + "/metrics.csv", keepBefore: trainer.step)
             // Starting the log at this step, TensorBoard drops what an earlier start logged from
             // here on, as metrics.csv keeps only the rows before it.

@@ -20,11 +20,7 @@ public final class TensorBoardWriter {
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) throws {
         self.directory = directory
         self.clock = clock
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(path: directory, "cannot create the TensorBoard log folder: \(error.localizedDescription)")
-        }
+        try FileError.createFolder(directory)
         let now = clock()
         var index = 0
         var candidate: String
