@@ -21,3 +21,32 @@ package enum BFloat16 {
         for i in 0..<count { dst[i] = widen(src[i]) }
     }
 }
+
+/// An activation as a product reads it (row-major or NHWC): fp32, or already rounded to bf16,
+/// which a bf16 oneDNN primitive reads as it is instead of converting it first.
+package enum ActivationInput {
+    case fp32(UnsafePointer<Float>), bf16(UnsafePointer<UInt16>)
+
+    /// Element `offset`'s address.
+    package func element(_ offset: Int) -> UnsafeRawPointer {
+        switch self {
+        case .fp32(let p): return UnsafeRawPointer(p + offset)
+        case .bf16(let p): return UnsafeRawPointer(p + offset)
+        }
+    }
+
+    package var isBF16: Bool { if case .bf16 = self { return true } else { return false } }
+
+    /// fp32 for the paths that only read fp32: the pointer itself, or a widened copy of the
+    /// first `count` elements for the duration of `body`.
+    package func withFP32<R>(count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+        switch self {
+        case .fp32(let p): return body(p)
+        case .bf16(let p):
+            let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            defer { wide.deallocate() }
+            BFloat16.widen(p, wide, count: count)
+            return body(wide)
+        }
+    }
+}

@@ -114,7 +114,7 @@ extension ConvolutionBackend {
                                      imageBias: imageBias, residual: residual, y: y) {
             return self
         }
-        return Self.widened(x, count: g.n * g.h * g.w * g.cin) {
+        return ActivationInput.bf16(x).withFP32(count: g.n * g.h * g.w * g.cin) {
             forward(g, x: $0, weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
         }
     }
@@ -129,15 +129,8 @@ extension ConvolutionBackend {
                                       dweight: dweight, dbias: dbias) {
             return self
         }
-        return Self.widened(x, count: g.n * g.h * g.w * g.cin) {
+        return ActivationInput.bf16(x).withFP32(count: g.n * g.h * g.w * g.cin) {
             backward(g, x: $0, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
         }
-    }
-
-    private static func widened<R>(_ x: UnsafePointer<UInt16>, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
-        let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-        defer { wide.deallocate() }
-        BFloat16.widen(x, wide, count: count)
-        return body(wide)
     }
 }

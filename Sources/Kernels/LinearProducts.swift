@@ -19,7 +19,8 @@ package enum LinearProducts {
     /// y[m, n] (rows `ldy` apart) = x[m, k] W^T + bias (+ residual [m, n], dense).
     /// On `GEMM` the bias (and residual) are written into each piece's rows of y first and
     /// the product added with beta = 1: one pass over y instead of three.
-    package static func forward(m: Int, k: Int, n: Int, x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
+    /// x may be bf16 already (dense, `ldx` = k): oneDNN reads it as it is, GEMM widened.
+    package static func forward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,
                                 bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
                                 y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) {
         if m <= 0 { return }
@@ -28,19 +29,22 @@ package enum LinearProducts {
                                 y: y, ldy: ldy, precision: precision) {
             return
         }
-        GEMM.rows(m: m, n: n, k: k, a: x, lda: ldx, b: weight, ldb: k, transB: true, c: y, ldc: ldy, beta: 1) { rows in
-            for r in rows {
-                if let residual {
-                    Vectorized.sum(bias, residual + r * n, into: y + r * ldy, count: n)
-                } else {
-                    Vectorized.copy(bias, to: y + r * ldy, count: n)
+        x.withFP32(count: m * ldx) { x in
+            GEMM.rows(m: m, n: n, k: k, a: x, lda: ldx, b: weight, ldb: k, transB: true, c: y, ldc: ldy, beta: 1) { rows in
+                for r in rows {
+                    if let residual {
+                        Vectorized.sum(bias, residual + r * n, into: y + r * ldy, count: n)
+                    } else {
+                        Vectorized.copy(bias, to: y + r * ldy, count: n)
+                    }
                 }
             }
         }
     }
 
     /// dW[n, k] += dy[m, n]^T x[m, k] and, when `dx` is given, dx[m, k] = dy W.
-    package static func backward(m: Int, k: Int, n: Int, x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
+    /// x as in `forward`.
+    package static func backward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,
                                  dy: UnsafePointer<Float>, lddy: Int, dx: UnsafeMutablePointer<Float>?, lddx: Int,
                                  dweight: UnsafeMutablePointer<Float>, precision: ConvolutionPrecision) {
         if m <= 0 { return }
@@ -49,7 +53,7 @@ package enum LinearProducts {
                                  dweight: dweight, precision: precision) {
             return
         }
-        GEMM.accumulateATB(m: m, k: n, n: k, a: dy, lda: lddy, b: x, ldb: ldx, c: dweight)
+        x.withFP32(count: m * ldx) { x in GEMM.accumulateATB(m: m, k: n, n: k, a: dy, lda: lddy, b: x, ldb: ldx, c: dweight) }
         if let dx {
             GEMM.rows(m: m, n: k, k: n, a: dy, lda: lddy, b: weight, ldb: k, c: dx, ldc: lddx)
         }

@@ -33,19 +33,26 @@ import Testing
 
         /// Every product on `LinearProducts`' path for `precision`, or with `oneDNN` on oneDNN's matmul.
         func run(_ precision: ConvolutionPrecision, oneDNN: Bool = false, x: [Float]? = nil, w: [Float]? = nil,
-                 dy: [Float]? = nil, bias: [Float]? = nil, residual: [Float]? = nil) -> Results {
+                 dy: [Float]? = nil, bias: [Float]? = nil, residual: [Float]? = nil, bf16Input: Bool = false) -> Results {
             let (x, w, dy, bias) = (x ?? self.x, w ?? self.w, dy ?? self.dy, bias ?? self.bias)
+            // x as a bf16 run's norm hands it over: already rounded, dense.
+            let rounded = x.map(BFloat16.round)
+            precondition(!bf16Input || ldx == k)
+            func input<R>(_ body: (ActivationInput) -> R) -> R {
+                bf16Input ? rounded.withUnsafeBufferPointer { body(.bf16($0.baseAddress!)) }
+                          : x.withUnsafeBufferPointer { body(.fp32($0.baseAddress!)) }
+            }
             var r = Results(y: [], yResidual: [], dx: .init(repeating: .nan, count: m * ldx), dw: [], dwOnly: [])
             let (m, k, n, ldx, ldy) = (m, k, n, ldx, ldy)
             for (withResidual, out) in [(false, \Results.y), (true, \Results.yResidual)] {
                 var y = [Float](repeating: .nan, count: m * ldy)
                 let residual = withResidual ? residual ?? self.residual : nil
                 if oneDNN {
-                    #expect(OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, bias: bias, residual: residual,
-                                                 y: &y, ldy: ldy, precision: precision))
+                    #expect(input { OneDNNMatmul.forward(m: m, k: k, n: n, x: $0, ldx: ldx, weight: w, bias: bias,
+                                                         residual: residual, y: &y, ldy: ldy, precision: precision) })
                 } else {
-                    LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, bias: bias, residual: residual,
-                                           y: &y, ldy: ldy, precision: precision)
+                    input { LinearProducts.forward(m: m, k: k, n: n, x: $0, ldx: ldx, weight: w, bias: bias, residual: residual,
+                                                   y: &y, ldy: ldy, precision: precision) }
                 }
                 r[keyPath: out] = y
             }
@@ -55,11 +62,11 @@ import Testing
                     dw.withUnsafeMutableBufferPointer { dws in
                         let dxp = withDx ? dxs.baseAddress! : nil
                         if oneDNN {
-                            #expect(OneDNNMatmul.backward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, dy: dy, lddy: ldy,
-                                                          dx: dxp, lddx: ldx, dweight: dws.baseAddress!, precision: precision))
+                            #expect(input { OneDNNMatmul.backward(m: m, k: k, n: n, x: $0, ldx: ldx, weight: w, dy: dy, lddy: ldy,
+                                                                  dx: dxp, lddx: ldx, dweight: dws.baseAddress!, precision: precision) })
                         } else {
-                            LinearProducts.backward(m: m, k: k, n: n, x: x, ldx: ldx, weight: w, dy: dy, lddy: ldy,
-                                                    dx: dxp, lddx: ldx, dweight: dws.baseAddress!, precision: precision)
+                            input { LinearProducts.backward(m: m, k: k, n: n, x: $0, ldx: ldx, weight: w, dy: dy, lddy: ldy,
+                                                            dx: dxp, lddx: ldx, dweight: dws.baseAddress!, precision: precision) }
                         }
                     }
                 }
@@ -135,6 +142,24 @@ import Testing
             #expect((0..<c.m).allSatisfy { i in (c.n..<c.ldy).allSatisfy { y[i * c.ldy + $0].isNaN } })
         }
         if c.ldx > c.k { #expect((0..<c.m).allSatisfy { i in (c.k..<c.ldx).allSatisfy { mine.dx[i * c.ldx + $0].isNaN } }) }
+    }
+
+    /// An x already rounded to bf16 (a bf16 run's norm output) is read as it is, and gives
+    /// the products of the fp32 x that oneDNN rounds itself, on every dense shape: y and dx
+    /// bit for bit, dW up to the order in which the workers' partial sums meet (pieces go
+    /// out dynamically), i.e. fp32 reassociation.
+    @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"),
+          arguments: shapes.indices.filter { shapes[$0].3 == 0 })
+    func aBF16InputGivesTheRoundedInputsProducts(_ index: Int) {
+        let c = Case(Self.shapes[index], seed: UInt64(200 + index))
+        let rounded = c.x.map { BFloat16.widen(BFloat16.round($0)) }
+        for oneDNN in [true, false] {
+            let converted = c.run(.bf16, oneDNN: oneDNN, x: rounded), given = c.run(.bf16, oneDNN: oneDNN, bf16Input: true)
+            #expect(given.y == converted.y && given.yResidual == converted.yResidual && given.dx == converted.dx)
+            for (a, b) in [(given.dw, converted.dw), (given.dwOnly, converted.dwOnly)] {
+                #expect(Self.relativeError(a, b) < 1e-6, "\(c.m)x\(c.k)x\(c.n), oneDNN \(oneDNN)")
+            }
+        }
     }
 
     /// Pieces cover the rows in order, 128-512 rows each (fewer only for the last, or when

@@ -13,7 +13,9 @@ public final class AttentionBlock {
     let channels, heads, headDim: Int
     let norm: GroupNorm
     let toQ, toK, toV, toOut: Linear
-    private var saved: (h: Tensor, qkv: Tensor, o: Tensor, lse: Tensor, w: Tensor)?
+    /// h, the norm's output, only in fp32 runs: with bf16 activations the norm writes it in
+    /// bf16 for the projections and recomputes it for their backward.
+    private var saved: (h: Tensor?, qkv: Tensor, o: Tensor, lse: Tensor, w: Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 channels: Int, headDim: Int, groups: Int, eps: Float) {
@@ -45,12 +47,17 @@ public final class AttentionBlock {
 
     public func forward(_ x: Tensor) -> Tensor {
         let n = x.shape[0], C = channels, L = x.count / (n * C), M = n * L
-        let h = norm.forward(x)
+        // The norm writes bf16 where the projections' products are oneDNN's bf16 ones, which
+        // read it as it is; narrow ones stay on fp32 GEMM, which never rounds its input.
+        let bf16 = context.bf16Activations && LinearProducts.runsOneDNN(context.linearPrecision, k: C, n: 3 * C, forward: true)
+        let h = bf16 ? nil : norm.forward(x), hb = bf16 ? norm.forwardBF16(x) : nil
         let w = stackedProjection()
         let qkv = Tensor(uninitialized: [n, L, 3 * C])
         context.timed("linear forward") {
-            Linear.apply(m: M, in: C, out: 3 * C, x: h.data, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
-                         residual: nil, y: qkv.data, ldy: 3 * C, precision: context.linearPrecision)
+            withExtendedLifetime(hb) {
+                Linear.apply(m: M, in: C, out: 3 * C, x: hb.map { .bf16($0.data) } ?? .fp32(h!.data), ldx: C, weight: w.data,
+                             bias: w.data + 3 * C * C, residual: nil, y: qkv.data, ldy: 3 * C, precision: context.linearPrecision)
+            }
         }
         let o = Tensor(uninitialized: x.shape)
         let lse = Tensor(uninitialized: [n, heads, L])
@@ -78,11 +85,15 @@ public final class AttentionBlock {
         }
         // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])
+        let hb = s.h == nil ? norm.recomputedBF16() : nil
         context.timed("linear backward") {
             let g = Tensor(shape: [3 * C * C + 3 * C])
             GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
-            LinearProducts.backward(m: M, k: C, n: 3 * C, x: s.h.data, ldx: C, weight: s.w.data, dy: dqkv.data, lddy: 3 * C,
-                                    dx: dh.data, lddx: C, dweight: g.data, precision: context.linearPrecision)
+            withExtendedLifetime(hb) {
+                LinearProducts.backward(m: M, k: C, n: 3 * C, x: hb.map { .bf16($0.data) } ?? .fp32(s.h!.data), ldx: C,
+                                        weight: s.w.data, dy: dqkv.data, lddy: 3 * C, dx: dh.data, lddx: C, dweight: g.data,
+                                        precision: context.linearPrecision)
+            }
             let store = toQ.store
             withExtendedLifetime(g) {
                 for (j, l) in [toQ, toK, toV].enumerated() {

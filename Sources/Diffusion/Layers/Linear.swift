@@ -36,7 +36,7 @@ public final class Linear {
         let m = x.count / inFeatures
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         context.timed("linear forward") {
-            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: x.data, ldx: inFeatures, weight: weight, bias: bias,
+            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: .fp32(x.data), ldx: inFeatures, weight: weight, bias: bias,
                          residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
         }
         input = context.recordsForBackward ? x : nil
@@ -44,7 +44,7 @@ public final class Linear {
     }
 
     /// y[m, out] (rows ldy apart) = x[m, in] W^T + bias (+ residual [m, out]).
-    static func apply(m: Int, in k: Int, out n: Int, x: UnsafePointer<Float>, ldx: Int,
+    static func apply(m: Int, in k: Int, out n: Int, x: ActivationInput, ldx: Int,
                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
                       y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) {
         LinearProducts.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, residual: residual,
@@ -78,7 +78,7 @@ public final class Linear {
         let m = x.count / inFeatures
         precondition(dy.count == m * outFeatures, "linear backward: dy \(dy.shape) for input \(x.shape)")
         GEMM.accumulateColumnSums(rows: m, cols: outFeatures, x: dy.data, into: store.grads + biasOffset)
-        LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: x.data, ldx: inFeatures, weight: weight,
+        LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: .fp32(x.data), ldx: inFeatures, weight: weight,
                                 dy: dy.data, lddy: outFeatures, dx: dx?.data, lddx: inFeatures,
                                 dweight: store.grads + weightOffset, precision: context.linearPrecision)
     }

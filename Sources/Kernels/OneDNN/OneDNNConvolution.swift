@@ -10,28 +10,6 @@ import Foundation
 /// Each function returns false, before touching any output, when oneDNN has no primitive
 /// for the shape (the caller then runs `Conv2D`).
 package enum OneDNNConvolution {
-    /// x as the caller holds it (NHWC): fp32, or already rounded to bf16 for a bf16 primitive,
-    /// which then reads it as it is instead of through the fp32 -> bf16 conversion.
-    enum Input {
-        case fp32(UnsafePointer<Float>), bf16(UnsafePointer<UInt16>)
-
-        /// Image `n`'s first element, `elementsPerImage` elements an image.
-        func image(_ n: Int, _ elementsPerImage: Int) -> UnsafeRawPointer {
-            switch self {
-            case .fp32(let p): return UnsafeRawPointer(p + n * elementsPerImage)
-            case .bf16(let p): return UnsafeRawPointer(p + n * elementsPerImage)
-            }
-        }
-
-        /// The conversion `plan` applies to x, none for a bf16 input (which a bf16 direct plan reads as it is).
-        func conversion(_ plan: OneDNNConvolutionPlan) -> OneDNN.Primitive? {
-            guard case .bf16 = self else { return plan.xConvert }
-            precondition(plan.key.precision == .bf16 && plan.key.algorithm == .direct,
-                         "a bf16 input for a \(plan.key.precision) \(plan.key.algorithm) convolution")
-            return nil
-        }
-    }
-
     /// The batch slices: as many as workers, sizes differing by at most one.
     package static func slices(_ n: Int) -> [Range<Int>] {
         split(0..<n, into: Parallel.workerCount(n))
@@ -165,6 +143,15 @@ package enum OneDNNConvolution {
         body(buffer)
     }
 
+    /// The conversion `plan` applies to x: none for a bf16 input, which a bf16 direct plan
+    /// reads as it is (NHWC).
+    static func conversion(of x: ActivationInput, _ plan: OneDNNConvolutionPlan) -> OneDNN.Primitive? {
+        guard x.isBF16 else { return plan.xConvert }
+        precondition(plan.key.precision == .bf16 && plan.key.algorithm == .direct,
+                     "a bf16 input for a \(plan.key.precision) \(plan.key.algorithm) convolution")
+        return nil
+    }
+
     /// `source` (fp32 NHWC) in the primitive's type and layout, for the duration of `body`;
     /// `source` itself when there is no conversion.
     static func converted(_ convert: OneDNN.Primitive?, from: dnnl_memory_desc_t, to: dnnl_memory_desc_t,
@@ -202,7 +189,7 @@ package enum OneDNNConvolution {
     /// y = conv(x, weight) + bias (+ imageBias[n] on every pixel of image n, + residual),
     /// as `Conv2D.forward`. With the extra terms each piece's rows of y are first set to
     /// bias + terms, then the convolution is added (a sum post-op, or the output reorder's).
-    static func forward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm, x: Input,
+    static func forward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm, x: ActivationInput,
                         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>?,
                         residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) -> Bool {
         let pieces = Pieces(g, precision, algorithm), parts = pieces.ranges
@@ -220,7 +207,7 @@ package enum OneDNNConvolution {
                                     rowBias: { r in imageBias.map { $0 + (r / pixels) * g.cout } }, residual: residual)
             }
             OneDNN.useThreads(1)
-            converted(x.conversion(plan), from: plan.x, to: plan.xConv, x.image(s.lowerBound, pixelsIn)) { xs in
+            converted(conversion(of: x, plan), from: plan.x, to: plan.xConv, x.element(s.lowerBound * pixelsIn)) { xs in
                 writing(plan.output, from: plan.yConv, to: plan.y, y + s.lowerBound * pixelsOut) { ys in
                     var args: [OneDNN.Argument] = [
                         .init(DNNL_ARG_SRC, plan.xConv, xs), .init(DNNL_ARG_WEIGHTS, plan.weights, weights.pointers[i]),
@@ -236,7 +223,7 @@ package enum OneDNNConvolution {
 
     /// As `Conv2D.backward`: dweight and dbias accumulate (+=), dx (when given) is overwritten.
     static func backward(_ g: ConvGeometry, precision: ConvolutionPrecision, algorithm: ConvolutionAlgorithm,
-                         x: Input,
+                         x: ActivationInput,
                          weight: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                          dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?) -> Bool {
         let pieces = Pieces(g, precision, algorithm), parts = pieces.ranges
@@ -258,9 +245,9 @@ package enum OneDNNConvolution {
         Parallel.forEach(pieces.byWorker.count) { worker in for i in pieces.byWorker[worker] {
             let (plan, s) = (weightPlans[i], parts[i])
             OneDNN.useThreads(1)
-            let xs = x.image(s.lowerBound, pixelsIn), dys = dy + s.lowerBound * pixelsOut
+            let xs = x.element(s.lowerBound * pixelsIn), dys = dy + s.lowerBound * pixelsOut
             converted(plan.yConvert, from: plan.y, to: plan.yConv, dys) { dyc in
-                converted(x.conversion(plan), from: plan.x, to: plan.xConv, xs) { xc in
+                converted(conversion(of: x, plan), from: plan.x, to: plan.xConv, xs) { xc in
                     withScratchpad(plan.conv.scratchpadBytes) {
                         var args: [OneDNN.Argument] = [.init(DNNL_ARG_SRC, plan.xConv, xc), .init(DNNL_ARG_DIFF_DST, plan.yConv, dyc),
                                                        .init(DNNL_ARG_DIFF_WEIGHTS, plan.weights, partials[i])]

@@ -26,6 +26,14 @@ package enum OneDNNMatmul {
     package static func forward(m: Int, k: Int, n: Int, x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
                                 bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
                                 y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) -> Bool {
+        forward(m: m, k: k, n: n, x: .fp32(x), ldx: ldx, weight: weight, bias: bias, residual: residual, y: y, ldy: ldy,
+                precision: precision)
+    }
+
+    /// `forward` on an x that may be bf16 already (dense, `ldx` = k; bf16 precision only).
+    package static func forward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                                y: UnsafeMutablePointer<Float>, ldy: Int, precision: ConvolutionPrecision) -> Bool {
         let parts = pieces(m)
         let converts = precision == .bf16
         let product: OneDNNMatmulPlan.Product = residual == nil ? .forward : .forwardAccumulate
@@ -54,6 +62,14 @@ package enum OneDNNMatmul {
     package static func backward(m: Int, k: Int, n: Int, x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
                                  dy: UnsafePointer<Float>, lddy: Int, dx: UnsafeMutablePointer<Float>?, lddx: Int,
                                  dweight: UnsafeMutablePointer<Float>, precision: ConvolutionPrecision) -> Bool {
+        backward(m: m, k: k, n: n, x: .fp32(x), ldx: ldx, weight: weight, dy: dy, lddy: lddy, dx: dx, lddx: lddx,
+                 dweight: dweight, precision: precision)
+    }
+
+    /// `backward` on an x that may be bf16 already (dense, `ldx` = k; bf16 precision only).
+    package static func backward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,
+                                 dy: UnsafePointer<Float>, lddy: Int, dx: UnsafeMutablePointer<Float>?, lddx: Int,
+                                 dweight: UnsafeMutablePointer<Float>, precision: ConvolutionPrecision) -> Bool {
         let parts = pieces(m)
         let converts = precision == .bf16
         let (ldIn, ldX) = (converts ? n : lddy, converts ? k : ldx)
@@ -61,7 +77,7 @@ package enum OneDNNMatmul {
                                                    ldIn: ldIn, ldOut: k, ldX: ldX) }),
               let dataPlans = dx == nil ? [:] : plans(parts, { Key(product: .inputGradient, rows: $0, k: k, n: n,
                                                                    precision: precision, ldIn: ldIn, ldOut: lddx, ldX: 0) }),
-              let dys = Operand(dy, cols: n, ld: lddy, parts, converts), let xs = Operand(x, cols: k, ld: ldx, parts, converts)
+              let dys = Operand(.fp32(dy), cols: n, ld: lddy, parts, converts), let xs = Operand(x, cols: k, ld: ldx, parts, converts)
         else { return false }
         let weights = PreparedWeights(Array(dataPlans.values), weight)
         defer { weights.release() }
@@ -99,19 +115,21 @@ package enum OneDNNMatmul {
         return out
     }
 
-    /// An fp32 activation [m, cols] (rows `ld` apart) as the products read it, piece by
-    /// piece: in place, or converted into a dense bf16 copy in the worker's own buffer (one
-    /// allocation per call rather than per piece).
+    /// An activation [m, cols] (rows `ld` apart) as the products read it, piece by piece: in
+    /// place (fp32 products, or a dense bf16 input), or converted from fp32 into a dense bf16
+    /// copy in the worker's own buffer (one allocation per call rather than per piece).
     final class Operand {
-        let base: UnsafePointer<Float>
+        let base: ActivationInput
         let cols, ld: Int
-        /// By piece size; empty when the products read fp32 in place.
+        /// By piece size; empty when the products read the rows in place.
         let conversions: [Int: OneDNNBF16Conversion]
         private let buffers: UnsafeMutableRawPointer?
         private let bufferBytes: Int
 
-        init?(_ base: UnsafePointer<Float>, cols: Int, ld: Int, _ parts: [Range<Int>], _ converts: Bool) {
+        init?(_ base: ActivationInput, cols: Int, ld: Int, _ parts: [Range<Int>], _ bf16: Bool) {
             self.base = base; self.cols = cols; self.ld = ld
+            precondition(!base.isBF16 || (bf16 && ld == cols), "a bf16 operand is read dense by bf16 products only")
+            let converts = bf16 && !base.isBF16
             var conversions: [Int: OneDNNBF16Conversion] = [:]
             if converts {
                 for rows in Set(parts.map(\.count)) {
@@ -131,10 +149,10 @@ package enum OneDNNMatmul {
 
         /// `body` gets rows `r` as the product reads them; `worker` owns its buffer meanwhile.
         func piece(_ r: Range<Int>, worker: Int, _ body: (UnsafeRawPointer) -> Void) {
-            let start = base + r.lowerBound * ld
+            let start = base.element(r.lowerBound * ld)
             guard let conversion = conversions[r.count], let buffers else { body(start); return }
             let copy = buffers + worker * bufferBytes
-            conversion.run(start, into: copy)
+            conversion.run(start.assumingMemoryBound(to: Float.self), into: copy)
             body(UnsafeRawPointer(copy))
         }
     }
