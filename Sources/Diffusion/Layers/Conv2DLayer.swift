@@ -37,16 +37,22 @@ public final class Conv2DLayer {
     /// conv(x) + bias (+ imageBias[n] [N, out] on every pixel of image n) (+ residual, y's shape),
     /// the extra terms written with the bias before the product is added.
     func forward(_ x: Tensor, imageBias: Tensor?, residual: Tensor?) -> Tensor {
-        let g = geometry(x)
-        let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
-        if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
-        if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
-        context.timed("conv \(k)x\(k) forward") {
-            context.convolutions.forward(g, x: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
-                                     imageBias: imageBias?.data, residual: residual?.data, y: y.data)
+        let y = output(geometry(x), imageBias: imageBias, residual: residual) { g, bias, y in
+            context.convolutions.forward(g, x: x.data, weight: store.values + weightOffset, bias: bias,
+                                         imageBias: imageBias?.data, residual: residual?.data, y: y)
         }
         input = context.recordsForBackward ? x : nil
         bf16Input = nil
+        return y
+    }
+
+    /// A forward's output: `product(geometry, bias, y)` writes it, after the extra terms' shapes are checked.
+    private func output(_ g: ConvGeometry, imageBias: Tensor?, residual: Tensor?,
+                        _ product: (ConvGeometry, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+        let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
+        if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
+        if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
+        context.timed("conv \(k)x\(k) forward") { product(g, store.values + biasOffset, y.data) }
         return y
     }
 
@@ -63,13 +69,9 @@ public final class Conv2DLayer {
     /// when the convolutions run in bf16). Nothing is kept: backward calls `recompute` for the
     /// same input again (`GroupNorm.recomputedBF16`).
     func forward(bf16 x: BF16Tensor, recompute: @escaping () -> BF16Tensor, imageBias: Tensor?, residual: Tensor?) -> Tensor {
-        let g = geometry(x.shape)
-        let y = Tensor(uninitialized: [g.n, g.ho, g.wo, cout])
-        if let imageBias { precondition(imageBias.count == g.n * cout, "image bias \(imageBias.shape) for \(y.shape)") }
-        if let residual { precondition(residual.count == y.count, "residual \(residual.shape) for \(y.shape)") }
-        context.timed("conv \(k)x\(k) forward") {
-            context.convolutions.forward(g, bf16: x.data, weight: store.values + weightOffset, bias: store.values + biasOffset,
-                                         imageBias: imageBias?.data, residual: residual?.data, y: y.data)
+        let y = output(geometry(x.shape), imageBias: imageBias, residual: residual) { g, bias, y in
+            context.convolutions.forward(g, bf16: x.data, weight: store.values + weightOffset, bias: bias,
+                                         imageBias: imageBias?.data, residual: residual?.data, y: y)
         }
         input = nil
         bf16Input = context.recordsForBackward ? recompute : nil
