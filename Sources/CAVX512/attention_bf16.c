@@ -20,24 +20,6 @@
 
 #define AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512bf16,fma")))
 
-// bf16 bits of x, round to nearest even (as vcvtneps2bf16; NaN stays NaN).
-static inline uint32_t bf16_bits(float x) {
-    uint32_t b;
-    memcpy(&b, &x, 4);
-    if ((b & 0x7fffffffu) > 0x7f800000u) return (b >> 16) | 0x40;
-    return (b + 0x7fffu + ((b >> 16) & 1)) >> 16;
-}
-
-static inline float bf16_round(float x) {
-    uint32_t b = bf16_bits(x) << 16;
-    float r;
-    memcpy(&r, &b, 4);
-    return r;
-}
-
-// Two floats as one 32-bit lane of bf16 pairs: lo in the low half (the first of a pair).
-static inline uint32_t bf16_pair(float lo, float hi) { return bf16_bits(lo) | bf16_bits(hi) << 16; }
-
 AVX512BF16 static inline __m512bh pair_bcast(const uint32_t *p) { return (__m512bh)_mm512_set1_epi32((int)*p); }
 AVX512BF16 static inline __m512bh load_bh(const void *p) { return (__m512bh)_mm512_loadu_si512(p); }
 
@@ -62,27 +44,68 @@ AVX512BF16 static inline __m512bh interleave_bf16(__m512 a, __m512 b) {
     return (__m512bh)_mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
 }
 
+
+// Packing: rows of 8 floats (one head's q, k, v, o or dO) go to bf16 four at a time with
+// vcvtne2ps2bf16 (round to nearest even, as autocast's casts), then are rearranged with
+// permutes for each layout; the kernels' loops only load what these wrote.
+
+// Rows p and p + ld as one vector.
+AVX512BF16 static inline __m512 load_rows2(const float *p, ptrdiff_t ld) {
+    __m512d lo = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(p)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_castps_pd(_mm256_loadu_ps(p + ld)), 1));
+}
+
+// Four rows in bf16, in order: 32-bit lane 4 r + c2 holds row r's channels 2 c2, 2 c2 + 1.
+AVX512BF16 static inline __m512i rows4_bf16(const float *p, ptrdiff_t ld) {
+    return (__m512i)_mm512_cvtne2ps_pbh(load_rows2(p + 2 * ld, ld), load_rows2(p, ld));
+}
+
+// Word permutes of rows4_bf16's 32 words (word 8 r + c: row r, channel c), as word w's source:
+//   row_pairs      lane 8 h + c = (row 2h, row 2h + 1) of channel c: w -> 16 h + 8 e + c with
+//                  h = w / 16, c = w % 16 / 2, e = w % 2.
+//   row_pairs_dq   lane 2 c + h, the same pairs ordered by channel first: w -> 16 h + 8 e + c
+//                  with c = w / 4, h = w / 2 % 2, e = w % 2.
+static const uint16_t row_pairs[32] = {0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,
+                                       16, 24, 17, 25, 18, 26, 19, 27, 20, 28, 21, 29, 22, 30, 23, 31};
+static const uint16_t row_pairs_dq[32] = {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27,
+                                          4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31};
+
+// Sixteen rows (stride ld) as 4 vectors across rows: out[c2] lane r = row r's channels 2 c2,
+// 2 c2 + 1 in bf16. Two-source dword permutes gather two channel pairs of 8 rows (one per
+// half), 128-bit shuffles join the halves of rows 0-7 and 8-15.
+AVX512BF16 static inline void rows16_by_channel_pair(const float *p, ptrdiff_t ld, __m512i out[4]) {
+    __m512i z0 = rows4_bf16(p, ld), z1 = rows4_bf16(p + 4 * ld, ld);
+    __m512i z2 = rows4_bf16(p + 8 * ld, ld), z3 = rows4_bf16(p + 12 * ld, ld);
+    // Lane o of the 32 in (z0, z1): channel pair o / 8 (+ 2) of row o % 8 is at 4 (o % 8) + o / 8.
+    const __m512i lo = _mm512_set_epi32(29, 25, 21, 17, 13, 9, 5, 1, 28, 24, 20, 16, 12, 8, 4, 0);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(2));
+    __m512i a = _mm512_permutex2var_epi32(z0, lo, z1), b = _mm512_permutex2var_epi32(z2, lo, z3);
+    out[0] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0));
+    out[1] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2));
+    a = _mm512_permutex2var_epi32(z0, hi, z1), b = _mm512_permutex2var_epi32(z2, hi, z3);
+    out[2] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0));
+    out[3] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
 AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const float *q, const float *k,
                                                    const float *v, ptrdiff_t ld, float *o, ptrdiff_t ldo,
                                                    float *lse, float *scratch) {
     scratch = align64(scratch);
-    uint32_t *qT = (uint32_t *)scratch; // [4][L]: channel pair c2 of every query
-    uint32_t *kp = qT + 4 * L;          // [L][4]: key j's channel pairs
+    uint32_t *kp = (uint32_t *)scratch; // [L][4]: key j's channel pairs
     uint32_t *vp = kp + 4 * L;          // [L/2][8]: (v[j][c], v[j+1][c]) for even j
     float *s = (float *)(vp + 4 * L);   // [L][16]: raw q.k of one query block, key-major
-    for (int i = 0; i < L; i++)
-        for (int c2 = 0; c2 < 4; c2++) {
-            qT[c2 * L + i] = bf16_pair(q[i * ld + 2 * c2], q[i * ld + 2 * c2 + 1]);
-            kp[i * 4 + c2] = bf16_pair(k[i * ld + 2 * c2], k[i * ld + 2 * c2 + 1]);
-        }
-    for (int j = 0; j < L; j += 2)
-        for (int c = 0; c < 8; c++) vp[j * 4 + c] = bf16_pair(v[j * ld + c], v[(j + 1) * ld + c]);
+    const __m512i pairs = _mm512_loadu_si512(row_pairs);
+    for (int j = 0; j < L; j += 4) {
+        _mm512_storeu_si512(kp + 4 * j, rows4_bf16(k + j * ld, ld));
+        _mm512_storeu_si512(vp + 4 * j, _mm512_permutexvar_epi16(pairs, rows4_bf16(v + j * ld, ld)));
+    }
     // Scores stay unscaled q.k (the fp32 sum of bf16 products, as autocast's matmul gives);
     // the scale and log2(e) go into the exponent's one FMA.
     const float c = scale * 1.44269504f;
     for (int i0 = 0; i0 < L; i0 += 16) {
-        __m512bh qc[4];
-        for (int c2 = 0; c2 < 4; c2++) qc[c2] = load_bh(qT + c2 * L + i0);
+        __m512i qi[4];
+        rows16_by_channel_pair(q + i0 * ld, ld, qi);
+        __m512bh qc[4] = {(__m512bh)qi[0], (__m512bh)qi[1], (__m512bh)qi[2], (__m512bh)qi[3]};
         __m512 m = _mm512_set1_ps(-INFINITY);
         for (int j = 0; j < L; j++) {
             const uint32_t *kj = kp + j * 4;
@@ -122,11 +145,11 @@ AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const flo
     }
 }
 
-// The backward's scratch per block of 16 keys, 384 floats: K and V as channel pairs [4][16]
-// (32-bit lanes of bf16 pairs) at 0 and 64, the fp32 dV and dK accumulators [8][16] at 128 and
-// 256, interleaved per block for the fp32 kernel's reason (loads never 4 KB apart from a
-// pending store). After the blocks: K by channel in key order [L32 / 32][8][32] bf16 for
-// dQ, then dS of the pass's eight rows [8][L32] bf16 (L32 = L rounded up to 32, zero padded).
+// The backward's scratch per block of 16 keys, 384 floats: K and V by channel pair [4][16]
+// (lanes across keys) at 0 and 64, the fp32 dV and dK accumulators [8][16] at 128 and 256,
+// interleaved per block for the fp32 kernel's reason (loads never 4 KB apart from a pending
+// store). After the blocks: K for dQ, [L/4][16] lanes 2c + h = (k[j+2h][c], k[j+2h+1][c]),
+// then dS of the pass's eight rows [8][L] bf16.
 enum { BLOCK = 384 };
 
 AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const float *q, const float *k,
@@ -134,50 +157,45 @@ AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const fl
                                                     const float *dout, ptrdiff_t ldo, const float *lse, float *dq,
                                                     float *dk, float *dv, ptrdiff_t ldd, float *scratch) {
     scratch = align64(scratch);
-    const int L32 = (L + 31) & ~31;
-    uint16_t *kq = (uint16_t *)(scratch + (L / 16) * BLOCK);
-    uint16_t *dsb = kq + 8 * L32;
-    for (int j = 0; j < L; j++) {
-        uint32_t *kb = (uint32_t *)(scratch + (j / 16) * BLOCK) + j % 16;
-        float *acc = scratch + (j / 16) * BLOCK + 128 + j % 16;
-        for (int c2 = 0; c2 < 4; c2++) {
-            kb[c2 * 16] = bf16_pair(k[j * ld + 2 * c2], k[j * ld + 2 * c2 + 1]);
-            kb[64 + c2 * 16] = bf16_pair(v[j * ld + 2 * c2], v[j * ld + 2 * c2 + 1]);
-        }
-        for (int c = 0; c < 8; c++) {
-            acc[c * 16] = 0;
-            acc[128 + c * 16] = 0;
-            kq[(j / 32) * 256 + c * 32 + j % 32] = (uint16_t)bf16_bits(k[j * ld + c]);
-        }
-    }
-    for (int j = L; j < L32; j++) {
-        for (int c = 0; c < 8; c++) kq[(j / 32) * 256 + c * 32 + j % 32] = 0;
-        for (int r = 0; r < 8; r++) dsb[r * L32 + j] = 0;
+    uint32_t *kq = (uint32_t *)(scratch + (L / 16) * BLOCK);
+    uint16_t *dsb = (uint16_t *)(kq + 4 * L);
+    const __m512i pairs = _mm512_loadu_si512(row_pairs), pairs_dq = _mm512_loadu_si512(row_pairs_dq);
+    for (int j0 = 0; j0 < L; j0 += 16) {
+        float *blk = scratch + (j0 / 16) * BLOCK;
+        __m512i t[4];
+        rows16_by_channel_pair(k + j0 * ld, ld, t);
+        for (int c2 = 0; c2 < 4; c2++) _mm512_store_si512(blk + 16 * c2, t[c2]);
+        rows16_by_channel_pair(v + j0 * ld, ld, t);
+        for (int c2 = 0; c2 < 4; c2++) _mm512_store_si512(blk + 64 + 16 * c2, t[c2]);
+        for (int a = 0; a < 16; a++) _mm512_store_ps(blk + 128 + 16 * a, _mm512_setzero_ps());
+        for (int j = j0; j < j0 + 16; j += 4)
+            _mm512_storeu_si512(kq + 4 * j, _mm512_permutexvar_epi16(pairs_dq, rows4_bf16(k + j * ld, ld)));
     }
     const float c = scale * 1.44269504f;
     const __m512 cv = _mm512_set1_ps(c);
     for (int i = 0; i < L; i += 8) {
-        // Row pairs of this pass: q and dO rows as channel pairs (scores, dP), and channel c of
-        // rows 2rp, 2rp + 1 as pairs (dK, dV).
-        uint32_t qr[8][4], dr[8][4], qpair[4][8], dpair[4][8];
+        // This pass's eight rows: q and dO by channel pair ([8][4], for the scores and dP),
+        // and channel c of rows 2rp, 2rp + 1 as pairs ([4][8], for dK and dV).
+        uint32_t qr[32], dr[32], qpair[32], dpair[32];
         float D[8], l2[8];
-        for (int r = 0; r < 8; r++) {
-            const float *qi = q + (i + r) * ld, *di = dout + (i + r) * ldo, *oi = o + (i + r) * ldo;
-            float sum = 0;
-            for (int ch = 0; ch < 8; ch++) sum += bf16_round(di[ch]) * bf16_round(oi[ch]);
-            D[r] = sum;
-            l2[r] = lse[i + r] * 1.44269504f;
-            for (int c2 = 0; c2 < 4; c2++) {
-                qr[r][c2] = bf16_pair(qi[2 * c2], qi[2 * c2 + 1]);
-                dr[r][c2] = bf16_pair(di[2 * c2], di[2 * c2 + 1]);
-            }
+        __m512 prod[4];
+        for (int h = 0; h < 2; h++) {
+            __m512i qw = rows4_bf16(q + (i + 4 * h) * ld, ld), dw = rows4_bf16(dout + (i + 4 * h) * ldo, ldo);
+            __m512i ow = rows4_bf16(o + (i + 4 * h) * ldo, ldo);
+            _mm512_storeu_si512(qr + 16 * h, qw);
+            _mm512_storeu_si512(dr + 16 * h, dw);
+            _mm512_storeu_si512(qpair + 16 * h, _mm512_permutexvar_epi16(pairs, qw));
+            _mm512_storeu_si512(dpair + 16 * h, _mm512_permutexvar_epi16(pairs, dw));
+            // D = dO . o from their bf16 values, in fp32: products of rows 2m, 2m + 1 per vector.
+            prod[2 * h] = _mm512_mul_ps(_mm512_cvtpbh_ps((__m256bh)_mm512_castsi512_si256(dw)),
+                                        _mm512_cvtpbh_ps((__m256bh)_mm512_castsi512_si256(ow)));
+            prod[2 * h + 1] = _mm512_mul_ps(_mm512_cvtpbh_ps((__m256bh)_mm512_extracti64x4_epi64(dw, 1)),
+                                            _mm512_cvtpbh_ps((__m256bh)_mm512_extracti64x4_epi64(ow, 1)));
         }
-        for (int rp = 0; rp < 4; rp++)
-            for (int ch = 0; ch < 8; ch++) {
-                int r = i + 2 * rp;
-                qpair[rp][ch] = bf16_pair(q[r * ld + ch], q[(r + 1) * ld + ch]);
-                dpair[rp][ch] = bf16_pair(dout[r * ldo + ch], dout[(r + 1) * ldo + ch]);
-            }
+        __m512 rowsD[8];
+        for (int r = 0; r < 8; r++) rowsD[r] = _mm512_maskz_mov_ps(r % 2 ? 0xff00 : 0x00ff, prod[r / 2]);
+        reduce8(rowsD, D);
+        for (int r = 0; r < 8; r++) l2[r] = lse[i + r] * 1.44269504f;
         for (int j0 = 0; j0 < L; j0 += 16) {
             const uint32_t *kb = (const uint32_t *)(scratch + (j0 / 16) * BLOCK), *vb = kb + 64;
             float *dvb = scratch + (j0 / 16) * BLOCK + 128, *dkb = dvb + 128;
@@ -185,15 +203,16 @@ AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const fl
             for (int rp = 0; rp < 4; rp++) {
                 __m512 P[2], ds[2];
                 for (int h = 0; h < 2; h++) {
+                    const uint32_t *qrow = qr + 4 * (2 * rp + h), *drow = dr + 4 * (2 * rp + h);
+                    __m512 s0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(kb), pair_bcast(qrow));
+                    __m512 s1 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(kb + 16), pair_bcast(qrow + 1));
+                    __m512 d0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(vb), pair_bcast(drow));
+                    __m512 d1 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(vb + 16), pair_bcast(drow + 1));
+                    s0 = _mm512_dpbf16_ps(s0, load_bh(kb + 32), pair_bcast(qrow + 2));
+                    s1 = _mm512_dpbf16_ps(s1, load_bh(kb + 48), pair_bcast(qrow + 3));
+                    d0 = _mm512_dpbf16_ps(d0, load_bh(vb + 32), pair_bcast(drow + 2));
+                    d1 = _mm512_dpbf16_ps(d1, load_bh(vb + 48), pair_bcast(drow + 3));
                     int r = 2 * rp + h;
-                    __m512 s0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(kb), pair_bcast(&qr[r][0]));
-                    __m512 s1 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(kb + 16), pair_bcast(&qr[r][1]));
-                    __m512 d0 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(vb), pair_bcast(&dr[r][0]));
-                    __m512 d1 = _mm512_dpbf16_ps(_mm512_setzero_ps(), load_bh(vb + 16), pair_bcast(&dr[r][1]));
-                    s0 = _mm512_dpbf16_ps(s0, load_bh(kb + 32), pair_bcast(&qr[r][2]));
-                    s1 = _mm512_dpbf16_ps(s1, load_bh(kb + 48), pair_bcast(&qr[r][3]));
-                    d0 = _mm512_dpbf16_ps(d0, load_bh(vb + 32), pair_bcast(&dr[r][2]));
-                    d1 = _mm512_dpbf16_ps(d1, load_bh(vb + 48), pair_bcast(&dr[r][3]));
                     P[h] = exp2_bf16(_mm512_fmsub_ps(_mm512_add_ps(s0, s1), cv, _mm512_set1_ps(l2[r])));
                     ds[h] = _mm512_mul_ps(P[h], _mm512_sub_ps(_mm512_add_ps(d0, d1), _mm512_set1_ps(D[r])));
                 }
@@ -201,33 +220,38 @@ AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const fl
                 // dS in bf16 once: row 2rp's 16 values, then row 2rp + 1's, kept for dQ and
                 // interleaved for dK.
                 __m512i dsw = (__m512i)_mm512_cvtne2ps_pbh(ds[1], ds[0]);
-                _mm256_storeu_si256((__m256i *)(dsb + 2 * rp * L32 + j0), _mm512_castsi512_si256(dsw));
-                _mm256_storeu_si256((__m256i *)(dsb + (2 * rp + 1) * L32 + j0), _mm512_extracti64x4_epi64(dsw, 1));
-                Sp[rp] = interleave_bf16(ds[0], ds[1]);
+                _mm256_storeu_si256((__m256i *)(dsb + 2 * rp * L + j0), _mm512_castsi512_si256(dsw));
+                _mm256_storeu_si256((__m256i *)(dsb + (2 * rp + 1) * L + j0), _mm512_extracti64x4_epi64(dsw, 1));
+                Sp[rp] = (__m512bh)_mm512_permutexvar_epi16(
+                    _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                     23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0), dsw);
             }
             for (int ch = 0; ch < 8; ch++) {
                 __m512 av = _mm512_load_ps(dvb + ch * 16), ak = _mm512_load_ps(dkb + ch * 16);
                 for (int rp = 0; rp < 4; rp++) {
-                    av = _mm512_dpbf16_ps(av, Pp[rp], pair_bcast(&dpair[rp][ch]));
-                    ak = _mm512_dpbf16_ps(ak, Sp[rp], pair_bcast(&qpair[rp][ch]));
+                    av = _mm512_dpbf16_ps(av, Pp[rp], pair_bcast(dpair + 8 * rp + ch));
+                    ak = _mm512_dpbf16_ps(ak, Sp[rp], pair_bcast(qpair + 8 * rp + ch));
                 }
                 _mm512_store_ps(dvb + ch * 16, av);
                 _mm512_store_ps(dkb + ch * 16, ak);
             }
         }
-        // dQ = dS K scale: lane l sums keys 2l, 2l + 1 of each 32.
-        for (int r = 0; r < 8; r++) {
-            __m512 g[8];
-            for (int ch = 0; ch < 8; ch++) g[ch] = _mm512_setzero_ps();
-            for (int j0 = 0; j0 < L32; j0 += 32) {
-                __m512bh d = load_bh(dsb + r * L32 + j0);
-                const uint16_t *kc = kq + (j0 / 32) * 256;
-                for (int ch = 0; ch < 8; ch++) g[ch] = _mm512_dpbf16_ps(g[ch], d, load_bh(kc + ch * 32));
+        // dQ = dS K scale, four keys a step for the eight rows: lane 2c + h sums keys j + 2h,
+        // j + 2h + 1 of channel c, against row r's dS of keys j..j+3 broadcast as 64 bits.
+        __m512 g[8];
+        for (int r = 0; r < 8; r++) g[r] = _mm512_setzero_ps();
+        for (int j = 0; j < L; j += 4) {
+            __m512bh kk = load_bh(kq + 4 * j);
+            for (int r = 0; r < 8; r++) {
+                long long d4;
+                memcpy(&d4, dsb + r * L + j, 8);
+                g[r] = _mm512_dpbf16_ps(g[r], (__m512bh)_mm512_set1_epi64(d4), kk);
             }
-            float sum[8];
-            reduce8(g, sum);
-            float *dqr = dq + (i + r) * ldd;
-            for (int ch = 0; ch < 8; ch++) dqr[ch] = sum[ch] * scale;
+        }
+        for (int r = 0; r < 8; r++) {
+            __m512 sum = _mm512_add_ps(g[r], _mm512_shuffle_ps(g[r], g[r], 0xb1)); // lane 2c: channel c
+            __m512 even = _mm512_maskz_compress_ps(0x5555, sum);
+            _mm256_storeu_ps(dq + (i + r) * ldd, _mm512_castps512_ps256(_mm512_mul_ps(even, _mm512_set1_ps(scale))));
         }
     }
     for (int j = 0; j < L; j++) {

@@ -208,8 +208,8 @@ public enum ScaledDotProductAttention {
     package static func forwardScratch(_ L: Int) -> Int { 24 * L + 16 }
     package static func backwardScratch(_ L: Int) -> Int { 64 * L }
     /// The bf16 C kernels' (avx512_kernels.h), 16 floats for aligning the start included.
-    package static func bf16ForwardScratch(_ L: Int) -> Int { 28 * L + 16 }
-    package static func bf16BackwardScratch(_ L: Int) -> Int { 24 * L + 8 * ((L + 31) / 32 * 32) + 16 }
+    package static func bf16ForwardScratch(_ L: Int) -> Int { 24 * L + 16 }
+    package static func bf16BackwardScratch(_ L: Int) -> Int { 32 * L + 16 }
 
     /// True when a bf16 run's d = 8 heads (already on the AVX-512 path) take the bf16 kernels.
     package static func runsBF16(_ precision: ConvolutionPrecision) -> Bool {

@@ -21,8 +21,7 @@ void avx512_attention_head8_backward(int L, float scale, const float *q, const f
 
 /// The same two in bf16 arithmetic (PyTorch autocast's: q, k, v, o, dO, P and dS rounded to
 /// bf16 as product operands, fp32 sums and softmax), for CPUs with AVX512-BF16 (the caller
-/// checks). Same arguments; scratch: 28 * L + 16 floats forward, 24 * L + 8 * L32 + 16
-/// backward (L32: L rounded up to a multiple of 32).
+/// checks). Same arguments; scratch: 24 * L + 16 floats forward, 32 * L + 16 backward.
 void avx512bf16_attention_head8_forward(int L, float scale, const float *q, const float *k, const float *v,
                                         ptrdiff_t ld, float *o, ptrdiff_t ldo, float *lse, float *scratch);
 void avx512bf16_attention_head8_backward(int L, float scale, const float *q, const float *k, const float *v,
