@@ -87,6 +87,49 @@ AVX512BF16 static inline void rows16_by_channel_pair(const float *p, ptrdiff_t l
     out[3] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2));
 }
 
+// The inverse for fp32 results: a[c] lane r (channel c of row r) to 16 rows of 8 at stride ld.
+// Pairs of channels interleave, then pairs of pairs, leaving row 4q + p's channels 0-3 (4-7)
+// in 128-bit lane q of lo[p] (hi[p]).
+AVX512BF16 static inline void store_rows16(const __m512 a[8], float *out, ptrdiff_t ld) {
+    __m512 t[8], lo[4], hi[4];
+    for (int c = 0; c < 8; c += 2) {
+        t[c] = _mm512_unpacklo_ps(a[c], a[c + 1]);     // lane q: rows 4q, 4q+1 of channels c, c+1
+        t[c + 1] = _mm512_unpackhi_ps(a[c], a[c + 1]); //         rows 4q+2, 4q+3
+    }
+    for (int h = 0; h < 2; h++) {
+        __m512d x = _mm512_castps_pd(t[4 * h]), y = _mm512_castps_pd(t[4 * h + 2]);
+        __m512d xh = _mm512_castps_pd(t[4 * h + 1]), yh = _mm512_castps_pd(t[4 * h + 3]);
+        __m512 *dst = h ? hi : lo;
+        dst[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
+        dst[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
+        dst[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(xh, yh));
+        dst[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(xh, yh));
+    }
+#define STORE_LANE(q)                                                                        \
+    for (int p = 0; p < 4; p++) {                                                            \
+        _mm_storeu_ps(out + (4 * (q) + p) * ld, _mm512_extractf32x4_ps(lo[p], q));           \
+        _mm_storeu_ps(out + (4 * (q) + p) * ld + 4, _mm512_extractf32x4_ps(hi[p], q));       \
+    }
+    STORE_LANE(0) STORE_LANE(1) STORE_LANE(2) STORE_LANE(3)
+#undef STORE_LANE
+}
+
+// ln x for x >= 1 (the softmax sums, whose largest term is 1): x = 2^e m with m in
+// [0.75, 1.5), ln m = 2 atanh(t) with t = (m - 1) / (m + 1), |t| <= 0.2, to t^9 (the next term
+// is below 2e-8).
+AVX512BF16 static inline __m512 log_sum(__m512 x) {
+    __m512 e = _mm512_getexp_ps(x), m = _mm512_getmant_ps(x, _MM_MANT_NORM_p75_1p5, _MM_MANT_SIGN_src);
+    // getmant in [0.75, 1.5) with getexp's exponent: correct it where m < 1 halved the exponent.
+    e = _mm512_mask_add_ps(e, _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.0f), _CMP_LT_OQ), e, _mm512_set1_ps(1.0f));
+    __m512 t = _mm512_div_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)), _mm512_add_ps(m, _mm512_set1_ps(1.0f)));
+    __m512 t2 = _mm512_mul_ps(t, t);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(2.0f / 9), t2, _mm512_set1_ps(2.0f / 7));
+    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f / 5));
+    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f / 3));
+    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f));
+    return _mm512_fmadd_ps(e, _mm512_set1_ps(0.69314718f), _mm512_mul_ps(p, t));
+}
+
 AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const float *q, const float *k,
                                                    const float *v, ptrdiff_t ld, float *o, ptrdiff_t ldo,
                                                    float *lse, float *scratch) {
@@ -132,16 +175,10 @@ AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const flo
         }
         __m512 total = _mm512_add_ps(t0, t1);
         __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), total);
-        float out[8][16], mx[16], tot[16];
-        for (int ch = 0; ch < 8; ch++) _mm512_storeu_ps(out[ch], _mm512_mul_ps(acc[ch], inv));
-        _mm512_storeu_ps(mx, m);
-        _mm512_storeu_ps(tot, total);
-        for (int r = 0; r < 16; r++) {
-            float *orow = o + (i0 + r) * ldo;
-            for (int ch = 0; ch < 8; ch++) orow[ch] = out[ch][r];
-            // total = sum of e^(scale (s - m)), so lse = scale m + ln(total).
-            lse[i0 + r] = mx[r] * scale + logf(tot[r]);
-        }
+        for (int ch = 0; ch < 8; ch++) acc[ch] = _mm512_mul_ps(acc[ch], inv);
+        store_rows16(acc, o + i0 * ldo, ldo);
+        // total = sum of e^(scale (s - m)), so lse = scale m + ln(total).
+        _mm512_storeu_ps(lse + i0, _mm512_fmadd_ps(m, _mm512_set1_ps(scale), log_sum(total)));
     }
 }
 
@@ -254,11 +291,12 @@ AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const fl
             _mm256_storeu_ps(dq + (i + r) * ldd, _mm512_castps512_ps256(_mm512_mul_ps(even, _mm512_set1_ps(scale))));
         }
     }
-    for (int j = 0; j < L; j++) {
-        const float *acc = scratch + (j / 16) * BLOCK + 128 + j % 16;
-        for (int ch = 0; ch < 8; ch++) {
-            dv[j * ldd + ch] = acc[ch * 16];
-            dk[j * ldd + ch] = acc[128 + ch * 16] * scale;
-        }
+    for (int j0 = 0; j0 < L; j0 += 16) {
+        const float *acc = scratch + (j0 / 16) * BLOCK + 128;
+        __m512 a[8];
+        for (int ch = 0; ch < 8; ch++) a[ch] = _mm512_load_ps(acc + ch * 16);
+        store_rows16(a, dv + j0 * ldd, ldd);
+        for (int ch = 0; ch < 8; ch++) a[ch] = _mm512_mul_ps(_mm512_load_ps(acc + 128 + ch * 16), _mm512_set1_ps(scale));
+        store_rows16(a, dk + j0 * ldd, ldd);
     }
 }
