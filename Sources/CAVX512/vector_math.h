@@ -66,5 +66,20 @@ AVX512 static inline __m256i round_to_bf16(__m512 x) {
     return _mm512_cvtepi32_epi16(rounded);
 }
 
+// Sum of each of 8 vectors' 16 lanes, as 8 floats.
+AVX512 static inline void reduce8(const __m512 g[8], float out[8]) {
+    // Halve the width three times, pairing vectors so each step does useful adds.
+    __m256 h[8];
+    for (int c = 0; c < 8; c++)
+        h[c] = _mm256_add_ps(_mm512_castps512_ps256(g[c]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g[c]), 1)));
+    // h[c] lanes 0..7 sum to channel c; transpose-add 8 x 8.
+    __m256 a0 = _mm256_hadd_ps(h[0], h[1]), a1 = _mm256_hadd_ps(h[2], h[3]);
+    __m256 a2 = _mm256_hadd_ps(h[4], h[5]), a3 = _mm256_hadd_ps(h[6], h[7]);
+    __m256 b0 = _mm256_hadd_ps(a0, a1), b1 = _mm256_hadd_ps(a2, a3);
+    // b0 = [c0 c1 c2 c3 | c0 c1 c2 c3] halves (low 128: lanes 0-3, high: lanes 4-7), same b1.
+    __m256 lo = _mm256_permute2f128_ps(b0, b1, 0x20), hi = _mm256_permute2f128_ps(b0, b1, 0x31);
+    _mm256_storeu_ps(out, _mm256_add_ps(lo, hi));
+}
+
 // Scratch rounded up to a cache line: an unaligned 64-byte load or store always spans two.
 static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }

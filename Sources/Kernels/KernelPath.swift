@@ -16,6 +16,9 @@ public enum KernelPath: Sendable {
     /// Read once: the kernels ask for every image and every product.
     package static let avx512Available = peak_has_avx512() != 0
 
+    /// AVX512-BF16 (vdpbf16ps), for the bf16 attention kernels; read once.
+    package static let avx512BF16Available = peak_has_avx512bf16() != 0
+
     /// The paths this CPU can run, for benchmarks that time each.
     package static var runnable: [KernelPath] { avx512Available ? [.swift, .avx512] : [.swift] }
 

@@ -20,6 +20,11 @@ import Foundation
 /// versions with 16-lane vectors across keys or queries instead (Sources/CAVX512), which
 /// spend half an FMA per score each way; these Swift kernels stay the reference and the path
 /// everywhere else.
+///
+/// `precision: .bf16` (a bf16 run) sends the d = 8, L % 16 == 0 heads on a CPU with
+/// AVX512-BF16 to bf16 versions of the C kernels (attention_bf16.c: PyTorch autocast's
+/// arithmetic, bf16 operands and fp32 sums, about half the instructions); everything else,
+/// fp32 runs included, takes the paths above unchanged.
 public enum ScaledDotProductAttention {
     /// Writes o and the per-row log-sum-exp lse [N, heads, L] of the scaled scores.
     public static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
@@ -51,7 +56,7 @@ public enum ScaledDotProductAttention {
     package static func forward(n: Int, length L: Int, heads: Int, headDim d: Int,
                         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                         o: UnsafeMutablePointer<Float>, ldo: Int, lse: UnsafeMutablePointer<Float>,
-                        kernel: KernelPath = .best) {
+                        kernel: KernelPath = .best, precision: ConvolutionPrecision = .fp32) {
         let scale = 1 / Float(d).squareRoot()
         guard d == 8 && L % 8 == 0 else {
             Parallel.forEach(n * heads) { task in
@@ -63,13 +68,19 @@ public enum ScaledDotProductAttention {
             return
         }
         let avx512 = kernel.runsAVX512(when: L % 16 == 0)
+        let bf16 = avx512 && runsBF16(precision)
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
             let b = task / groups, h0 = (task % groups) * hpt
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: forwardScratch(L))
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bf16 ? bf16ForwardScratch(L) : forwardScratch(L))
             defer { scratch.deallocate() }
             for h in h0..<min(heads, h0 + hpt) {
                 let off = b * L * ld + h * 8
+                if bf16 {
+                    avx512bf16_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
+                                                       o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch)
+                    continue
+                }
                 if avx512 {
                     avx512_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
                                                    o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch)
@@ -85,7 +96,8 @@ public enum ScaledDotProductAttention {
                          q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
                          o: UnsafePointer<Float>, dout: UnsafePointer<Float>, ldo: Int, lse: UnsafePointer<Float>,
                          dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
-                         dv: UnsafeMutablePointer<Float>, ldd: Int, kernel: KernelPath = .best) {
+                         dv: UnsafeMutablePointer<Float>, ldd: Int, kernel: KernelPath = .best,
+                         precision: ConvolutionPrecision = .fp32) {
         let scale = 1 / Float(d).squareRoot()
         guard d == 8 && L % 8 == 0 else {
             Parallel.forEach(n * heads) { task in
@@ -98,13 +110,20 @@ public enum ScaledDotProductAttention {
             return
         }
         let avx512 = kernel.runsAVX512(when: L % 16 == 0)
+        let bf16 = avx512 && runsBF16(precision)
         let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
         Parallel.forEach(n * groups) { task in
             let b = task / groups, h0 = (task % groups) * hpt
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: backwardScratch(L))
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bf16 ? bf16BackwardScratch(L) : backwardScratch(L))
             defer { scratch.deallocate() }
             for h in h0..<min(heads, h0 + hpt) {
                 let off = b * L * ld + h * 8, offO = b * L * ldo + h * 8, offD = b * L * ldd + h * 8
+                if bf16 {
+                    avx512bf16_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
+                                                        dout + offO, ldo, lse + (b * heads + h) * L,
+                                                        dq + offD, dk + offD, dv + offD, ldd, scratch)
+                    continue
+                }
                 if avx512 {
                     avx512_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
                                                     dout + offO, ldo, lse + (b * heads + h) * L,
@@ -188,6 +207,14 @@ public enum ScaledDotProductAttention {
     /// (The AVX-512 kernels need 24 L + 16 and 36 L + 16.)
     package static func forwardScratch(_ L: Int) -> Int { 24 * L + 16 }
     package static func backwardScratch(_ L: Int) -> Int { 64 * L }
+    /// The bf16 C kernels' (avx512_kernels.h), 16 floats for aligning the start included.
+    package static func bf16ForwardScratch(_ L: Int) -> Int { 24 * L + 16 }
+    package static func bf16BackwardScratch(_ L: Int) -> Int { 32 * L + 16 }
+
+    /// True when a bf16 run's d = 8 heads (already on the AVX-512 path) take the bf16 kernels.
+    package static func runsBF16(_ precision: ConvolutionPrecision) -> Bool {
+        precision == .bf16 && KernelPath.avx512BF16Available
+    }
 
     /// Eight Float8 values, one per row of a block (held in registers by the loops below).
     package typealias Rows8 = (Float8, Float8, Float8, Float8, Float8, Float8, Float8, Float8)

@@ -35,8 +35,10 @@ import Testing
     /// (a to_q bias, whose gradient is small), gradients that are zero in exact arithmetic up
     /// to 2.2e-4; with the linears in bf16 too (`LinearProducts`, 2026-12-06): output
     /// 0.0074-0.0086, input gradient 1.0-1.2e-2, worst parameter gradient 3.5-7.0e-2 (to_q
-    /// biases) over the two fixtures. The bounds are 2-4x those; a real fault (a wrong
-    /// layout, a missed term) gives errors near 1.
+    /// biases) over the two fixtures; with attention in bf16 too (`AttentionBF16Tests`,
+    /// 2026-12-06): output 0.0082-0.0086, input gradient 1.0-1.3e-2, worst parameter gradient
+    /// 3.5-7.2e-2 (to_q biases). The bounds are 2-4x those; a real fault (a wrong layout, a
+    /// missed term) gives errors near 1.
     @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: ["tiny", "tiny-rgb"])
     func bf16ForwardAndGradientsStayWithinItsRounding(fixture: String) throws {
         try compare(fixture: fixture, convolutions: .oneDNN(.bf16), Tolerance.bf16)

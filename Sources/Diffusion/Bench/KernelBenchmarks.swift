@@ -108,18 +108,22 @@ public struct KernelBenchmarks {
             let dq = random(n * L * C, seed: 6), dk = random(n * L * C, seed: 7), dv = random(n * L * C, seed: 8)
             defer { for p in [q, k, v, o, lse, dq, dk, dv] { p.deallocate() } }
             let perRow = Double(n * heads * L * L)
-            for kernel in KernelPath.runnable {
+            // Each path in fp32, then the bf16 kernels where the CPU has AVX512-BF16.
+            let paths = KernelPath.runnable.map { ($0, ConvolutionPrecision.fp32) }
+                + (KernelPath.avx512Available && KernelPath.avx512BF16Available ? [(.avx512, .bf16)] : [])
+            for (kernel, precision) in paths {
                 let tf = time {
                     ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, ld: C,
-                                                      o: o, ldo: C, lse: lse, kernel: kernel)
+                                                      o: o, ldo: C, lse: lse, kernel: kernel, precision: precision)
                 }
                 let tb = time {
                     ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: 8, q: q, k: k, v: v, ld: C,
                                                        o: o, dout: q, ldo: C, lse: lse, dq: dq, dk: dk, dv: dv, ldd: C,
-                                                       kernel: kernel)
+                                                       kernel: kernel, precision: precision)
                 }
-                log(String(format: "attention %-6@ n %d L %3d heads %2d: fwd %.2f ms (%.2f ns/score), bwd %.2f ms (%.2f ns/score)",
-                           "\(kernel)" as NSString, n, L, heads, tf * 1e3, tf / perRow * 1e9, tb * 1e3, tb / perRow * 1e9))
+                let label = precision == .bf16 ? "\(kernel)-bf16" : "\(kernel)"
+                log(String(format: "attention %-11@ n %d L %3d heads %2d: fwd %.2f ms (%.2f ns/score), bwd %.2f ms (%.2f ns/score)",
+                           label as NSString, n, L, heads, tf * 1e3, tf / perRow * 1e9, tb * 1e3, tb / perRow * 1e9))
             }
         }
     }

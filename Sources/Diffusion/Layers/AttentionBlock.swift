@@ -64,7 +64,7 @@ public final class AttentionBlock {
         context.timed("attention forward") {
             ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: headDim,
                                               q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
-                                              o: o.data, ldo: C, lse: lse.data)
+                                              o: o.data, ldo: C, lse: lse.data, precision: context.linearPrecision)
         }
         let y = toOut.forward(o, residual: x)
         saved = context.recordsForBackward ? (h, qkv, o, lse, w) : nil
@@ -81,7 +81,8 @@ public final class AttentionBlock {
             ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
                                                q: s.qkv.data, k: s.qkv.data + C, v: s.qkv.data + 2 * C, ld: 3 * C,
                                                o: s.o.data, dout: dO.data, ldo: C, lse: s.lse.data,
-                                               dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C)
+                                               dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C,
+                                               precision: context.linearPrecision)
         }
         // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])
