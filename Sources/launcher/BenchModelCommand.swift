@@ -21,6 +21,7 @@ struct BenchModel: ParsableCommand {
     var profile = false
     @Option(help: "Also write the figures as JSON to this file.") var json: String?
     @OptionGroup var convolution: ConvolutionOptions
+    @Flag(help: LowMemoryFlag.help) var lowMemory = false
 
     func validate() throws {
         // Before the timed runs, not after them.
@@ -35,7 +36,8 @@ struct BenchModel: ParsableCommand {
         let threads = threads.configureSingleProcess()
         let report = try ModelBenchmarkReport.measure(
             preset: preset, convolutions: convolution.resolve(for: preset.benchmarkConfig, .training), threads: threads, forwardBatch: forwardBatch,
-            trainBatch: batch, iterations: iterations, profile: profile, verbose: verbose, log: { print($0) })
+            trainBatch: batch, iterations: iterations, profile: profile, verbose: verbose, lowMemory: lowMemory,
+            log: { print($0) })
         print(report.summary)
         if let json { try writeJSON(report, to: json) }
     }

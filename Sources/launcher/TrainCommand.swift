@@ -61,6 +61,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Sampler for the final grid (see `launcher sample --help`).") var sampler: SamplerName = .ddpm
     @OptionGroup var clip: ClipFlag
     @Flag(help: "Write no TensorBoard event files (tensorboard/ in the run folder).") var noTensorboard = false
+    @Flag(help: LowMemoryFlag.help) var lowMemory = false
     @OptionGroup(title: "Evaluation while training") var evaluation: EvaluationFlags
     @OptionGroup(title: "Stalled ranks") var stall: StallFlags
 
@@ -123,6 +124,7 @@ struct TrainCommand: ParsableCommand {
             let classNames = userData?.classNames ?? FashionMNIST.classNames
             trainer.model.context.convolutions = try convolution.resolve(for: trainer.model.config, .training,
                                                                           report: comm.isRoot, agreeingOn: comm)
+            trainer.model.context.recomputesNormOutputs = lowMemory
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
                                       tensorBoard: !noTensorboard)

@@ -2,12 +2,12 @@ import Foundation
 import Testing
 @testable import Diffusion
 
-/// In bf16 runs the group norms write bf16 for the convolutions after them, and those
-/// recompute it in backward instead of keeping it (`Conv2DLayer.forward(normalized:by:)`).
-/// That must change nothing: the norm rounds as oneDNN's conversion did (to nearest, ties
-/// to even), and the recompute repeats the forward's arithmetic. So a whole U-Net's output,
-/// input gradient and every parameter gradient must equal, bit for bit, those of a run that
-/// keeps fp32 norm outputs and lets oneDNN convert them.
+/// In bf16 runs the group norms write bf16 for the convolutions after them, which keep that
+/// for backward, or recompute it there (`Conv2DLayer.forward(normalized:by:)`). That must
+/// change nothing: the norm rounds as oneDNN's conversion did (to nearest, ties to even),
+/// and the recompute repeats the forward's arithmetic. So a whole U-Net's output, input
+/// gradient and every parameter gradient must equal, bit for bit, those of a run that keeps
+/// fp32 norm outputs and lets oneDNN convert them.
 @Suite(.kernelThreads(2)) struct BF16ActivationTests {
     /// 16-channel blocks take the AVX-512 norm kernel, 8-channel ones the Swift kernel; the
     /// 32-channel attention projects on oneDNN's bf16 matmul, the 16-channel one on GEMM.
@@ -19,11 +19,12 @@ import Testing
         var rng = RandomStream(seed: 7, key: 2)
         let x = Tensor(shape: [3, 8, 8, 1])
         for i in 0..<x.count { x[i] = Float(rng.normal()) }
-        func run(normOutputsInBF16: Bool) throws -> (out: [Float], dx: [Float], grads: [Float]) {
+        func run(normOutputsInBF16: Bool, recomputed: Bool = false) throws -> (out: [Float], dx: [Float], grads: [Float]) {
             let model = try UNet2DModel(config: config)
             model.initializeParameters(seed: 3)
             model.context.convolutions = .oneDNN(.bf16)
             model.context.normOutputsInBF16 = normOutputsInBF16
+            model.context.recomputesNormOutputs = recomputed
             #expect(model.context.bf16Activations == normOutputsInBF16)
             let out = try model.forward(x, timesteps: [1, 400, 900], classLabels: nil, recordForBackward: true)
             let dOut = Tensor(shape: out.shape)
@@ -31,11 +32,14 @@ import Testing
             let dx = model.backward(dOut)
             return (out.array, dx.array, Array(UnsafeBufferPointer(start: model.store.grads, count: model.store.count)))
         }
-        let kept = try run(normOutputsInBF16: false), recomputed = try run(normOutputsInBF16: true)
+        let kept = try run(normOutputsInBF16: false)
         func differing(_ a: [Float], _ b: [Float]) -> Int { zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count }
-        #expect(differing(recomputed.out, kept.out) == 0)
-        #expect(differing(recomputed.dx, kept.dx) == 0)
-        #expect(differing(recomputed.grads, kept.grads) == 0, "of \(kept.grads.count) parameter gradients")
+        for recompute in [false, true] {
+            let bf16 = try run(normOutputsInBF16: true, recomputed: recompute)
+            #expect(differing(bf16.out, kept.out) == 0, "recomputed \(recompute)")
+            #expect(differing(bf16.dx, kept.dx) == 0, "recomputed \(recompute)")
+            #expect(differing(bf16.grads, kept.grads) == 0, "of \(kept.grads.count) parameter gradients, recomputed \(recompute)")
+        }
         #expect(kept.grads.contains { $0 != 0 })
     }
 

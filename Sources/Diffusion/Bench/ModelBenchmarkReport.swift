@@ -131,12 +131,14 @@ extension ModelBenchmarkReport {
     /// peak from another day would mean nothing), then times it (`ModelBenchmark.run`).
     /// `log` gets a first line saying what runs, then, with `verbose`, every iteration.
     public static func measure(preset: ModelPreset, convolutions: ConvolutionBackend, threads: Int, forwardBatch: Int,
-                               trainBatch: Int, iterations: Int, profile: Bool, verbose: Bool = false,
+                               trainBatch: Int, iterations: Int, profile: Bool, verbose: Bool = false, lowMemory: Bool = false,
                                log: (String) -> Void) throws -> ModelBenchmarkReport {
         let cost = try self.cost(of: preset)
         let model = try benchmarkModel(preset: preset, convolutions: convolutions)
+        model.context.recomputesNormOutputs = lowMemory
         let backend = model.context.convolutions
-        log("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(backend)")
+        log("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(backend)"
+            + (lowMemory && model.context.bf16Activations ? ", low memory (norm outputs recomputed)" : ""))
         let peaks = PeakReport.Peaks(threads: threads)
         let engine = ArithmeticPeak.engine(of: backend)
         let result = try ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: trainBatch, iterations: iterations,

@@ -13,9 +13,9 @@ public final class AttentionBlock {
     let channels, heads, headDim: Int
     let norm: GroupNorm
     let toQ, toK, toV, toOut: Linear
-    /// h, the norm's output, only in fp32 runs: with bf16 activations the norm writes it in
-    /// bf16 for the projections and recomputes it for their backward.
-    private var saved: (h: Tensor?, qkv: Tensor, o: Tensor, lse: Tensor, w: Tensor)?
+    /// h, the norm's output: fp32, or with bf16 activations bf16 (hb), which is nil when
+    /// the norm recomputes it for backward (`recomputesNormOutputs`).
+    private var saved: (h: Tensor?, hb: BF16Tensor?, qkv: Tensor, o: Tensor, lse: Tensor, w: Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 channels: Int, headDim: Int, groups: Int, eps: Float) {
@@ -67,7 +67,7 @@ public final class AttentionBlock {
                                               o: o.data, ldo: C, lse: lse.data, precision: context.linearPrecision)
         }
         let y = toOut.forward(o, residual: x)
-        saved = context.recordsForBackward ? (h, qkv, o, lse, w) : nil
+        saved = context.recordsForBackward ? (h, context.recomputesNormOutputs ? nil : hb, qkv, o, lse, w) : nil
         return y
     }
 
@@ -86,7 +86,7 @@ public final class AttentionBlock {
         }
         // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])
-        let hb = s.h == nil ? norm.recomputedBF16() : nil
+        let hb = s.h == nil ? s.hb ?? norm.recomputedBF16() : nil
         context.timed("linear backward") {
             let g = Tensor(shape: [3 * C * C + 3 * C])
             GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)

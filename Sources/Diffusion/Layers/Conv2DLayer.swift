@@ -6,7 +6,7 @@ public final class Conv2DLayer {
     let cin, cout, k, stride, pad: Int
     let weightOffset, biasOffset: Int
     private var input: Tensor?
-    /// A bf16 forward's input, recomputed for backward (`forward(bf16:recompute:)`).
+    /// A bf16 forward's input, kept or recomputed for backward (`forward(bf16:recompute:)`).
     private var bf16Input: (() -> BF16Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
@@ -57,17 +57,19 @@ public final class Conv2DLayer {
     }
 
     /// conv(norm(x)). Where the convolutions run bf16 (`ForwardContext.bf16Activations`) the
-    /// norm writes its output in bf16 and the convolution reads it as it is and keeps none
-    /// of it: its backward has the norm recompute it.
+    /// norm writes its output in bf16, which the convolution reads as it is and keeps for
+    /// backward (half of an fp32 copy), or with `recomputesNormOutputs` keeps none of: its
+    /// backward has the norm recompute it.
     func forward(normalized x: Tensor, by norm: GroupNorm, imageBias: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
         guard context.bf16Activations else { return forward(norm.forward(x), imageBias: imageBias, residual: residual) }
-        return forward(bf16: norm.forwardBF16(x), recompute: { [norm] in norm.recomputedBF16() },
+        let y = norm.forwardBF16(x)
+        return forward(bf16: y, recompute: context.recomputesNormOutputs ? { [norm] in norm.recomputedBF16() } : { [y] in y },
                        imageBias: imageBias, residual: residual)
     }
 
     /// As `forward(_:imageBias:residual:)` on an input already in bf16 (a group norm's output,
-    /// when the convolutions run in bf16). Nothing is kept: backward calls `recompute` for the
-    /// same input again (`GroupNorm.recomputedBF16`).
+    /// when the convolutions run in bf16). Backward calls `recompute` for the same input
+    /// (the kept tensor, or `GroupNorm.recomputedBF16`).
     func forward(bf16 x: BF16Tensor, recompute: @escaping () -> BF16Tensor, imageBias: Tensor?, residual: Tensor?) -> Tensor {
         let y = output(geometry(x.shape), imageBias: imageBias, residual: residual) { g, bias, y in
             context.convolutions.forward(g, bf16: x.data, weight: store.values + weightOffset, bias: bias,
