@@ -69,13 +69,21 @@ def worker(a):
                       'torch': torch.__version__}))
 
 
-def ours(a, preset, backend, precision, algorithm, out):
-    path = os.path.join(out, f'ours-{preset}-{backend}-{precision}-{algorithm}.json')
+# Our variants by --ours name: (backend, precision, oneDNN algorithm, --low-memory); bf16 runs direct.
+OURS = {'swift-fp32': ('swift', 'fp32', 'direct', False), 'onednn-fp32': ('onednn', 'fp32', 'direct', False),
+        'onednn-winograd': ('onednn', 'fp32', 'winograd', False), 'onednn-bf16': ('onednn', 'bf16', 'direct', False),
+        'bf16-low-memory': ('onednn', 'bf16', 'direct', True)}
+
+
+def ours(a, preset, backend, precision, algorithm, out, low_memory=False):
+    path = os.path.join(out, f'ours-{preset}-{backend}-{precision}-{algorithm}{"-low-memory" if low_memory else ""}.json')
     cmd = [a.launcher, 'bench', 'model', '--preset', preset, '--batch', str(a.batch), '--forward-batch',
            str(a.forward_batch), '--iterations', str(a.iterations), '--threads', str(a.threads),
            '--backend', backend, '--json', path]
     if backend == 'onednn':
         cmd += ['--precision', precision, '--conv-algorithm', algorithm]
+    if low_memory:
+        cmd.append('--low-memory')
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(path) as f:
         return json.load(f)
@@ -107,15 +115,15 @@ def main():
                         'ratio the median of the ratios within a round (a shared machine drifts between variants)')
     p.add_argument('--threads', type=int, default=os.cpu_count())
     p.add_argument('--compile', action='store_true', help='also time torch.compile (slow to compile)')
+    p.add_argument('--ours', nargs='+', choices=list(OURS), default=[k for k in OURS if k != 'bf16-low-memory'],
+                   help='our variants to time (default: all but bf16-low-memory)')
     p.add_argument('--timeout', type=float, default=1800)
     p.add_argument('--out', default='runs/bench-pytorch')
     a = p.parse_args()
     if a.worker:
         return worker(a)
     os.makedirs(a.out, exist_ok=True)
-    # (backend, precision, oneDNN algorithm); bf16 always runs direct
-    ours_variants = [('swift', 'fp32', 'direct'), ('onednn', 'fp32', 'direct'), ('onednn', 'fp32', 'winograd'),
-                     ('onednn', 'bf16', 'direct')]
+    ours_variants = [OURS[k] for k in a.ours]
     torch_variants = ['eager-fp32', 'eager-bf16'] + (['compile-fp32', 'compile-bf16'] if a.compile else [])
     rows, peaks = [], []
     load_start = os.getloadavg()
@@ -133,9 +141,10 @@ def main():
         rounds = []  # per round: variant name -> figures
         for round_ in range(a.rounds):
             results = {}
-            for backend, precision, algorithm in ours_variants:
-                name = f'ours {backend} {precision}' + (' winograd' if algorithm == 'winograd' else '')
-                r = results[name] = ours(a, preset, backend, precision, algorithm, a.out)
+            for backend, precision, algorithm, low_memory in ours_variants:
+                name = f'ours {backend} {precision}' + (' winograd' if algorithm == 'winograd' else '') \
+                    + (' low-memory' if low_memory else '')
+                r = results[name] = ours(a, preset, backend, precision, algorithm, a.out, low_memory)
                 keep(preset, round_, name, r)
                 peaks.append((r.get('fp32PeakGFLOPS'), r.get('bf16PeakGFLOPS')))
             for variant in torch_variants:
@@ -143,9 +152,10 @@ def main():
                 if r is None:
                     continue
                 keep(preset, round_, f'pytorch {variant}', r)
-                if r['parameters'] != results['ours swift fp32']['parameters']:
+                mine = next(v for k, v in results.items() if k.startswith('ours'))
+                if r['parameters'] != mine['parameters']:
                     sys.exit(f"{preset}: PyTorch model has {r['parameters']} parameters, ours "
-                             f"{results['ours swift fp32']['parameters']}: the configs disagree")
+                             f"{mine['parameters']}: the configs disagree")
                 results[f'pytorch {variant}'] = r
             rounds.append(results)
         for name in rounds[0]:
