@@ -56,8 +56,23 @@ AVX512BF16 static inline __m512 load_rows2(const float *p, ptrdiff_t ld) {
 }
 
 // Four rows in bf16, in order: 32-bit lane 4 r + c2 holds row r's channels 2 c2, 2 c2 + 1.
-AVX512BF16 static inline __m512i rows4_bf16(const float *p, ptrdiff_t ld) {
-    return (__m512i)_mm512_cvtne2ps_pbh(load_rows2(p + 2 * ld, ld), load_rows2(p, ld));
+// Rows that are bf16 already (bf16 = 1: uint16_t rows, `ld` apart) are loaded as they are,
+// 16 bytes a row; fp32 ones are rounded.
+AVX512BF16 static inline __m512i rows4_bf16(const void *p, ptrdiff_t ld, int bf16) {
+    if (bf16) {
+        const uint16_t *w = (const uint16_t *)p;
+        __m512i z = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)w));
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(w + ld)), 1);
+        z = _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(w + 2 * ld)), 2);
+        return _mm512_inserti32x4(z, _mm_loadu_si128((const __m128i *)(w + 3 * ld)), 3);
+    }
+    const float *f = (const float *)p;
+    return (__m512i)_mm512_cvtne2ps_pbh(load_rows2(f + 2 * ld, ld), load_rows2(f, ld));
+}
+
+// Row r of a [rows][ld] array of floats (bf16 = 0) or bf16 values (bf16 = 1).
+static inline const void *row_at(const void *p, ptrdiff_t r, ptrdiff_t ld, int bf16) {
+    return bf16 ? (const void *)((const uint16_t *)p + r * ld) : (const void *)((const float *)p + r * ld);
 }
 
 // Word permutes of rows4_bf16's 32 words (word 8 r + c: row r, channel c), as word w's source:
@@ -73,9 +88,9 @@ static const uint16_t row_pairs_dq[32] = {0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18,
 // Sixteen rows (stride ld) as 4 vectors across rows: out[c2] lane r = row r's channels 2 c2,
 // 2 c2 + 1 in bf16. Two-source dword permutes gather two channel pairs of 8 rows (one per
 // half), 128-bit shuffles join the halves of rows 0-7 and 8-15.
-AVX512BF16 static inline void rows16_by_channel_pair(const float *p, ptrdiff_t ld, __m512i out[4]) {
-    __m512i z0 = rows4_bf16(p, ld), z1 = rows4_bf16(p + 4 * ld, ld);
-    __m512i z2 = rows4_bf16(p + 8 * ld, ld), z3 = rows4_bf16(p + 12 * ld, ld);
+AVX512BF16 static inline void rows16_by_channel_pair(const void *p, ptrdiff_t ld, int bf16, __m512i out[4]) {
+    __m512i z0 = rows4_bf16(p, ld, bf16), z1 = rows4_bf16(row_at(p, 4, ld, bf16), ld, bf16);
+    __m512i z2 = rows4_bf16(row_at(p, 8, ld, bf16), ld, bf16), z3 = rows4_bf16(row_at(p, 12, ld, bf16), ld, bf16);
     // Lane o of the 32 in (z0, z1): channel pair o / 8 (+ 2) of row o % 8 is at 4 (o % 8) + o / 8.
     const __m512i lo = _mm512_set_epi32(29, 25, 21, 17, 13, 9, 5, 1, 28, 24, 20, 16, 12, 8, 4, 0);
     const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(2));
@@ -114,6 +129,18 @@ AVX512BF16 static inline void store_rows16(const __m512 a[8], float *out, ptrdif
 #undef STORE_LANE
 }
 
+// store_rows16 into bf16 rows (8 values, 16 bytes each), rounded as vcvtne2ps2bf16 rounds
+// where a head is packed, so a kernel reading them back sees the values it would have made.
+AVX512BF16 static inline void store_rows16_bf16(const __m512 a[8], uint16_t *out, ptrdiff_t ld) {
+    float rows[16 * 8];
+    store_rows16(a, rows, 8);
+    for (int r = 0; r < 16; r += 2) {
+        __m256i w = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(rows + 8 * r));
+        _mm_storeu_si128((__m128i *)(out + r * ld), _mm256_castsi256_si128(w));
+        _mm_storeu_si128((__m128i *)(out + (r + 1) * ld), _mm256_extracti128_si256(w, 1));
+    }
+}
+
 // ln x for x >= 1 (the softmax sums, whose largest term is 1): x = 2^e m with m in
 // [0.75, 1.5), ln m = 2 atanh(t) with t = (m - 1) / (m + 1), |t| <= 0.2, to t^9 (the next term
 // is below 2e-8).
@@ -130,24 +157,24 @@ AVX512BF16 static inline __m512 log_sum(__m512 x) {
     return _mm512_fmadd_ps(e, _mm512_set1_ps(0.69314718f), _mm512_mul_ps(p, t));
 }
 
-AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const float *q, const float *k,
-                                                   const float *v, ptrdiff_t ld, float *o, ptrdiff_t ldo,
-                                                   float *lse, float *scratch) {
+AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const void *q, const void *k,
+                                                   const void *v, ptrdiff_t ld, void *o, ptrdiff_t ldo,
+                                                   float *lse, float *scratch, int bf16_io) {
     scratch = align64(scratch);
     uint32_t *kp = (uint32_t *)scratch; // [L][4]: key j's channel pairs
     uint32_t *vp = kp + 4 * L;          // [L/2][8]: (v[j][c], v[j+1][c]) for even j
     float *s = (float *)(vp + 4 * L);   // [L][16]: raw q.k of one query block, key-major
     const __m512i pairs = _mm512_loadu_si512(row_pairs);
     for (int j = 0; j < L; j += 4) {
-        _mm512_storeu_si512(kp + 4 * j, rows4_bf16(k + j * ld, ld));
-        _mm512_storeu_si512(vp + 4 * j, _mm512_permutexvar_epi16(pairs, rows4_bf16(v + j * ld, ld)));
+        _mm512_storeu_si512(kp + 4 * j, rows4_bf16(row_at(k, j, ld, bf16_io), ld, bf16_io));
+        _mm512_storeu_si512(vp + 4 * j, _mm512_permutexvar_epi16(pairs, rows4_bf16(row_at(v, j, ld, bf16_io), ld, bf16_io)));
     }
     // Scores stay unscaled q.k (the fp32 sum of bf16 products, as autocast's matmul gives);
     // the scale and log2(e) go into the exponent's one FMA.
     const float c = scale * 1.44269504f;
     for (int i0 = 0; i0 < L; i0 += 16) {
         __m512i qi[4];
-        rows16_by_channel_pair(q + i0 * ld, ld, qi);
+        rows16_by_channel_pair(row_at(q, i0, ld, bf16_io), ld, bf16_io, qi);
         __m512bh qc[4] = {(__m512bh)qi[0], (__m512bh)qi[1], (__m512bh)qi[2], (__m512bh)qi[3]};
         __m512 m = _mm512_set1_ps(-INFINITY);
         for (int j = 0; j < L; j++) {
@@ -176,7 +203,10 @@ AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const flo
         __m512 total = _mm512_add_ps(t0, t1);
         __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), total);
         for (int ch = 0; ch < 8; ch++) acc[ch] = _mm512_mul_ps(acc[ch], inv);
-        store_rows16(acc, o + i0 * ldo, ldo);
+        if (bf16_io)
+            store_rows16_bf16(acc, (uint16_t *)o + i0 * ldo, ldo);
+        else
+            store_rows16(acc, (float *)o + i0 * ldo, ldo);
         // total = sum of e^(scale (s - m)), so lse = scale m + ln(total).
         _mm512_storeu_ps(lse + i0, _mm512_fmadd_ps(m, _mm512_set1_ps(scale), log_sum(total)));
     }
@@ -189,10 +219,10 @@ AVX512BF16 void avx512bf16_attention_head8_forward(int L, float scale, const flo
 // then dS of the pass's eight rows [8][L] bf16.
 enum { BLOCK = 384 };
 
-AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const float *q, const float *k,
-                                                    const float *v, ptrdiff_t ld, const float *o,
+AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const void *q, const void *k,
+                                                    const void *v, ptrdiff_t ld, const void *o,
                                                     const float *dout, ptrdiff_t ldo, const float *lse, float *dq,
-                                                    float *dk, float *dv, ptrdiff_t ldd, float *scratch) {
+                                                    float *dk, float *dv, ptrdiff_t ldd, float *scratch, int bf16_io) {
     scratch = align64(scratch);
     uint32_t *kq = (uint32_t *)(scratch + (L / 16) * BLOCK);
     uint16_t *dsb = (uint16_t *)(kq + 4 * L);
@@ -200,13 +230,13 @@ AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const fl
     for (int j0 = 0; j0 < L; j0 += 16) {
         float *blk = scratch + (j0 / 16) * BLOCK;
         __m512i t[4];
-        rows16_by_channel_pair(k + j0 * ld, ld, t);
+        rows16_by_channel_pair(row_at(k, j0, ld, bf16_io), ld, bf16_io, t);
         for (int c2 = 0; c2 < 4; c2++) _mm512_store_si512(blk + 16 * c2, t[c2]);
-        rows16_by_channel_pair(v + j0 * ld, ld, t);
+        rows16_by_channel_pair(row_at(v, j0, ld, bf16_io), ld, bf16_io, t);
         for (int c2 = 0; c2 < 4; c2++) _mm512_store_si512(blk + 64 + 16 * c2, t[c2]);
         for (int a = 0; a < 16; a++) _mm512_store_ps(blk + 128 + 16 * a, _mm512_setzero_ps());
         for (int j = j0; j < j0 + 16; j += 4)
-            _mm512_storeu_si512(kq + 4 * j, _mm512_permutexvar_epi16(pairs_dq, rows4_bf16(k + j * ld, ld)));
+            _mm512_storeu_si512(kq + 4 * j, _mm512_permutexvar_epi16(pairs_dq, rows4_bf16(row_at(k, j, ld, bf16_io), ld, bf16_io)));
     }
     const float c = scale * 1.44269504f;
     const __m512 cv = _mm512_set1_ps(c);
@@ -217,8 +247,9 @@ AVX512BF16 void avx512bf16_attention_head8_backward(int L, float scale, const fl
         float D[8], l2[8];
         __m512 prod[4];
         for (int h = 0; h < 2; h++) {
-            __m512i qw = rows4_bf16(q + (i + 4 * h) * ld, ld), dw = rows4_bf16(dout + (i + 4 * h) * ldo, ldo);
-            __m512i ow = rows4_bf16(o + (i + 4 * h) * ldo, ldo);
+            __m512i qw = rows4_bf16(row_at(q, i + 4 * h, ld, bf16_io), ld, bf16_io);
+            __m512i dw = rows4_bf16(dout + (i + 4 * h) * ldo, ldo, 0);
+            __m512i ow = rows4_bf16(row_at(o, i + 4 * h, ldo, bf16_io), ldo, bf16_io);
             _mm512_storeu_si512(qr + 16 * h, qw);
             _mm512_storeu_si512(dr + 16 * h, dw);
             _mm512_storeu_si512(qpair + 16 * h, _mm512_permutexvar_epi16(pairs, qw));

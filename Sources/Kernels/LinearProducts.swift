@@ -42,6 +42,22 @@ package enum LinearProducts {
         }
     }
 
+    /// `forward` without a residual, y written in bf16 (rounded to nearest even): for outputs
+    /// that only feed bf16 arithmetic. On `GEMM` the fp32 y is rounded row by row.
+    package static func forward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>, bf16Output y: UnsafeMutablePointer<UInt16>, ldy: Int,
+                                precision: ConvolutionPrecision) {
+        if m <= 0 { return }
+        if runsOneDNN(precision, k: k, n: n, forward: true),
+           OneDNNMatmul.forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, bf16Output: y, ldy: ldy) {
+            return
+        }
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { wide.deallocate() }
+        forward(m: m, k: k, n: n, x: x, ldx: ldx, weight: weight, bias: bias, residual: nil, y: wide, ldy: n, precision: precision)
+        for r in 0..<m { BFloat16.round(wide + r * n, y + r * ldy, count: n) }
+    }
+
     /// dW[n, k] += dy[m, n]^T x[m, k] and, when `dx` is given, dx[m, k] = dy W.
     /// x as in `forward`.
     package static func backward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,

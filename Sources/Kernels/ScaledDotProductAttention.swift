@@ -69,23 +69,15 @@ public enum ScaledDotProductAttention {
         }
         let avx512 = kernel.runsAVX512(when: L % 16 == 0)
         let bf16 = avx512 && runsBF16(precision)
-        let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
-        Parallel.forEach(n * groups) { task in
-            let b = task / groups, h0 = (task % groups) * hpt
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bf16 ? bf16ForwardScratch(L) : forwardScratch(L))
-            defer { scratch.deallocate() }
-            for h in h0..<min(heads, h0 + hpt) {
-                let off = b * L * ld + h * 8
-                if bf16 {
-                    avx512bf16_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
-                                                       o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch)
-                    continue
-                }
-                if avx512 {
-                    avx512_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
-                                                   o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch)
-                    continue
-                }
+        eachHead(n: n, length: L, heads: heads, scratch: bf16 ? bf16ForwardScratch(L) : forwardScratch(L)) { b, h, scratch in
+            let off = b * L * ld + h * 8
+            if bf16 {
+                avx512bf16_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
+                                                   o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch, 0)
+            } else if avx512 {
+                avx512_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
+                                               o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch)
+            } else {
                 head8Forward(L: L, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
                              o: o + b * L * ldo + h * 8, ldo: ldo, lse: lse + (b * heads + h) * L, scratch: scratch)
             }
@@ -111,29 +103,71 @@ public enum ScaledDotProductAttention {
         }
         let avx512 = kernel.runsAVX512(when: L % 16 == 0)
         let bf16 = avx512 && runsBF16(precision)
-        let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
-        Parallel.forEach(n * groups) { task in
-            let b = task / groups, h0 = (task % groups) * hpt
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bf16 ? bf16BackwardScratch(L) : backwardScratch(L))
-            defer { scratch.deallocate() }
-            for h in h0..<min(heads, h0 + hpt) {
-                let off = b * L * ld + h * 8, offO = b * L * ldo + h * 8, offD = b * L * ldd + h * 8
-                if bf16 {
-                    avx512bf16_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
-                                                        dout + offO, ldo, lse + (b * heads + h) * L,
-                                                        dq + offD, dk + offD, dv + offD, ldd, scratch)
-                    continue
-                }
-                if avx512 {
-                    avx512_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
+        eachHead(n: n, length: L, heads: heads, scratch: bf16 ? bf16BackwardScratch(L) : backwardScratch(L)) { b, h, scratch in
+            let off = b * L * ld + h * 8, offO = b * L * ldo + h * 8, offD = b * L * ldd + h * 8
+            if bf16 {
+                avx512bf16_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
                                                     dout + offO, ldo, lse + (b * heads + h) * L,
-                                                    dq + offD, dk + offD, dv + offD, ldd, scratch)
-                    continue
-                }
+                                                    dq + offD, dk + offD, dv + offD, ldd, scratch, 0)
+            } else if avx512 {
+                avx512_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
+                                                dout + offO, ldo, lse + (b * heads + h) * L,
+                                                dq + offD, dk + offD, dv + offD, ldd, scratch)
+            } else {
                 head8Backward(L: L, scale: scale, q: q + off, k: k + off, v: v + off, ld: ld,
                               o: o + offO, dout: dout + offO, ldo: ldo, lse: lse + (b * heads + h) * L,
                               dq: dq + offD, dk: dk + offD, dv: dv + offD, ldd: ldd, scratch: scratch)
             }
+        }
+    }
+
+    /// Where a bf16 run can hold q, k, v and o in bf16 for attention: the heads take the bf16
+    /// kernels, which round them to bf16 where they pack them anyway and read bf16 rows as
+    /// they are (d = 8, L % 16 == 0, the AVX-512 path on a CPU with AVX512-BF16).
+    package static func holdsBF16(length L: Int, headDim d: Int, precision: ConvolutionPrecision,
+                                  kernel: KernelPath = .best) -> Bool {
+        d == 8 && L % 16 == 0 && kernel == .avx512 && runsBF16(precision)
+    }
+
+    /// `forward` with q, k, v (rows `ld` apart) and o (rows `ldo` apart) in bf16, only where
+    /// `holdsBF16`: the same results, o rounded to bf16 as the backward's packing rounds it.
+    package static func forward(n: Int, length L: Int, heads: Int, bf16 q: UnsafePointer<UInt16>, k: UnsafePointer<UInt16>,
+                                v: UnsafePointer<UInt16>, ld: Int, o: UnsafeMutablePointer<UInt16>, ldo: Int,
+                                lse: UnsafeMutablePointer<Float>) {
+        precondition(holdsBF16(length: L, headDim: 8, precision: .bf16), "bf16 attention operands off the bf16 kernels")
+        let scale = 1 / Float(8).squareRoot()
+        eachHead(n: n, length: L, heads: heads, scratch: bf16ForwardScratch(L)) { b, h, scratch in
+            let off = b * L * ld + h * 8
+            avx512bf16_attention_head8_forward(Int32(L), scale, q + off, k + off, v + off, ld,
+                                               o + b * L * ldo + h * 8, ldo, lse + (b * heads + h) * L, scratch, 1)
+        }
+    }
+
+    /// `backward` with q, k, v and o in bf16 as `forward(n:length:heads:bf16:...)` holds them.
+    package static func backward(n: Int, length L: Int, heads: Int, bf16 q: UnsafePointer<UInt16>, k: UnsafePointer<UInt16>,
+                                 v: UnsafePointer<UInt16>, ld: Int, o: UnsafePointer<UInt16>, dout: UnsafePointer<Float>,
+                                 ldo: Int, lse: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
+                                 dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldd: Int) {
+        precondition(holdsBF16(length: L, headDim: 8, precision: .bf16), "bf16 attention operands off the bf16 kernels")
+        let scale = 1 / Float(8).squareRoot()
+        eachHead(n: n, length: L, heads: heads, scratch: bf16BackwardScratch(L)) { b, h, scratch in
+            let off = b * L * ld + h * 8, offO = b * L * ldo + h * 8, offD = b * L * ldd + h * 8
+            avx512bf16_attention_head8_backward(Int32(L), scale, q + off, k + off, v + off, ld, o + offO,
+                                                dout + offO, ldo, lse + (b * heads + h) * L,
+                                                dq + offD, dk + offD, dv + offD, ldd, scratch, 1)
+        }
+    }
+
+    /// The d = 8 heads' work: `body(image, head, scratch)` for every head, `headsPerTask` heads
+    /// a task, each task with `scratch` floats of its own.
+    private static func eachHead(n: Int, length L: Int, heads: Int, scratch floats: Int,
+                                 _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let hpt = headsPerTask(L, heads), groups = (heads + hpt - 1) / hpt
+        Parallel.forEach(n * groups) { task in
+            let b = task / groups, h0 = (task % groups) * hpt
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+            defer { scratch.deallocate() }
+            for h in h0..<min(heads, h0 + hpt) { body(b, h, scratch) }
         }
     }
 

@@ -9,9 +9,11 @@ import Testing
 /// gradient and every parameter gradient must equal, bit for bit, those of a run that keeps
 /// fp32 norm outputs and lets oneDNN convert them.
 @Suite(.kernelThreads(2)) struct BF16ActivationTests {
-    /// 16-channel blocks take the AVX-512 norm kernel, 8-channel ones the Swift kernel; the
-    /// 32-channel attention projects on oneDNN's bf16 matmul, the 16-channel one on GEMM.
-    @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: [[16, 32], [8, 16]])
+    /// 16-channel blocks take the AVX-512 norm kernel, 8-channel ones the Swift kernel. The
+    /// 64-channel attention (4x4, 8 heads of 8) projects on oneDNN's bf16 matmuls and holds
+    /// q, k, v and o in bf16 for the bf16 kernels; the 32-channel one holds them in fp32
+    /// (its to_out runs on GEMM), the 16-channel one projects on GEMM.
+    @Test(.enabled(if: OneDNN.hasNativeBF16, "needs a CPU with AVX512-BF16"), arguments: [[16, 64], [16, 32], [8, 16]])
     func normOutputsInBF16ChangeNothing(channels: [Int]) throws {
         let config = UNetConfig(sampleSize: 8, inChannels: 1, outChannels: 1, blockOutChannels: channels,
                                 downBlockTypes: [.down, .attnDown], upBlockTypes: [.attnUp, .up],

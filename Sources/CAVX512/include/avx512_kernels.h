@@ -22,13 +22,15 @@ void avx512_attention_head8_backward(int L, float scale, const float *q, const f
 
 /// The same two in bf16 arithmetic (PyTorch autocast's: q, k, v, o, dO, P and dS rounded to
 /// bf16 as product operands, fp32 sums and softmax), for CPUs with AVX512-BF16 (the caller
-/// checks). Same arguments; scratch: 24 * L + 16 floats forward, 32 * L + 16 backward.
-void avx512bf16_attention_head8_forward(int L, float scale, const float *q, const float *k, const float *v,
-                                        ptrdiff_t ld, float *o, ptrdiff_t ldo, float *lse, float *scratch);
-void avx512bf16_attention_head8_backward(int L, float scale, const float *q, const float *k, const float *v,
-                                         ptrdiff_t ld, const float *o, const float *dout, ptrdiff_t ldo,
+/// checks). Same arguments, with q, k, v and o fp32 (bf16_io = 0) or bf16 already (bf16_io = 1:
+/// uint16_t rows, o written in bf16); dO, lse and the gradients fp32 either way. Scratch:
+/// 24 * L + 16 floats forward, 32 * L + 16 backward.
+void avx512bf16_attention_head8_forward(int L, float scale, const void *q, const void *k, const void *v,
+                                        ptrdiff_t ld, void *o, ptrdiff_t ldo, float *lse, float *scratch, int bf16_io);
+void avx512bf16_attention_head8_backward(int L, float scale, const void *q, const void *k, const void *v,
+                                         ptrdiff_t ld, const void *o, const float *dout, ptrdiff_t ldo,
                                          const float *lse, float *dq, float *dk, float *dv, ptrdiff_t ldd,
-                                         float *scratch);
+                                         float *scratch, int bf16_io);
 
 /// GroupNorm's per-image loops for C % 16 == 0, as GroupNormKernel's functions of the same
 /// names: channel sums of (x - shift) and its square; y = x scale + shift (then SiLU when

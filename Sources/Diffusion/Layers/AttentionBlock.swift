@@ -8,14 +8,23 @@
 /// copy (parameters stay separate tensors in the store), giving rows [q | k | v] that the
 /// attention kernel reads with stride 3C; backward mirrors it (one dW GEMM, one dx GEMM).
 /// The residual is folded into to_out's output and into the norm's input gradient.
+///
+/// With bf16 activations (`ForwardContext.bf16Activations`) the norm writes bf16 for the
+/// projections, and where the heads take the bf16 kernels q, k, v and o are held in bf16
+/// too: the kernels round them to bf16 where they pack them anyway, so the results are
+/// the same bit for bit (`BF16ActivationTests`) at half the memory.
 public final class AttentionBlock {
     let context: ForwardContext
     let channels, heads, headDim: Int
     let norm: GroupNorm
     let toQ, toK, toV, toOut: Linear
+    /// q|k|v rows and the attention's output o, in fp32 or both in bf16.
+    private enum Operands {
+        case fp32(qkv: Tensor, o: Tensor), bf16(qkv: BF16Tensor, o: BF16Tensor)
+    }
     /// h, the norm's output: fp32, or with bf16 activations bf16 (hb), which is nil when
     /// the norm recomputes it for backward (`recomputesNormOutputs`).
-    private var saved: (h: Tensor?, hb: BF16Tensor?, qkv: Tensor, o: Tensor, lse: Tensor, w: Tensor)?
+    private var saved: (h: Tensor?, hb: BF16Tensor?, operands: Operands, lse: Tensor, w: Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 channels: Int, headDim: Int, groups: Int, eps: Float) {
@@ -52,22 +61,44 @@ public final class AttentionBlock {
         let bf16 = context.bf16Activations && LinearProducts.runsOneDNN(context.linearPrecision, k: C, n: 3 * C, forward: true)
         let h = bf16 ? nil : norm.forward(x), hb = bf16 ? norm.forwardBF16(x) : nil
         let w = stackedProjection()
-        let qkv = Tensor(uninitialized: [n, L, 3 * C])
-        context.timed("linear forward") {
-            withExtendedLifetime(hb) {
-                Linear.apply(m: M, in: C, out: 3 * C, x: hb.map { .bf16($0.data) } ?? .fp32(h!.data), ldx: C, weight: w.data,
-                             bias: w.data + 3 * C * C, residual: nil, y: qkv.data, ldy: 3 * C, precision: context.linearPrecision)
-            }
-        }
-        let o = Tensor(uninitialized: x.shape)
+        let x16: ActivationInput = hb.map { .bf16($0.data) } ?? .fp32(h!.data)
         let lse = Tensor(uninitialized: [n, heads, L])
-        context.timed("attention forward") {
-            ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: headDim,
-                                              q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
-                                              o: o.data, ldo: C, lse: lse.data, precision: context.linearPrecision)
+        let operands: Operands, y: Tensor
+        let precision = context.linearPrecision
+        // q, k, v and o in bf16 where the heads take the bf16 kernels and to_out oneDNN's bf16
+        // matmul: both round them to bf16 anyway (a narrow to_out on GEMM would not).
+        if context.bf16Activations && ScaledDotProductAttention.holdsBF16(length: L, headDim: headDim, precision: precision)
+            && LinearProducts.runsOneDNN(precision, k: C, n: C, forward: true) {
+            let qkv = BF16Tensor(uninitialized: [n, L, 3 * C]), o = BF16Tensor(uninitialized: x.shape)
+            context.timed("linear forward") {
+                withExtendedLifetime(hb) {
+                    LinearProducts.forward(m: M, k: C, n: 3 * C, x: x16, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
+                                           bf16Output: qkv.data, ldy: 3 * C, precision: precision)
+                }
+            }
+            context.timed("attention forward") {
+                ScaledDotProductAttention.forward(n: n, length: L, heads: heads, bf16: qkv.data, k: qkv.data + C,
+                                                  v: qkv.data + 2 * C, ld: 3 * C, o: o.data, ldo: C, lse: lse.data)
+            }
+            y = toOut.forward(bf16: o, residual: x)
+            operands = .bf16(qkv: qkv, o: o)
+        } else {
+            let qkv = Tensor(uninitialized: [n, L, 3 * C]), o = Tensor(uninitialized: x.shape)
+            context.timed("linear forward") {
+                withExtendedLifetime(hb) {
+                    Linear.apply(m: M, in: C, out: 3 * C, x: x16, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
+                                 residual: nil, y: qkv.data, ldy: 3 * C, precision: precision)
+                }
+            }
+            context.timed("attention forward") {
+                ScaledDotProductAttention.forward(n: n, length: L, heads: heads, headDim: headDim,
+                                                  q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
+                                                  o: o.data, ldo: C, lse: lse.data, precision: precision)
+            }
+            y = toOut.forward(o, residual: x)
+            operands = .fp32(qkv: qkv, o: o)
         }
-        let y = toOut.forward(o, residual: x)
-        saved = context.recordsForBackward ? (h, context.recomputesNormOutputs ? nil : hb, qkv, o, lse, w) : nil
+        saved = context.recordsForBackward ? (h, context.recomputesNormOutputs ? nil : hb, operands, lse, w) : nil
         return y
     }
 
@@ -78,11 +109,19 @@ public final class AttentionBlock {
         let dO = toOut.backward(dy)
         let dqkv = Tensor(uninitialized: [n, L, 3 * C])
         context.timed("attention backward") {
-            ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
-                                               q: s.qkv.data, k: s.qkv.data + C, v: s.qkv.data + 2 * C, ld: 3 * C,
-                                               o: s.o.data, dout: dO.data, ldo: C, lse: s.lse.data,
-                                               dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C,
-                                               precision: context.linearPrecision)
+            switch s.operands {
+            case .fp32(let qkv, let o):
+                ScaledDotProductAttention.backward(n: n, length: L, heads: heads, headDim: headDim,
+                                                   q: qkv.data, k: qkv.data + C, v: qkv.data + 2 * C, ld: 3 * C,
+                                                   o: o.data, dout: dO.data, ldo: C, lse: s.lse.data,
+                                                   dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C,
+                                                   precision: context.linearPrecision)
+            case .bf16(let qkv, let o):
+                ScaledDotProductAttention.backward(n: n, length: L, heads: heads, bf16: qkv.data, k: qkv.data + C,
+                                                   v: qkv.data + 2 * C, ld: 3 * C, o: o.data, dout: dO.data, ldo: C,
+                                                   lse: s.lse.data, dq: dqkv.data, dk: dqkv.data + C,
+                                                   dv: dqkv.data + 2 * C, ldd: 3 * C)
+            }
         }
         // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])

@@ -10,6 +10,8 @@ public final class Linear {
     let inFeatures, outFeatures: Int
     let weightOffset, biasOffset: Int
     private var input: Tensor?
+    /// A bf16 input (`forward(bf16:residual:)`), kept instead of `input`.
+    private var bf16Input: BF16Tensor?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String, in inFeatures: Int, out outFeatures: Int) {
         self.store = store; self.context = context
@@ -40,6 +42,22 @@ public final class Linear {
                          residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
         }
         input = context.recordsForBackward ? x : nil
+        bf16Input = nil
+        return y
+    }
+
+    /// `forward(_:residual:)` on an input held in bf16 (for a bf16 run's products, which read
+    /// it as it is): y = x W^T + b (+ residual), fp32.
+    func forward(bf16 x: BF16Tensor, residual: Tensor?) -> Tensor {
+        precondition(x.shape.last == inFeatures, "linear expects last dim \(inFeatures), got \(x.shape)")
+        let m = x.count / inFeatures
+        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
+        context.timed("linear forward") {
+            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: .bf16(x.data), ldx: inFeatures, weight: weight, bias: bias,
+                         residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
+        }
+        input = nil
+        bf16Input = context.recordsForBackward ? x : nil
         return y
     }
 
@@ -67,19 +85,23 @@ public final class Linear {
         context.timed("linear backward") { accumulateGradients(x: x, dy: dy, dx: nil) }
     }
 
-    private func takeRecordedInput() -> Tensor {
-        guard let x = input else { preconditionFailure("linear backward without a recorded forward") }
-        input = nil
-        return x
+    /// The recorded input as the products read it, with its shape and owner (kept alive by the caller).
+    private func takeRecordedInput() -> (x: ActivationInput, shape: [Int], owner: AnyObject) {
+        defer { input = nil; bf16Input = nil }
+        if let input { return (.fp32(input.data), input.shape, input) }
+        if let bf16Input { return (.bf16(bf16Input.data), bf16Input.shape, bf16Input) }
+        preconditionFailure("linear backward without a recorded forward")
     }
 
     ///   dbias += sum over rows of dy (from the fp32 dy in every precision);  dW += dy^T x;  dx = dy W
-    private func accumulateGradients(x: Tensor, dy: Tensor, dx: Tensor?) {
-        let m = x.count / inFeatures
+    private func accumulateGradients(x: (x: ActivationInput, shape: [Int], owner: AnyObject), dy: Tensor, dx: Tensor?) {
+        let m = x.shape.reduce(1, *) / inFeatures
         precondition(dy.count == m * outFeatures, "linear backward: dy \(dy.shape) for input \(x.shape)")
         GEMM.accumulateColumnSums(rows: m, cols: outFeatures, x: dy.data, into: store.grads + biasOffset)
-        LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: .fp32(x.data), ldx: inFeatures, weight: weight,
-                                dy: dy.data, lddy: outFeatures, dx: dx?.data, lddx: inFeatures,
-                                dweight: store.grads + weightOffset, precision: context.linearPrecision)
+        withExtendedLifetime(x.owner) {
+            LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: x.x, ldx: inFeatures, weight: weight,
+                                    dy: dy.data, lddy: outFeatures, dx: dx?.data, lddx: inFeatures,
+                                    dweight: store.grads + weightOffset, precision: context.linearPrecision)
+        }
     }
 }

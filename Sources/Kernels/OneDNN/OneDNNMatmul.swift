@@ -56,6 +56,24 @@ package enum OneDNNMatmul {
         return true
     }
 
+    /// y[m, n] (rows `ldy` apart) = x[m, k] W^T + bias in bf16 arithmetic, y written in bf16
+    /// (the fp32 sums plus bias, rounded to nearest even).
+    package static func forward(m: Int, k: Int, n: Int, x: ActivationInput, ldx: Int, weight: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>, bf16Output y: UnsafeMutablePointer<UInt16>, ldy: Int) -> Bool {
+        let parts = pieces(m)
+        guard let plans = plans(parts, { Key(product: .forward, rows: $0, k: k, n: n, precision: .bf16, ldIn: k, ldOut: ldy,
+                                             ldX: 0, bf16Output: true) }),
+              let xs = Operand(x, cols: k, ld: ldx, parts, true) else { return false }
+        let weights = PreparedWeights(Array(plans.values), weight)
+        defer { weights.release() }
+        Parallel.forEachWithWorker(parts.count) { p, worker in
+            let r = parts[p], plan = plans[r.count]!
+            OneDNN.useThreads(1)
+            xs.piece(r, worker: worker) { xp in plan.run(src: xp, weights: weights[plan], dst: y + r.lowerBound * ldy, bias: bias) }
+        }
+        return true
+    }
+
     /// dW[n, k] += dy[m, n]^T x[m, k] and, when `dx` is given, dx[m, k] = dy W (overwritten).
     /// Each worker adds its pieces' weight gradients into a buffer of its own; the buffers
     /// are summed into `dweight` at the end.

@@ -3,7 +3,8 @@ import CDNNL
 /// One oneDNN matmul primitive for one product of a linear layer (weight W [n, k], row-major
 /// as PyTorch holds it) on a piece of `rows` rows, with the layouts it reads and writes.
 /// Activations are row-major, read and written in place through strides, except that in
-/// bf16 they arrive as dense bf16 copies (`OneDNNMatmul`); outputs are always fp32. The
+/// bf16 they arrive as dense bf16 copies (`OneDNNMatmul`); outputs are fp32, or bf16 for a
+/// forward product that asks for it (`bf16Output`). The
 /// forward and input-gradient products take W in the layout and type the primitive prefers,
 /// reordered from ours once per call (`weightsReorder`).
 final class OneDNNMatmulPlan: @unchecked Sendable {
@@ -25,6 +26,8 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
         /// Row strides of the activation read (x forward, dy backward) and of the output
         /// (y, dx; the weight gradient's is dense [n, k]); x's for the weight gradient.
         let ldIn, ldOut, ldX: Int
+        /// `.forward` only: y written in bf16 (rounded from the fp32 sums plus bias).
+        var bf16Output = false
     }
 
     let key: Key
@@ -54,7 +57,7 @@ final class OneDNNMatmulPlan: @unchecked Sendable {
             src = try OneDNN.desc([rows, k], type, strides: [key.ldIn, 1])
             userWeights = try OneDNN.desc([k, n], dnnl_f32, strides: [1, k])  // W^T, read from W [n, k]
             asked = try OneDNN.desc([k, n], type, dnnl_format_tag_any)
-            dst = try OneDNN.desc([rows, n], dnnl_f32, strides: [key.ldOut, 1])
+            dst = try OneDNN.desc([rows, n], key.bf16Output ? dnnl_bf16 : dnnl_f32, strides: [key.ldOut, 1])
         case .inputGradient:
             src = try OneDNN.desc([rows, n], type, strides: [key.ldIn, 1])
             userWeights = try OneDNN.desc([n, k], dnnl_f32, strides: [k, 1])
