@@ -34,13 +34,7 @@ public final class Linear {
 
     /// y = x W^T + b (+ residual, same shape as y).
     func forward(_ x: Tensor, residual: Tensor?) -> Tensor {
-        precondition(x.shape.last == inFeatures, "linear expects last dim \(inFeatures), got \(x.shape)")
-        let m = x.count / inFeatures
-        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
-        context.timed("linear forward") {
-            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: .fp32(x.data), ldx: inFeatures, weight: weight, bias: bias,
-                         residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
-        }
+        let y = output(.fp32(x.data), shape: x.shape, residual: residual)
         input = context.recordsForBackward ? x : nil
         bf16Input = nil
         return y
@@ -49,15 +43,20 @@ public final class Linear {
     /// `forward(_:residual:)` on an input held in bf16 (for a bf16 run's products, which read
     /// it as it is): y = x W^T + b (+ residual), fp32.
     func forward(bf16 x: BF16Tensor, residual: Tensor?) -> Tensor {
-        precondition(x.shape.last == inFeatures, "linear expects last dim \(inFeatures), got \(x.shape)")
-        let m = x.count / inFeatures
-        let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
-        context.timed("linear forward") {
-            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: .bf16(x.data), ldx: inFeatures, weight: weight, bias: bias,
-                         residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
-        }
+        let y = output(.bf16(x.data), shape: x.shape, residual: residual)
         input = nil
         bf16Input = context.recordsForBackward ? x : nil
+        return y
+    }
+
+    private func output(_ x: ActivationInput, shape: [Int], residual: Tensor?) -> Tensor {
+        precondition(shape.last == inFeatures, "linear expects last dim \(inFeatures), got \(shape)")
+        let m = shape.reduce(1, *) / inFeatures
+        let y = Tensor(uninitialized: Array(shape.dropLast()) + [outFeatures])
+        context.timed("linear forward") {
+            Linear.apply(m: m, in: inFeatures, out: outFeatures, x: x, ldx: inFeatures, weight: weight, bias: bias,
+                         residual: residual?.data, y: y.data, ldy: outFeatures, precision: context.linearPrecision)
+        }
         return y
     }
 
