@@ -37,7 +37,9 @@ public enum KernelPath: Sendable {
     /// For `launcher info`: which path runs attention, group norm and the linears.
     public static var description: String {
         switch (best, avx512Available) {
-        case (.avx512, _): return "AVX-512 (attention, group norm, linears)"
+        case (.avx512, _):
+            return "AVX-512 (attention, group norm, linears)"
+                + (avx512BF16Available ? "; attention of bf16 runs on AVX512-BF16" : "")
         case (.swift, true): return "Swift/AVX2 (\(environmentVariable)=0; the CPU has AVX-512)"
         case (.swift, false): return "Swift/AVX2 (the CPU has no AVX-512F)"
         }
