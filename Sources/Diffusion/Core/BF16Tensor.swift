@@ -14,11 +14,18 @@ public final class BF16Tensor: @unchecked Sendable {
     }
 
     deinit { data.deallocate() }
+}
 
-    /// The values widened to Float32 (exact).
-    public func widened() -> Tensor {
-        let t = Tensor(uninitialized: shape)
-        BFloat16.widen(data, t.data, count: count)
-        return t
+/// An activation held in fp32 or in bf16: a layer's recorded input.
+enum HeldActivation {
+    case fp32(Tensor), bf16(BF16Tensor)
+
+    var shape: [Int] {
+        switch self { case .fp32(let t): return t.shape; case .bf16(let t): return t.shape }
+    }
+
+    /// The elements as the products read them: valid while this value (its tensor) is alive.
+    var input: ActivationInput {
+        switch self { case .fp32(let t): return .fp32(t.data); case .bf16(let t): return .bf16(t.data) }
     }
 }

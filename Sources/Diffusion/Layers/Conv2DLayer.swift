@@ -93,21 +93,14 @@ public final class Conv2DLayer {
         backward(x: takeRecordedInput(), dy: dy, dx: nil)
     }
 
-    private enum RecordedInput {
-        case fp32(Tensor), bf16(BF16Tensor)
-        var shape: [Int] {
-            switch self { case .fp32(let t): return t.shape; case .bf16(let t): return t.shape }
-        }
-    }
-
-    private func takeRecordedInput() -> RecordedInput {
+    private func takeRecordedInput() -> HeldActivation {
         defer { input = nil; bf16Input = nil }
         if let input { return .fp32(input) }
         if let bf16Input { return .bf16(bf16Input()) }
         preconditionFailure("conv backward without a recorded forward")
     }
 
-    private func backward(x: RecordedInput, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
+    private func backward(x: HeldActivation, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
         let g = geometry(x.shape)
         precondition(dy.count == g.n * g.ho * g.wo * cout, "conv backward: dy \(dy.shape) for input \(x.shape)")
         let (weight, dweight, dbias) = (store.values + weightOffset, store.grads + weightOffset, store.grads + biasOffset)

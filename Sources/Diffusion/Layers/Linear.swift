@@ -84,21 +84,20 @@ public final class Linear {
         context.timed("linear backward") { accumulateGradients(x: x, dy: dy, dx: nil) }
     }
 
-    /// The recorded input as the products read it, with its shape and owner (kept alive by the caller).
-    private func takeRecordedInput() -> (x: ActivationInput, shape: [Int], owner: AnyObject) {
+    private func takeRecordedInput() -> HeldActivation {
         defer { input = nil; bf16Input = nil }
-        if let input { return (.fp32(input.data), input.shape, input) }
-        if let bf16Input { return (.bf16(bf16Input.data), bf16Input.shape, bf16Input) }
+        if let input { return .fp32(input) }
+        if let bf16Input { return .bf16(bf16Input) }
         preconditionFailure("linear backward without a recorded forward")
     }
 
     ///   dbias += sum over rows of dy (from the fp32 dy in every precision);  dW += dy^T x;  dx = dy W
-    private func accumulateGradients(x: (x: ActivationInput, shape: [Int], owner: AnyObject), dy: Tensor, dx: Tensor?) {
+    private func accumulateGradients(x: HeldActivation, dy: Tensor, dx: Tensor?) {
         let m = x.shape.reduce(1, *) / inFeatures
         precondition(dy.count == m * outFeatures, "linear backward: dy \(dy.shape) for input \(x.shape)")
         GEMM.accumulateColumnSums(rows: m, cols: outFeatures, x: dy.data, into: store.grads + biasOffset)
-        withExtendedLifetime(x.owner) {
-            LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: x.x, ldx: inFeatures, weight: weight,
+        withExtendedLifetime(x) {
+            LinearProducts.backward(m: m, k: inFeatures, n: outFeatures, x: x.input, ldx: inFeatures, weight: weight,
                                     dy: dy.data, lddy: outFeatures, dx: dx?.data, lddx: inFeatures,
                                     dweight: store.grads + weightOffset, precision: context.linearPrecision)
         }
