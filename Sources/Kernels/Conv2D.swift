@@ -19,6 +19,8 @@ public struct ConvGeometry: Equatable, Sendable {
     public var wo: Int { (w + 2 * pad - k) / stride + 1 }
     /// Rows of the output matrix (one per output pixel) and length of an im2col row.
     public var outRows: Int { n * ho * wo }
+    /// Elements of the input x [n, h, w, cin].
+    public var inputCount: Int { n * h * w * cin }
     public var colWidth: Int { k * k * cin }
     public var isPointwise: Bool { k == 1 && stride == 1 && pad == 0 }
 

@@ -73,64 +73,65 @@ public enum ConvolutionBackend: Hashable, Sendable, CustomStringConvertible {
 
 extension ConvolutionBackend {
     /// `Conv2D.forward` on this backend: y = conv(x, weight) + bias (+ imageBias[n] on every
-    /// pixel of image n, + residual). Returns the backend that ran it: our kernels when
-    /// oneDNN has no primitive for the shape.
+    /// pixel of image n, + residual). x may be fp32 or already rounded to bf16 (NHWC bit
+    /// patterns, a group norm's output): oneDNN bf16 reads that as it is, anything else gets it
+    /// widened. Returns the backend that ran it: our kernels when oneDNN has no primitive for
+    /// the shape.
     @discardableResult
-    package func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                 imageBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
-                 y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
-        if case .oneDNN(let precision, let algorithm) = self,
-           OneDNNConvolution.forward(g, precision: precision, algorithm: algorithm, x: .fp32(x), weight: weight, bias: bias,
-                                     imageBias: imageBias, residual: residual, y: y) {
-            return self
-        }
-        Conv2D.forward(g, x: x, weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
-        return .swift
-    }
-
-    /// `Conv2D.backward` on this backend: dweight, dbias += their gradients; dx (when given)
-    /// overwritten. Returns the backend that ran it.
-    @discardableResult
-    package func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                  dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
-                  dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
-        if case .oneDNN(let precision, let algorithm) = self,
-           OneDNNConvolution.backward(g, precision: precision, algorithm: algorithm, x: .fp32(x), weight: weight, dy: dy, dx: dx,
-                                      dweight: dweight, dbias: dbias) {
-            return self
-        }
-        Conv2D.backward(g, x: x, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
-        return .swift
-    }
-
-    /// `forward` on an input already rounded to bf16 (NHWC bit patterns): oneDNN bf16 reads it
-    /// as it is; any other backend (or a shape oneDNN has no primitive for) gets it widened.
-    @discardableResult
-    package func forward(_ g: ConvGeometry, bf16 x: UnsafePointer<UInt16>, weight: UnsafePointer<Float>,
+    package func forward(_ g: ConvGeometry, input x: ActivationInput, weight: UnsafePointer<Float>,
                          bias: UnsafePointer<Float>?, imageBias: UnsafePointer<Float>? = nil,
                          residual: UnsafePointer<Float>? = nil, y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
-        if case .oneDNN(.bf16, let algorithm) = self,
-           OneDNNConvolution.forward(g, precision: .bf16, algorithm: algorithm, x: .bf16(x), weight: weight, bias: bias,
-                                     imageBias: imageBias, residual: residual, y: y) {
+        if case .oneDNN(let precision, let algorithm) = self, onOneDNN(precision, x, g, {
+            OneDNNConvolution.forward(g, precision: precision, algorithm: algorithm, x: $0, weight: weight, bias: bias,
+                                      imageBias: imageBias, residual: residual, y: y)
+        }) {
             return self
         }
-        return ActivationInput.bf16(x).withFP32(count: g.n * g.h * g.w * g.cin) {
-            forward(g, x: $0, weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
+        x.withFP32(count: g.inputCount) {
+            Conv2D.forward(g, x: $0, weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
         }
+        return .swift
     }
 
-    /// `backward` with x already rounded to bf16, as `forward(_:bf16:...)` takes it.
+    /// `Conv2D.backward` on this backend, x as `forward(_:input:...)` took it: dweight, dbias
+    /// += their gradients; dx (when given) overwritten. Returns the backend that ran it.
     @discardableResult
-    package func backward(_ g: ConvGeometry, bf16 x: UnsafePointer<UInt16>, weight: UnsafePointer<Float>,
+    package func backward(_ g: ConvGeometry, input x: ActivationInput, weight: UnsafePointer<Float>,
                           dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                           dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
-        if case .oneDNN(.bf16, let algorithm) = self,
-           OneDNNConvolution.backward(g, precision: .bf16, algorithm: algorithm, x: .bf16(x), weight: weight, dy: dy, dx: dx,
-                                      dweight: dweight, dbias: dbias) {
+        if case .oneDNN(let precision, let algorithm) = self, onOneDNN(precision, x, g, {
+            OneDNNConvolution.backward(g, precision: precision, algorithm: algorithm, x: $0, weight: weight, dy: dy, dx: dx,
+                                       dweight: dweight, dbias: dbias)
+        }) {
             return self
         }
-        return ActivationInput.bf16(x).withFP32(count: g.n * g.h * g.w * g.cin) {
-            backward(g, x: $0, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
+        x.withFP32(count: g.inputCount) {
+            Conv2D.backward(g, x: $0, weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
         }
+        return .swift
+    }
+
+    /// `forward(_:input:...)` on an fp32 input.
+    @discardableResult
+    package func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                         imageBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
+                         y: UnsafeMutablePointer<Float>) -> ConvolutionBackend {
+        forward(g, input: .fp32(x), weight: weight, bias: bias, imageBias: imageBias, residual: residual, y: y)
+    }
+
+    /// `backward(_:input:...)` on an fp32 input.
+    @discardableResult
+    package func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                          dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                          dbias: UnsafeMutablePointer<Float>?) -> ConvolutionBackend {
+        backward(g, input: .fp32(x), weight: weight, dy: dy, dx: dx, dweight: dweight, dbias: dbias)
+    }
+
+    /// Runs a oneDNN primitive on x: as it is, except bf16 for an fp32 convolution, which
+    /// reads it widened. False when oneDNN has no primitive for the shape.
+    private func onOneDNN(_ precision: ConvolutionPrecision, _ x: ActivationInput, _ g: ConvGeometry,
+                          _ run: (ActivationInput) -> Bool) -> Bool {
+        if precision == .fp32 && x.isBF16 { return x.withFP32(count: g.inputCount) { run(.fp32($0)) } }
+        return run(x)
     }
 }

@@ -22,9 +22,9 @@ public final class AttentionBlock {
     private enum Operands {
         case fp32(qkv: Tensor, o: Tensor), bf16(qkv: BF16Tensor, o: BF16Tensor)
     }
-    /// h, the norm's output: fp32, or with bf16 activations bf16 (hb), which is nil when
-    /// the norm recomputes it for backward (`recomputesNormOutputs`).
-    private var saved: (h: Tensor?, hb: BF16Tensor?, operands: Operands, lse: Tensor, w: Tensor)?
+    /// `normOutput` gives backward h, the norm's output: fp32, or with bf16 activations bf16,
+    /// kept or recomputed by the norm (`recomputesNormOutputs`), as `Conv2DLayer` records its input.
+    private var saved: (normOutput: () -> HeldActivation, operands: Operands, lse: Tensor, w: Tensor)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 channels: Int, headDim: Int, groups: Int, eps: Float) {
@@ -98,7 +98,15 @@ public final class AttentionBlock {
             y = toOut.forward(o, residual: x)
             operands = .fp32(qkv: qkv, o: o)
         }
-        saved = context.recordsForBackward ? (h, context.recomputesNormOutputs ? nil : hb, operands, lse, w) : nil
+        if context.recordsForBackward {
+            let normOutput: () -> HeldActivation
+            if let h { normOutput = { .fp32(h) } }
+            else if context.recomputesNormOutputs { normOutput = { [norm] in .bf16(norm.recomputedBF16()) } }
+            else { normOutput = { [hb] in .bf16(hb!) } }
+            saved = (normOutput, operands, lse, w)
+        } else {
+            saved = nil
+        }
         return y
     }
 
@@ -125,12 +133,12 @@ public final class AttentionBlock {
         }
         // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])
-        let hb = s.h == nil ? s.hb ?? norm.recomputedBF16() : nil
+        let h = s.normOutput()
         context.timed("linear backward") {
             let g = Tensor(shape: [3 * C * C + 3 * C])
             GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
-            withExtendedLifetime(hb) {
-                LinearProducts.backward(m: M, k: C, n: 3 * C, x: hb.map { .bf16($0.data) } ?? .fp32(s.h!.data), ldx: C,
+            withExtendedLifetime(h) {
+                LinearProducts.backward(m: M, k: C, n: 3 * C, x: h.input, ldx: C,
                                         weight: s.w.data, dy: dqkv.data, lddy: 3 * C, dx: dh.data, lddx: C, dweight: g.data,
                                         precision: context.linearPrecision)
             }

@@ -5,9 +5,9 @@ public final class Conv2DLayer {
     let context: ForwardContext
     let cin, cout, k, stride, pad: Int
     let weightOffset, biasOffset: Int
-    private var input: Tensor?
-    /// A bf16 forward's input, kept or recomputed for backward (`forward(bf16:recompute:)`).
-    private var bf16Input: (() -> BF16Tensor)?
+    /// What backward reads: the forward's input, kept, or recomputed when backward asks
+    /// (a group norm's bf16 output, an upsampled tensor).
+    private var recorded: (() -> HeldActivation)?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
                 cin: Int, cout: Int, k: Int, stride: Int = 1) {
@@ -41,9 +41,23 @@ public final class Conv2DLayer {
             context.convolutions.forward(g, x: x.data, weight: store.values + weightOffset, bias: bias,
                                          imageBias: imageBias?.data, residual: residual?.data, y: y)
         }
-        input = context.recordsForBackward ? x : nil
-        bf16Input = nil
+        recordInput(context.recordsForBackward ? x : nil)
         return y
+    }
+
+    /// conv(upsample2x(x)), diffusers' `Upsample2D`: keeps x for backward, which upsamples it
+    /// again, instead of the upsampled tensor at 4x its size.
+    func forward(upsampling x: Tensor) -> Tensor {
+        let y = forward(Upsample2x.forward(x))
+        recorded = context.recordsForBackward ? { [x] in .fp32(Upsample2x.forward(x)) } : nil
+        return y
+    }
+
+    /// Records `x` as the input backward reads (nil: none). Also for a caller that keeps the
+    /// input more cheaply between forward and backward: `ResnetBlock` drops its concatenated
+    /// input after forward and records it again, rebuilt from its two parts, before backward.
+    func recordInput(_ x: Tensor?) {
+        recorded = x.map { x in { .fp32(x) } }
     }
 
     /// A forward's output: `product(geometry, bias, y)` writes it, after the extra terms' shapes are checked.
@@ -72,11 +86,10 @@ public final class Conv2DLayer {
     /// (the kept tensor, or `GroupNorm.recomputedBF16`).
     func forward(bf16 x: BF16Tensor, recompute: @escaping () -> BF16Tensor, imageBias: Tensor?, residual: Tensor?) -> Tensor {
         let y = output(geometry(x.shape), imageBias: imageBias, residual: residual) { g, bias, y in
-            context.convolutions.forward(g, bf16: x.data, weight: store.values + weightOffset, bias: bias,
+            context.convolutions.forward(g, input: .bf16(x.data), weight: store.values + weightOffset, bias: bias,
                                          imageBias: imageBias?.data, residual: residual?.data, y: y)
         }
-        input = nil
-        bf16Input = context.recordsForBackward ? recompute : nil
+        recorded = context.recordsForBackward ? { .bf16(recompute()) } : nil
         return y
     }
 
@@ -94,10 +107,9 @@ public final class Conv2DLayer {
     }
 
     private func takeRecordedInput() -> HeldActivation {
-        defer { input = nil; bf16Input = nil }
-        if let input { return .fp32(input) }
-        if let bf16Input { return .bf16(bf16Input()) }
-        preconditionFailure("conv backward without a recorded forward")
+        guard let recorded else { preconditionFailure("conv backward without a recorded forward") }
+        self.recorded = nil
+        return recorded()
     }
 
     private func backward(x: HeldActivation, dy: Tensor, dx: UnsafeMutablePointer<Float>?) {
@@ -105,11 +117,8 @@ public final class Conv2DLayer {
         precondition(dy.count == g.n * g.ho * g.wo * cout, "conv backward: dy \(dy.shape) for input \(x.shape)")
         let (weight, dweight, dbias) = (store.values + weightOffset, store.grads + weightOffset, store.grads + biasOffset)
         context.timed("conv \(k)x\(k) backward") {
-            switch x {
-            case .fp32(let x):
-                context.convolutions.backward(g, x: x.data, weight: weight, dy: dy.data, dx: dx, dweight: dweight, dbias: dbias)
-            case .bf16(let x):
-                context.convolutions.backward(g, bf16: x.data, weight: weight, dy: dy.data, dx: dx, dweight: dweight, dbias: dbias)
+            withExtendedLifetime(x) {
+                context.convolutions.backward(g, input: x.input, weight: weight, dy: dy.data, dx: dx, dweight: dweight, dbias: dbias)
             }
         }
     }

@@ -117,21 +117,33 @@ public final class GroupNorm {
         if context.recordsForBackward { input = x; self.mean = mean; self.rstd = rstd } else { input = nil }
     }
 
-    public func backward(_ dy: Tensor) -> Tensor {
+    public func backward(_ dy: consuming Tensor) -> Tensor {
         backward(dy, adding: nil)
     }
 
     /// dx + `addend` (a residual branch's gradient, same shape), added in the last pass.
-    func backward(_ dy: Tensor, adding addend: Tensor?) -> Tensor {
-        context.timed("group norm backward") { inputGradient(dy, adding: addend) }
+    /// A `dy` nothing else holds (the product just before, passed straight in) becomes dx:
+    /// both passes are elementwise, so no second tensor of its size is needed.
+    func backward(_ dy: consuming Tensor, adding addend: Tensor?) -> Tensor {
+        guard let shape = input?.shape else { preconditionFailure("group norm backward without a recorded forward") }
+        let dx = isKnownUniquelyReferenced(&dy) && dy.shape == shape ? dy : Tensor(uninitialized: shape)
+        context.timed("group norm backward") { inputGradient(dy, adding: addend, into: dx) }
+        return dx
     }
 
-    private func inputGradient(_ dy: Tensor, adding addend: Tensor?) -> Tensor {
+    /// Replaces the input recorded for backward (the statistics stay): for a caller that keeps
+    /// it more cheaply between forward and backward, as `Conv2DLayer.recordInput`.
+    func recordInput(_ x: Tensor?) {
+        precondition(x == nil || x!.shape.last == channels, "group norm: recorded input \(x!.shape) for \(channels) channels")
+        input = x
+    }
+
+    private func inputGradient(_ dy: Tensor, adding addend: Tensor?, into dx: Tensor) {
         guard let x = input else { preconditionFailure("group norm backward without a recorded forward") }
         input = nil
+        precondition(dy.count == x.count, "group norm backward: dy \(dy.shape) for input \(x.shape)")
         let n = x.shape[0], pixels = x.count / (n * channels)
         let (C, G, cg) = (channels, groups, channels / groups)
-        let dx = Tensor(uninitialized: x.shape)
         let gamma = store.values + weightOffset, beta = store.values + biasOffset
         // Per-image sums of dz and dz*xhat per channel: [n, 2C], reduced over images at the end.
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: n * 2 * C)
@@ -177,6 +189,5 @@ public final class GroupNorm {
             for b in 0..<n { s0 += Double(partial[b * 2 * C + c]); s1 += Double(partial[b * 2 * C + C + c]) }
             dbeta[c] += Float(s0); dgamma[c] += Float(s1)
         }
-        return dx
     }
 }

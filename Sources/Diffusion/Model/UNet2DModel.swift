@@ -170,10 +170,10 @@ public final class UNet2DModel {
         // 4. up path, consuming skips from the end
         for b in upBlocks {
             for (j, r) in b.resnets.enumerated() {
-                h = r.forward(ChannelConcat.forward(h, skips.removeLast()), tembAct: tembAct)
+                h = r.forward(h, concatenatedWith: skips.removeLast(), tembAct: tembAct)
                 if !b.attentions.isEmpty { h = b.attentions[j].forward(h) }
             }
-            if let u = b.upsampler { h = u.forward(Upsample2x.forward(h)) }
+            if let u = b.upsampler { h = u.forward(upsampling: h) }
         }
 
         // 5. output
