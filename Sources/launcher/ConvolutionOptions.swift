@@ -74,7 +74,7 @@ struct ConvolutionOptions: ParsableArguments {
 enum LowMemoryFlag {
     static let help = ArgumentHelp("""
         bf16 runs: keep none of the group norms' outputs for backward and recompute them there \
-        (bit for bit the same results; seed preset, batch 128 per rank, Zen 4: peak memory 1387 instead of \
-        1557 MiB, train step 6% slower). No effect in fp32.
+        (bit for bit the same results; seed preset, batch 128 per rank, Zen 4: peak memory 1104-1149 \
+        instead of 1346-1373 MiB, train step 3-4% slower). No effect in fp32.
         """)
 }
