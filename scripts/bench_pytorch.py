@@ -172,6 +172,19 @@ def main():
                     if ratios:
                         row[key + 'Ratio'] = statistics.median(ratios)
                         row[key + 'RatioRange'] = [min(ratios), max(ratios)]
+            if name.startswith('ours'):
+                # ours / the peak RSS of the round's fastest PyTorch variant by train step (whose
+                # peak is its train step's)
+                ratios = []
+                for rd in rounds:
+                    theirs_ = [v for k, v in rd.items() if k.startswith('pytorch')]
+                    if name in rd and theirs_ and rd[name].get('peakRSSMiB'):
+                        fastest = max(theirs_, key=lambda v: v['trainImagesPerSecond'])
+                        if fastest.get('peakRSSMiB'):
+                            ratios.append(rd[name]['peakRSSMiB'] / fastest['peakRSSMiB'])
+                if ratios:
+                    row['rssRatio'] = statistics.median(ratios)
+                    row['rssRatioRange'] = [min(ratios), max(ratios)]
             rows.append(row)
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
     fam = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith(('cpu family', 'model\t'))][:2]
@@ -183,7 +196,9 @@ def main():
              f"images/s, {a.threads} threads, train batch {a.batch}, forward batch {a.forward_batch}, "
              f"median of {a.iterations} iterations" + (f", median over {a.rounds} rounds" if a.rounds > 1 else '') +
              "; x = ratio to the fastest PyTorch variant of the same preset" +
-             (" in the same round (median, and range over rounds)" if a.rounds > 1 else ''),
+             (" in the same round (median, and range over rounds)" if a.rounds > 1 else '') +
+             "; peak RSS is the largest over rounds, x the ratio to the peak RSS of the round's fastest "
+             "PyTorch variant by train step",
              '', '| preset | variant | train step | forward | peak RSS MiB |', '|---|---|---:|---:|---:|']
     for r in rows:
         def ratio(k):
@@ -192,7 +207,7 @@ def main():
             lo, hi = r[k + 'RatioRange']
             return f" (x{r[k + 'Ratio']:.2f}" + (f", {lo:.2f}-{hi:.2f})" if a.rounds > 1 else ')')
         lines.append(f"| {r['preset']} | {r['variant']} | {r['train']:.1f}{ratio('train')} | "
-                     f"{r['forward']:.1f}{ratio('forward')} | {r['rss']:.0f} |")
+                     f"{r['forward']:.1f}{ratio('forward')} | {r['rss']:.0f}{ratio('rss')} |")
     text = '\n'.join(lines)
     print(text)
     with open(os.path.join(a.out, 'results.md'), 'w') as f:
