@@ -18,9 +18,10 @@ public final class AttentionBlock {
     let channels, heads, headDim: Int
     let norm: GroupNorm
     let toQ, toK, toV, toOut: Linear
-    /// q|k|v rows and the attention's output o, in fp32 or both in bf16.
+    /// q|k|v rows and the attention's output o, in fp32 or both in bf16. A nil bf16 qkv is
+    /// projected again in backward from the norm's output (`recomputesNormOutputs`).
     private enum Operands {
-        case fp32(qkv: Tensor, o: Tensor), bf16(qkv: BF16Tensor, o: BF16Tensor)
+        case fp32(qkv: Tensor, o: Tensor), bf16(qkv: BF16Tensor?, o: BF16Tensor)
     }
     /// `normOutput` gives backward h, the norm's output: fp32, or with bf16 activations bf16,
     /// kept or recomputed by the norm (`recomputesNormOutputs`), as `Conv2DLayer` records its input.
@@ -54,6 +55,16 @@ public final class AttentionBlock {
         return w
     }
 
+    /// q|k|v rows in bf16, [rows, 3C]: the stacked projection `w` of the norm's output `h`.
+    private func projectBF16(_ h: ActivationInput, _ w: Tensor, rows: Int) -> BF16Tensor {
+        let C = channels, qkv = BF16Tensor(uninitialized: [rows, 3 * C])
+        context.timed("linear forward") {
+            LinearProducts.forward(m: rows, k: C, n: 3 * C, x: h, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
+                                   bf16Output: qkv.data, ldy: 3 * C, precision: context.linearPrecision)
+        }
+        return qkv
+    }
+
     public func forward(_ x: Tensor) -> Tensor {
         let n = x.shape[0], C = channels, L = x.count / (n * C), M = n * L
         // The norm writes bf16 where the projections' products are oneDNN's bf16 ones, which
@@ -69,19 +80,15 @@ public final class AttentionBlock {
         // matmul: both round them to bf16 anyway (a narrow to_out on GEMM would not).
         if context.bf16Activations && ScaledDotProductAttention.holdsBF16(length: L, headDim: headDim, precision: precision)
             && LinearProducts.runsOneDNN(precision, k: C, n: C, forward: true) {
-            let qkv = BF16Tensor(uninitialized: [n, L, 3 * C]), o = BF16Tensor(uninitialized: x.shape)
-            context.timed("linear forward") {
-                withExtendedLifetime(hb) {
-                    LinearProducts.forward(m: M, k: C, n: 3 * C, x: x16, ldx: C, weight: w.data, bias: w.data + 3 * C * C,
-                                           bf16Output: qkv.data, ldy: 3 * C, precision: precision)
-                }
-            }
+            let qkv = withExtendedLifetime(hb) { projectBF16(x16, w, rows: M) }, o = BF16Tensor(uninitialized: x.shape)
             context.timed("attention forward") {
                 ScaledDotProductAttention.forward(n: n, length: L, heads: heads, bf16: qkv.data, k: qkv.data + C,
                                                   v: qkv.data + 2 * C, ld: 3 * C, o: o.data, ldo: C, lse: lse.data)
             }
             y = toOut.forward(bf16: o, residual: x)
-            operands = .bf16(qkv: qkv, o: o)
+            // With the norm's output recomputed, q|k|v (3/4 of what attention keeps) is too:
+            // the same product on the same bf16 input, so the same bits.
+            operands = .bf16(qkv: context.recomputesNormOutputs ? nil : qkv, o: o)
         } else {
             let qkv = Tensor(uninitialized: [n, L, 3 * C]), o = Tensor(uninitialized: x.shape)
             context.timed("linear forward") {
@@ -116,6 +123,9 @@ public final class AttentionBlock {
         let n = dy.shape[0], C = channels, L = dy.count / (n * C), M = n * L
         let dO = toOut.backward(dy)
         let dqkv = Tensor(uninitialized: [n, L, 3 * C])
+        let h = s.normOutput()
+        var projected: BF16Tensor?
+        if case .bf16(nil, _) = s.operands { projected = withExtendedLifetime(h) { projectBF16(h.input, s.w, rows: M) } }
         context.timed("attention backward") {
             switch s.operands {
             case .fp32(let qkv, let o):
@@ -124,7 +134,8 @@ public final class AttentionBlock {
                                                    o: o.data, dout: dO.data, ldo: C, lse: s.lse.data,
                                                    dq: dqkv.data, dk: dqkv.data + C, dv: dqkv.data + 2 * C, ldd: 3 * C,
                                                    precision: context.linearPrecision)
-            case .bf16(let qkv, let o):
+            case .bf16(let kept, let o):
+                let qkv = kept ?? projected!
                 ScaledDotProductAttention.backward(n: n, length: L, heads: heads, bf16: qkv.data, k: qkv.data + C,
                                                    v: qkv.data + 2 * C, ld: 3 * C, o: o.data, dout: dO.data, ldo: C,
                                                    lse: s.lse.data, dq: dqkv.data, dk: dqkv.data + C,
@@ -133,7 +144,6 @@ public final class AttentionBlock {
         }
         // Stacked parameter gradients, then handed to the three tensors.
         let dh = Tensor(uninitialized: [n, L, C])
-        let h = s.normOutput()
         context.timed("linear backward") {
             let g = Tensor(shape: [3 * C * C + 3 * C])
             GEMM.accumulateColumnSums(rows: M, cols: 3 * C, x: dqkv.data, into: g.data + 3 * C * C)
