@@ -73,8 +73,8 @@ struct ConvolutionOptions: ParsableArguments {
 /// `--low-memory`, for the commands that train (or time training).
 enum LowMemoryFlag {
     static let help = ArgumentHelp("""
-        bf16 runs: keep none of the group norms' outputs for backward and recompute them there \
-        (bit for bit the same results; seed preset, batch 128 per rank, Zen 4: peak memory 1104-1149 \
-        instead of 1346-1373 MiB, train step 3-4% slower). No effect in fp32.
+        bf16 runs: keep none of the group norms' outputs, nor attention's q/k/v, for backward, and \
+        recompute them there (bit for bit the same results; seed preset, batch 128 per rank, Zen 4: \
+        peak memory 996-1008 instead of 1325-1363 MiB, train step 6-8% slower). No effect in fp32.
         """)
 }

@@ -18,8 +18,9 @@ public final class ForwardContext {
     /// (`BF16ActivationTests` requires both ways to agree bit for bit).
     public var normOutputsInBF16 = true
     /// bf16 activations: keep none of the norms' outputs; backward recomputes them from the
-    /// norm's input and statistics (`train --low-memory`). Measured on the seed preset,
-    /// batch 128 on Zen 4: peak RSS 1104-1149 instead of 1346-1373 MiB, train step 3-4% slower.
+    /// norm's input and statistics, and attention's q|k|v from that (`train --low-memory`).
+    /// Measured on the seed preset, batch 128 on Zen 4: peak RSS 996-1008 instead of
+    /// 1325-1363 MiB, train step 6-8% slower.
     public var recomputesNormOutputs = false
     /// Collects time per kind of layer when set (benchmarks only).
     public var profile: StepProfile?
