@@ -124,8 +124,10 @@ public final class AttentionBlock {
         let dO = toOut.backward(dy)
         let dqkv = Tensor(uninitialized: [n, L, 3 * C])
         let h = s.normOutput()
-        var projected: BF16Tensor?
-        if case .bf16(nil, _) = s.operands { projected = withExtendedLifetime(h) { projectBF16(h.input, s.w, rows: M) } }
+        // q|k|v again where forward did not keep it.
+        let projected: BF16Tensor? = if case .bf16(nil, _) = s.operands {
+            withExtendedLifetime(h) { projectBF16(h.input, s.w, rows: M) }
+        } else { nil }
         context.timed("attention backward") {
             switch s.operands {
             case .fp32(let qkv, let o):

@@ -125,9 +125,11 @@ public final class GroupNorm {
     /// A `dy` nothing else holds (the product just before, passed straight in) becomes dx:
     /// both passes are elementwise, so no second tensor of its size is needed.
     func backward(_ dy: consuming Tensor, adding addend: Tensor?) -> Tensor {
-        guard let shape = input?.shape else { preconditionFailure("group norm backward without a recorded forward") }
-        let dx = isKnownUniquelyReferenced(&dy) && dy.shape == shape ? dy : Tensor(uninitialized: shape)
-        context.timed("group norm backward") { inputGradient(dy, adding: addend, into: dx) }
+        guard let x = input else { preconditionFailure("group norm backward without a recorded forward") }
+        input = nil
+        precondition(dy.count == x.count, "group norm backward: dy \(dy.shape) for input \(x.shape)")
+        let dx = isKnownUniquelyReferenced(&dy) && dy.shape == x.shape ? dy : Tensor(uninitialized: x.shape)
+        context.timed("group norm backward") { inputGradient(x, dy, adding: addend, into: dx) }
         return dx
     }
 
@@ -138,10 +140,7 @@ public final class GroupNorm {
         input = x
     }
 
-    private func inputGradient(_ dy: Tensor, adding addend: Tensor?, into dx: Tensor) {
-        guard let x = input else { preconditionFailure("group norm backward without a recorded forward") }
-        input = nil
-        precondition(dy.count == x.count, "group norm backward: dy \(dy.shape) for input \(x.shape)")
+    private func inputGradient(_ x: Tensor, _ dy: Tensor, adding addend: Tensor?, into dx: Tensor) {
         let n = x.shape[0], pixels = x.count / (n * channels)
         let (C, G, cg) = (channels, groups, channels / groups)
         let gamma = store.values + weightOffset, beta = store.values + biasOffset

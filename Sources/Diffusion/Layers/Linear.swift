@@ -9,9 +9,8 @@ public final class Linear {
     let context: ForwardContext
     let inFeatures, outFeatures: Int
     let weightOffset, biasOffset: Int
-    private var input: Tensor?
-    /// A bf16 input (`forward(bf16:residual:)`), kept instead of `input`.
-    private var bf16Input: BF16Tensor?
+    /// The forward's input, fp32 or bf16 (`forward(bf16:residual:)`), kept for backward.
+    private var input: HeldActivation?
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String, in inFeatures: Int, out outFeatures: Int) {
         self.store = store; self.context = context
@@ -35,8 +34,7 @@ public final class Linear {
     /// y = x W^T + b (+ residual, same shape as y).
     func forward(_ x: Tensor, residual: Tensor?) -> Tensor {
         let y = output(.fp32(x.data), shape: x.shape, residual: residual)
-        input = context.recordsForBackward ? x : nil
-        bf16Input = nil
+        input = context.recordsForBackward ? .fp32(x) : nil
         return y
     }
 
@@ -44,8 +42,7 @@ public final class Linear {
     /// it as it is): y = x W^T + b (+ residual), fp32.
     func forward(bf16 x: BF16Tensor, residual: Tensor?) -> Tensor {
         let y = output(.bf16(x.data), shape: x.shape, residual: residual)
-        input = nil
-        bf16Input = context.recordsForBackward ? x : nil
+        input = context.recordsForBackward ? .bf16(x) : nil
         return y
     }
 
@@ -85,10 +82,9 @@ public final class Linear {
     }
 
     private func takeRecordedInput() -> HeldActivation {
-        defer { input = nil; bf16Input = nil }
-        if let input { return .fp32(input) }
-        if let bf16Input { return .bf16(bf16Input) }
-        preconditionFailure("linear backward without a recorded forward")
+        guard let x = input else { preconditionFailure("linear backward without a recorded forward") }
+        input = nil
+        return x
     }
 
     ///   dbias += sum over rows of dy (from the fp32 dy in every precision);  dW += dy^T x;  dx = dy W
