@@ -100,3 +100,75 @@ AVX512 void avx512_groupnorm_input_gradient(const float *x, float *dz, ptrdiff_t
         }
     }
 }
+
+// The bf16 norm of a bf16 run: xhat = x scale + shift (scale = rstd, shift = -mean rstd)
+// rounded to bf16 and stored to xhat when it is not NULL (what backward reads); then
+// y = xhat gamma + beta (SiLU'd when silu) from the rounded xhat, rounded to bf16.
+AVX512 void avx512_groupnorm_normalize_bf16(const float *x, uint16_t *xhat, uint16_t *y, ptrdiff_t pixels,
+                                            ptrdiff_t C, const float *scale, const float *shift,
+                                            const float *gamma, const float *beta, int silu) {
+    for (ptrdiff_t c = 0; c < C; c += 16) {
+        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
+        const __m512 ga = _mm512_loadu_ps(gamma + c), be = _mm512_loadu_ps(beta + c);
+        ptrdiff_t off = c;
+        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
+            __m256i h = round_to_bf16(_mm512_fmadd_ps(_mm512_loadu_ps(x + off), s, t));
+            if (xhat) _mm256_storeu_si256((__m256i *)(xhat + off), h);
+            __m512 z = _mm512_fmadd_ps(widen_bf16(h), ga, be);
+            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
+            _mm256_storeu_si256((__m256i *)(y + off), round_to_bf16(z));
+        }
+    }
+}
+
+// y = x scale + shift (then SiLU when silu) on bf16 x, rounded to bf16: the norm's output
+// again from its xhat (scale gamma, shift beta), or its input from xhat (scale 1/rstd, shift mean).
+AVX512 void avx512_groupnorm_affine_bf16_input(const uint16_t *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
+                                               const float *scale, const float *shift, int silu) {
+    for (ptrdiff_t c = 0; c < C; c += 16) {
+        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
+        ptrdiff_t off = c;
+        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
+            __m512 z = _mm512_fmadd_ps(load_bf16(x + off), s, t);
+            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
+            _mm256_storeu_si256((__m256i *)(y + off), round_to_bf16(z));
+        }
+    }
+}
+
+// avx512_groupnorm_backward_sums on a recorded bf16 xhat (z = xhat gamma + beta as the forward made it).
+AVX512 void avx512_groupnorm_backward_sums_bf16(const uint16_t *xhat, const float *dy, float *dz, ptrdiff_t pixels,
+                                                ptrdiff_t C, const float *gamma, const float *beta, int silu,
+                                                float *sumDz, float *sumDzXhat) {
+    for (ptrdiff_t c = 0; c < C; c += 16) {
+        const __m512 ga = _mm512_loadu_ps(gamma + c), be = _mm512_loadu_ps(beta + c), one = _mm512_set1_ps(1.0f);
+        __m512 s = _mm512_setzero_ps(), t = s;
+        ptrdiff_t off = c;
+        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
+            __m512 xh = load_bf16(xhat + off), d = _mm512_loadu_ps(dy + off);
+            if (silu) {
+                __m512 z = _mm512_fmadd_ps(xh, ga, be), sg = sigmoid(z);
+                d = _mm512_mul_ps(_mm512_mul_ps(d, sg), _mm512_fmadd_ps(z, _mm512_sub_ps(one, sg), one));
+            }
+            _mm512_storeu_ps(dz + off, d);
+            s = _mm512_add_ps(s, d);
+            t = _mm512_fmadd_ps(d, xh, t);
+        }
+        _mm512_storeu_ps(sumDz + c, s);
+        _mm512_storeu_ps(sumDzXhat + c, t);
+    }
+}
+
+// dx = a dz + b xhat + d (+ addend) on a recorded bf16 xhat, written over dz.
+AVX512 void avx512_groupnorm_input_gradient_bf16(const uint16_t *xhat, float *dz, ptrdiff_t pixels, ptrdiff_t C,
+                                                 const float *a, const float *b, const float *d, const float *addend) {
+    for (ptrdiff_t c = 0; c < C; c += 16) {
+        const __m512 av = _mm512_loadu_ps(a + c), bv = _mm512_loadu_ps(b + c), dv = _mm512_loadu_ps(d + c);
+        ptrdiff_t off = c;
+        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
+            __m512 r = _mm512_fmadd_ps(bv, load_bf16(xhat + off), _mm512_fmadd_ps(av, _mm512_loadu_ps(dz + off), dv));
+            if (addend) r = _mm512_add_ps(r, _mm512_loadu_ps(addend + off));
+            _mm512_storeu_ps(dz + off, r);
+        }
+    }
+}

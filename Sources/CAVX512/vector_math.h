@@ -66,6 +66,13 @@ AVX512 static inline __m256i round_to_bf16(__m512 x) {
     return _mm512_cvtepi32_epi16(rounded);
 }
 
+// 16 bfloat16 values widened to floats (exact: the upper halves of their bit patterns).
+AVX512 static inline __m512 widen_bf16(__m256i h) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+AVX512 static inline __m512 load_bf16(const uint16_t *p) { return widen_bf16(_mm256_loadu_si256((const __m256i *)p)); }
+
 // Sum of each of 8 vectors' 16 lanes, as 8 floats.
 AVX512 static inline void reduce8(const __m512 g[8], float out[8]) {
     // Halve the width three times, pairing vectors so each step does useful adds.

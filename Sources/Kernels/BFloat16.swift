@@ -1,3 +1,5 @@
+import CAVX512
+
 /// bfloat16: the upper 16 bits of a Float32 (8-bit exponent, 7-bit mantissa). Rounding is to
 /// nearest, ties to even, as oneDNN's reorders, `vcvtneps2bf16` and PyTorch's `.to(bfloat16)`
 /// round; widening is exact.
@@ -12,7 +14,9 @@ package enum BFloat16 {
     @inline(__always) package static func widen(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
 
     /// dst[i] = round(src[i]).
-    package static func round(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
+    package static func round(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int,
+                              path: KernelPath = .best) {
+        if path.runsAVX512(when: true) { return avx512_round_to_bf16(src, dst, count) }
         for i in 0..<count { dst[i] = round(src[i]) }
     }
 

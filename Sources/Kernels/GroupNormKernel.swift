@@ -101,6 +101,85 @@ package enum GroupNormKernel {
         }
     }
 
+    /// The bf16 norm of a bf16 run, on one image: xhat = x scale + shift (scale = rstd, shift =
+    /// -mean rstd) rounded to bf16, stored to `xhat` when given (what backward reads); then
+    /// y = `affine` of the rounded xhat by gamma and beta (SiLU'd when `silu`), rounded to bf16.
+    package static func normalizeBF16(_ x: UnsafePointer<Float>, xhat: UnsafeMutablePointer<UInt16>?,
+                                      _ y: UnsafeMutablePointer<UInt16>, pixels: Int, channels C: Int,
+                                      scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                      gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
+                                      path: KernelPath = .best) {
+        if path.runsAVX512(when: C % 16 == 0) {
+            return avx512_groupnorm_normalize_bf16(x, xhat, y, pixels, C, scale, shift, gamma, beta, silu ? 1 : 0)
+        }
+        let row = UnsafeMutablePointer<UInt16>.allocate(capacity: C)
+        defer { row.deallocate() }
+        for p in 0..<pixels {
+            let h = xhat.map { $0 + p * C } ?? row
+            affineBF16(x + p * C, h, pixels: 1, channels: C, scale: scale, shift: shift, silu: false, path: .swift)
+            affineBF16(input: h, y + p * C, pixels: 1, channels: C, scale: gamma, shift: beta, silu: silu, path: .swift)
+        }
+    }
+
+    /// `affineBF16` on a bf16 x: the norm's output again from its xhat (scale gamma, shift
+    /// beta), or its input from xhat (scale 1/rstd, shift mean). y may not alias x.
+    package static func affineBF16(input x: UnsafePointer<UInt16>, _ y: UnsafeMutablePointer<UInt16>, pixels: Int,
+                                   channels C: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                   silu: Bool, path: KernelPath = .best) {
+        if path.runsAVX512(when: C % 16 == 0) {
+            return avx512_groupnorm_affine_bf16_input(x, y, pixels, C, scale, shift, silu ? 1 : 0)
+        }
+        withWidened(x, count: pixels * C) { wide in
+            affineBF16(wide, y, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu, path: .swift)
+        }
+    }
+
+    /// `backwardSums` on a recorded bf16 xhat: dz, and the channel sums of dz and dz xhat.
+    package static func backwardSums(xhat: UnsafePointer<UInt16>, _ dy: UnsafePointer<Float>,
+                                     dz: UnsafeMutablePointer<Float>, pixels: Int, channels C: Int,
+                                     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
+                                     sumDz: UnsafeMutablePointer<Float>, sumDzXhat: UnsafeMutablePointer<Float>,
+                                     path: KernelPath = .best) {
+        if path.runsAVX512(when: C % 16 == 0) {
+            return avx512_groupnorm_backward_sums_bf16(xhat, dy, dz, pixels, C, gamma, beta, silu ? 1 : 0, sumDz, sumDzXhat)
+        }
+        // xhat widened is exact, and (xhat - 0) 1 is xhat: the fp32 loop with mean 0 and rstd 1.
+        withWidened(xhat, count: pixels * C) { wide in
+            withIdentityStatistics(C) { zero, one in
+                backwardSums(wide, dy, dz: dz, pixels: pixels, channels: C, mean: zero, rstd: one, gamma: gamma,
+                             beta: beta, silu: silu, sumDz: sumDz, sumDzXhat: sumDzXhat, path: .swift)
+            }
+        }
+    }
+
+    /// dx = a dz + b xhat + d (+ addend) per channel on a recorded bf16 xhat; dz is overwritten by dx.
+    package static func inputGradient(xhat: UnsafePointer<UInt16>, dz: UnsafeMutablePointer<Float>, pixels: Int,
+                                      channels C: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                      d: UnsafePointer<Float>, addend: UnsafePointer<Float>?, path: KernelPath = .best) {
+        if path.runsAVX512(when: C % 16 == 0) {
+            return avx512_groupnorm_input_gradient_bf16(xhat, dz, pixels, C, a, b, d, addend)
+        }
+        withWidened(xhat, count: pixels * C) { wide in
+            withIdentityStatistics(C) { zero, _ in
+                inputGradient(wide, dz: dz, pixels: pixels, channels: C, mean: zero, a: a, b: b, d: d,
+                              addend: addend, path: .swift)
+            }
+        }
+    }
+
+    private static func withWidened<R>(_ x: UnsafePointer<UInt16>, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+        ActivationInput.bf16(x).withFP32(count: count, body)
+    }
+
+    /// C zeros and C ones: a mean and rstd under which the fp32 loops read x as xhat.
+    private static func withIdentityStatistics<R>(_ C: Int, _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
+        defer { buffer.deallocate() }
+        buffer.update(repeating: 0, count: C)
+        (buffer + C).update(repeating: 1, count: C)
+        return body(buffer, buffer + C)
+    }
+
     /// dz = dy (or dy silu'(z), z = xhat gamma + beta) written to `dz` (may alias dy);
     /// sumDz[c] = sum over pixels of dz, sumDzXhat[c] = sum of dz xhat.
     package static func backwardSums(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>,

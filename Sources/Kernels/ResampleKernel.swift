@@ -4,6 +4,17 @@ public enum ResampleKernel {
     /// x: [n, h, w, c] -> y: [n, 2h, 2w, c],  y[b, 2i+a, 2j+e, ch] = x[b, i, j, ch]
     public static func upsample2x(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
                                   into y: UnsafeMutablePointer<Float>) {
+        copyUpsampled(x, n: n, h: h, w: w, c: c, into: y)
+    }
+
+    /// `upsample2x` of bf16 elements.
+    public static func upsample2x(_ x: UnsafePointer<UInt16>, n: Int, h: Int, w: Int, c: Int,
+                                  into y: UnsafeMutablePointer<UInt16>) {
+        copyUpsampled(x, n: n, h: h, w: w, c: c, into: y)
+    }
+
+    @inline(__always)
+    private static func copyUpsampled<T>(_ x: UnsafePointer<T>, n: Int, h: Int, w: Int, c: Int, into y: UnsafeMutablePointer<T>) {
         Parallel.forEach(n * h) { row in
             let src = x + row * w * c
             let b = row / h, i = row % h

@@ -13,6 +13,15 @@ public final class BF16Tensor: @unchecked Sendable {
         self.data = .allocate(capacity: max(count, 1))
     }
 
+    /// `x` rounded to bf16 (nearest, ties to even, as oneDNN's conversion rounds).
+    public convenience init(rounding x: Tensor) {
+        self.init(uninitialized: x.shape)
+        let chunk = 1 << 16, chunks = (x.count + chunk - 1) / chunk
+        Parallel.forEach(chunks) { i in
+            BFloat16.round(x.data + i * chunk, data + i * chunk, count: min(chunk, x.count - i * chunk))
+        }
+    }
+
     deinit { data.deallocate() }
 }
 

@@ -46,11 +46,25 @@ public final class Conv2DLayer {
     }
 
     /// conv(upsample2x(x)), diffusers' `Upsample2D`: keeps x for backward, which upsamples it
-    /// again, instead of the upsampled tensor at 4x its size.
+    /// again, instead of the upsampled tensor at 4x its size. Where the convolutions run bf16,
+    /// x is rounded first (a quarter of the values to round) and kept in bf16.
     func forward(upsampling x: Tensor) -> Tensor {
+        if context.bf16Activations {
+            let xb = BF16Tensor(rounding: x)
+            return forward(bf16: Upsample2x.forward(xb), recompute: { [xb] in Upsample2x.forward(xb) }, imageBias: nil, residual: nil)
+        }
         let y = forward(Upsample2x.forward(x))
         recorded = context.recordsForBackward ? { [x] in .fp32(Upsample2x.forward(x)) } : nil
         return y
+    }
+
+    /// forward(x) for an input nothing else needs in fp32 after it (a downsampler's): where
+    /// the convolutions run bf16, x is rounded once, read as it is and kept in bf16, half the
+    /// bytes of an fp32 copy (the convolution would round it so anyway).
+    func forward(roundingInput x: Tensor) -> Tensor {
+        guard context.bf16Activations else { return forward(x) }
+        let xb = BF16Tensor(rounding: x)
+        return forward(bf16: xb, recompute: { [xb] in xb }, imageBias: nil, residual: nil)
     }
 
     /// Records `x` as the input backward reads (nil: none). Also for a caller that keeps the
@@ -58,6 +72,12 @@ public final class Conv2DLayer {
     /// input after forward and records it again, rebuilt from its two parts, before backward.
     func recordInput(_ x: Tensor?) {
         recorded = x.map { x in { .fp32(x) } }
+    }
+
+    /// Has backward read its input from `input` instead of a kept copy: a 1x1 shortcut's
+    /// input rebuilt from the group norm that reads the same input (`GroupNorm.reconstructedInputBF16`).
+    func recordInput(from input: @escaping () -> BF16Tensor) {
+        recorded = { .bf16(input()) }
     }
 
     /// A forward's output: `product(geometry, bias, y)` writes it, after the extra terms' shapes are checked.

@@ -11,16 +11,16 @@ public final class ForwardContext {
         return .fp32
     }
     /// Group norms hand their outputs to the convolutions (and attention projections) after
-    /// them in bf16, which those would round to anyway, and only that bf16 copy is kept for
-    /// backward (`Conv2DLayer.forward(normalized:by:)`): where the convolutions run bf16.
+    /// them in bf16, which those would round to anyway, made from xhat rounded to bf16, and
+    /// keep that xhat for backward instead of their fp32 input (`GroupNorm.forwardBF16`);
+    /// inputs only convolutions read are kept in bf16 too: where the convolutions run bf16.
     public var bf16Activations: Bool { normOutputsInBF16 && linearPrecision == .bf16 }
-    /// Off: the norms write fp32 and the convolutions round and keep copies, as before
-    /// (`BF16ActivationTests` requires both ways to agree bit for bit).
+    /// Off: the norms write fp32 and keep their fp32 input, and the convolutions round and keep
+    /// copies: bf16 only in the products' operands (`BF16ActivationTests` compares the two).
     public var normOutputsInBF16 = true
     /// bf16 activations: keep none of the norms' outputs; backward recomputes them from the
-    /// norm's input and statistics, and attention's q|k|v from that (`train --low-memory`).
-    /// Measured on the seed preset, batch 128 on Zen 4: peak RSS 996-1008 instead of
-    /// 1325-1363 MiB, train step 6-8% slower.
+    /// norm's bf16 xhat, and attention's q|k|v from that (`train --low-memory`).
+    /// Measured on the seed preset, batch 128 on Zen 4: PEAKLOW.
     public var recomputesNormOutputs = false
     /// Collects time per kind of layer when set (benchmarks only).
     public var profile: StepProfile?

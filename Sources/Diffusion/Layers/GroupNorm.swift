@@ -13,6 +13,13 @@
 /// (<= 512 terms per accumulator at 32x32); only the per-group combine of the channel sums
 /// is in Double. Every other pass is a per-channel affine map (one FMA per element) with
 /// the group statistics folded into per-channel coefficients.
+///
+/// In a bf16 run (`forwardBF16`) the norm rounds xhat to bf16 before gamma and beta, and
+/// keeps that bf16 xhat for backward in place of the fp32 input: a quarter of the bytes of
+/// input and output kept in fp32 and bf16, and what backward's passes read. The rounding is
+/// of a normalized value (relative error 2^-9 whatever the group's mean), milder than
+/// autocast's, which rounds the convolution's output before the norm; the gradients are
+/// those of the rounded forward, as autocast's are of its own.
 public final class GroupNorm {
     let store: ParameterStore
     let context: ForwardContext
@@ -20,7 +27,9 @@ public final class GroupNorm {
     let eps: Float
     let fusedSiLU: Bool
     let weightOffset, biasOffset: Int
+    /// What backward reads: the fp32 input (`forward`), or the bf16 xhat (`forwardBF16`).
     private var input: Tensor?
+    private var normalized: BF16Tensor?
     private var mean: [Float] = [], rstd: [Float] = []
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
@@ -43,34 +52,51 @@ public final class GroupNorm {
         return y
     }
 
-    /// The output rounded to bf16, for a bf16 convolution (which would round it anyway).
-    /// With `recordsForBackward` the convolution keeps no copy: its backward asks
-    /// `recomputedBF16` for the same values again.
+    /// The output in bf16, for a bf16 convolution or projection (which would round it
+    /// anyway), computed from xhat rounded to bf16; that xhat is what backward reads. With
+    /// `recordsForBackward` the consumer may keep no copy of the output: `recomputedBF16`
+    /// gives the same values again.
     public func forwardBF16(_ x: Tensor) -> BF16Tensor {
         let y = BF16Tensor(uninitialized: x.shape)
         context.timed("group norm forward") { normalize(x, into: .bf16(y.data)) }
         return y
     }
 
-    /// `forwardBF16`'s output again, bit for bit, from the recorded input and statistics: one
-    /// pass that reads x and writes half its bytes, where keeping the output would hold
-    /// those bytes from forward to backward.
+    /// `forwardBF16`'s output again, bit for bit, from the recorded bf16 xhat: one pass that
+    /// reads and writes bf16, where keeping the output would hold its bytes from forward to backward.
     func recomputedBF16() -> BF16Tensor {
-        guard let x = input else { preconditionFailure("group norm recompute without a recorded forward") }
-        let y = BF16Tensor(uninitialized: x.shape)
+        guard let xhat = normalized else { preconditionFailure("group norm recompute without a recorded bf16 forward") }
+        let y = BF16Tensor(uninitialized: xhat.shape)
         context.timed("group norm backward") {
-            let n = x.shape[0], pixels = x.count / (n * channels), C = channels
-            mean.withUnsafeBufferPointer { meanP in rstd.withUnsafeBufferPointer { rstdP in
-                let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
-                Parallel.forEach(n) { b in
-                    let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
-                    defer { coefficients.deallocate() }
-                    let (scale, shift) = (coefficients, coefficients + C)
-                    affineCoefficients(mean: meanP + b * groups, rstd: rstdP + b * groups, scale: scale, shift: shift)
-                    GroupNormKernel.affineBF16(x.data + b * pixels * C, y.data + b * pixels * C, pixels: pixels, channels: C,
-                                               scale: scale, shift: shift, silu: fusedSiLU)
+            let gamma = store.values + weightOffset, beta = store.values + biasOffset, silu = fusedSiLU
+            let n = xhat.shape[0], size = xhat.count / n, C = channels
+            Parallel.forEach(n) { b in
+                GroupNormKernel.affineBF16(input: xhat.data + b * size, y.data + b * size, pixels: size / C, channels: C,
+                                           scale: gamma, shift: beta, silu: silu)
+            }
+        }
+        return y
+    }
+
+    /// The input in bf16, from the recorded xhat: xhat / rstd + mean, rounded. For a 1x1
+    /// shortcut that reads the same input as this norm, whose weight gradient needs it: it
+    /// keeps nothing of its own (a bf16 convolution reads its input rounded anyway; this is
+    /// that input to within a rounding of xhat, 2^-9 of the group's standard deviation).
+    func reconstructedInputBF16() -> BF16Tensor {
+        guard let xhat = normalized else { preconditionFailure("group norm input requested without a recorded bf16 forward") }
+        let y = BF16Tensor(uninitialized: xhat.shape)
+        context.timed("group norm backward") {
+            let n = xhat.shape[0], size = xhat.count / n, (C, G, cg) = (channels, groups, channels / groups)
+            Parallel.forEach(n) { b in
+                let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
+                defer { coefficients.deallocate() }
+                for c in 0..<C {
+                    coefficients[c] = 1 / rstd[b * G + c / cg]
+                    coefficients[C + c] = mean[b * G + c / cg]
                 }
-            } }
+                GroupNormKernel.affineBF16(input: xhat.data + b * size, y.data + b * size, pixels: size / C, channels: C,
+                                           scale: coefficients, shift: coefficients + C, silu: false)
+            }
         }
         return y
     }
@@ -95,7 +121,9 @@ public final class GroupNorm {
         let n = x.shape[0], pixels = x.count / (n * channels)
         let (C, G) = (channels, groups)
         var mean = [Float](repeating: 0, count: n * G), rstd = mean
-        let eps = self.eps, silu = fusedSiLU
+        let eps = self.eps, silu = fusedSiLU, cg = C / G
+        let gamma = store.values + weightOffset, beta = store.values + biasOffset
+        let xhat: BF16Tensor? = if case .bf16 = output, context.recordsForBackward { BF16Tensor(uninitialized: x.shape) } else { nil }
         mean.withUnsafeMutableBufferPointer { meanP in rstd.withUnsafeMutableBufferPointer { rstdP in
             let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
             Parallel.forEach(n) { b in
@@ -105,16 +133,23 @@ public final class GroupNorm {
                 let (sums, scale, shift) = (work + 2 * C, work, work + C)
                 GroupNormKernel.statistics(xb, pixels: pixels, channels: C, groups: G, eps: eps, sums: sums,
                                            channelMean: shift, mean: meanP + b * G, rstd: rstdP + b * G)
-                affineCoefficients(mean: meanP + b * G, rstd: rstdP + b * G, scale: scale, shift: shift)
                 switch output {
                 case .fp32(let y):
+                    affineCoefficients(mean: meanP + b * G, rstd: rstdP + b * G, scale: scale, shift: shift)
                     GroupNormKernel.affine(xb, y + b * pixels * C, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu)
                 case .bf16(let y):
-                    GroupNormKernel.affineBF16(xb, y + b * pixels * C, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu)
+                    // xhat = x rstd - mean rstd per channel, then gamma and beta on it rounded.
+                    for c in 0..<C { scale[c] = rstdP[b * G + c / cg]; shift[c] = -meanP[b * G + c / cg] * scale[c] }
+                    GroupNormKernel.normalizeBF16(xb, xhat: xhat.map { $0.data + b * pixels * C }, y + b * pixels * C,
+                                                  pixels: pixels, channels: C, scale: scale, shift: shift,
+                                                  gamma: gamma, beta: beta, silu: silu)
                 }
             }
         } }
-        if context.recordsForBackward { input = x; self.mean = mean; self.rstd = rstd } else { input = nil }
+        input = nil; normalized = nil
+        guard context.recordsForBackward else { return }
+        if let xhat { normalized = xhat } else { input = x }
+        self.mean = mean; self.rstd = rstd
     }
 
     public func backward(_ dy: consuming Tensor) -> Tensor {
@@ -125,23 +160,34 @@ public final class GroupNorm {
     /// A `dy` nothing else holds (the product just before, passed straight in) becomes dx:
     /// both passes are elementwise, so no second tensor of its size is needed.
     func backward(_ dy: consuming Tensor, adding addend: Tensor?) -> Tensor {
-        guard let x = input else { preconditionFailure("group norm backward without a recorded forward") }
-        input = nil
-        precondition(dy.count == x.count, "group norm backward: dy \(dy.shape) for input \(x.shape)")
-        let dx = isKnownUniquelyReferenced(&dy) && dy.shape == x.shape ? dy : Tensor(uninitialized: x.shape)
-        context.timed("group norm backward") { inputGradient(x, dy, adding: addend, into: dx) }
+        let recorded: RecordedInput
+        if let x = input { recorded = .fp32(x) }
+        else if let xhat = normalized { recorded = .normalized(xhat) }
+        else { preconditionFailure("group norm backward without a recorded forward") }
+        input = nil; normalized = nil
+        let shape = recorded.shape
+        precondition(dy.count == shape.reduce(1, *), "group norm backward: dy \(dy.shape) for input \(shape)")
+        let dx = isKnownUniquelyReferenced(&dy) && dy.shape == shape ? dy : Tensor(uninitialized: shape)
+        context.timed("group norm backward") { inputGradient(recorded, dy, adding: addend, into: dx) }
         return dx
+    }
+
+    /// What forward recorded: the fp32 input, or a bf16 run's xhat.
+    private enum RecordedInput {
+        case fp32(Tensor), normalized(BF16Tensor)
+        var shape: [Int] { switch self { case .fp32(let x): x.shape; case .normalized(let h): h.shape } }
     }
 
     /// Replaces the input recorded for backward (the statistics stay): for a caller that keeps
     /// it more cheaply between forward and backward, as `Conv2DLayer.recordInput`.
     func recordInput(_ x: Tensor?) {
         precondition(x == nil || x!.shape.last == channels, "group norm: recorded input \(x!.shape) for \(channels) channels")
+        precondition(normalized == nil, "group norm: an fp32 input recorded over a bf16 forward's xhat")
         input = x
     }
 
-    private func inputGradient(_ x: Tensor, _ dy: Tensor, adding addend: Tensor?, into dx: Tensor) {
-        let n = x.shape[0], pixels = x.count / (n * channels)
+    private func inputGradient(_ recorded: RecordedInput, _ dy: Tensor, adding addend: Tensor?, into dx: Tensor) {
+        let n = dy.shape[0], pixels = dy.count / (n * channels)
         let (C, G, cg) = (channels, groups, channels / groups)
         let gamma = store.values + weightOffset, beta = store.values + biasOffset
         // Per-image sums of dz and dz*xhat per channel: [n, 2C], reduced over images at the end.
@@ -151,17 +197,26 @@ public final class GroupNorm {
         mean.withUnsafeBufferPointer { meanP in rstd.withUnsafeBufferPointer { rstdP in
             let meanP = meanP.baseAddress!, rstdP = rstdP.baseAddress!
             Parallel.forEach(n) { b in
-                let xb = x.data + b * pixels * C, dyb = dy.data + b * pixels * C, dxb = dx.data + b * pixels * C
+                let offset = b * pixels * C
+                let dyb = dy.data + offset, dxb = dx.data + offset, addend = addend.map { $0.data + offset }
                 let sums = partial + b * 2 * C
                 let work = UnsafeMutablePointer<Float>.allocate(capacity: 5 * C)
                 defer { work.deallocate() }
                 let (chMean, chRstd, chA, chB, chD) = (work, work + C, work + 2 * C, work + 3 * C, work + 4 * C)
                 for c in 0..<C { chMean[c] = meanP[b * G + c / cg]; chRstd[c] = rstdP[b * G + c / cg] }
                 // Pass 1: dz into dx; channel sums of dz and dz*xhat.
-                GroupNormKernel.backwardSums(xb, dyb, dz: dxb, pixels: pixels, channels: C, mean: chMean, rstd: chRstd,
-                                             gamma: gamma, beta: beta, silu: silu, sumDz: sums, sumDzXhat: sums + C)
+                switch recorded {
+                case .fp32(let x):
+                    GroupNormKernel.backwardSums(x.data + offset, dyb, dz: dxb, pixels: pixels, channels: C, mean: chMean,
+                                                 rstd: chRstd, gamma: gamma, beta: beta, silu: silu, sumDz: sums,
+                                                 sumDzXhat: sums + C)
+                case .normalized(let xhat):
+                    GroupNormKernel.backwardSums(xhat: xhat.data + offset, dyb, dz: dxb, pixels: pixels, channels: C,
+                                                 gamma: gamma, beta: beta, silu: silu, sumDz: sums, sumDzXhat: sums + C)
+                }
                 // Group means cA of dxhat = dz*gamma and cB of dxhat*xhat, folded into
-                // dx = A dz + B (x - mean) + D per channel: A = rstd gamma, B = -rstd^2 cB, D = -rstd cA.
+                // dx = A dz + B xhat + D per channel: A = rstd gamma, B = -rstd cB, D = -rstd cA
+                // (from fp32 x, B (x - mean) with B = -rstd^2 cB).
                 let inv = 1 / Double(pixels * cg)
                 for g in 0..<G {
                     var a = 0.0, bsum = 0.0
@@ -171,15 +226,22 @@ public final class GroupNorm {
                     }
                     let r = Double(rstdP[b * G + g])
                     let cA = a * inv, cB = bsum * inv
+                    let onX: Double = if case .fp32 = recorded { r } else { 1 }
                     for c in (g * cg)..<((g + 1) * cg) {
                         chA[c] = Float(r * Double(gamma[c]))
-                        chB[c] = Float(-r * r * cB)
+                        chB[c] = Float(-r * onX * cB)
                         chD[c] = Float(-r * cA)
                     }
                 }
                 // Pass 2: dx.
-                GroupNormKernel.inputGradient(xb, dz: dxb, pixels: pixels, channels: C, mean: chMean,
-                                              a: chA, b: chB, d: chD, addend: addend.map { $0.data + b * pixels * C })
+                switch recorded {
+                case .fp32(let x):
+                    GroupNormKernel.inputGradient(x.data + offset, dz: dxb, pixels: pixels, channels: C, mean: chMean,
+                                                  a: chA, b: chB, d: chD, addend: addend)
+                case .normalized(let xhat):
+                    GroupNormKernel.inputGradient(xhat: xhat.data + offset, dz: dxb, pixels: pixels, channels: C,
+                                                  a: chA, b: chB, d: chD, addend: addend)
+                }
             }
         } }
         let dgamma = store.grads + weightOffset, dbeta = store.grads + biasOffset

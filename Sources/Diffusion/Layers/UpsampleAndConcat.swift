@@ -12,6 +12,15 @@ public enum Upsample2x {
         return y
     }
 
+    /// `forward` of a bf16 tensor (rounding commutes with copying: the same as rounding after).
+    static func forward(_ x: BF16Tensor) -> BF16Tensor {
+        precondition(x.shape.count == 4, "upsample: expected [N, H, W, C], got \(x.shape)")
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let y = BF16Tensor(uninitialized: [n, 2 * h, 2 * w, c])
+        ResampleKernel.upsample2x(x.data, n: n, h: h, w: w, c: c, into: y.data)
+        return y
+    }
+
     ///   dy: [N, 2H, 2W, C] -> dx: [N, H, W, C], each dx the sum of its four copies
     public static func backward(_ dy: Tensor) -> Tensor {
         precondition(dy.shape.count == 4 && dy.shape[1] % 2 == 0 && dy.shape[2] % 2 == 0,

@@ -42,9 +42,11 @@ public final class ResnetBlock {
     /// keeps the two parts instead of their concatenation, which would hold a second copy of
     /// the skip (the down path keeps the skip anyway): seed preset, batch 128, 80 MiB less.
     /// Backward concatenates them again, once for norm1 and the shortcut.
+    /// With bf16 activations nothing of the input is kept: norm1 keeps its bf16 xhat, from which
+    /// the shortcut's input is rebuilt.
     public func forward(_ main: Tensor, concatenatedWith skip: Tensor, tembAct: Tensor) -> Tensor {
         let y = forward(ChannelConcat.forward(main, skip), tembAct: tembAct)
-        if context.recordsForBackward {
+        if context.recordsForBackward && !context.bf16Activations {
             norm1.recordInput(nil)
             shortcut?.recordInput(nil)
             concatParts = (main, skip)
@@ -57,6 +59,10 @@ public final class ResnetBlock {
         let proj = timeProj.forward(tembAct)
         let h = conv1.forward(normalized: x, by: norm1, imageBias: proj)
         let skip = shortcut?.forward(x) ?? x
+        if let shortcut, context.bf16Activations, context.recordsForBackward {
+            // norm1 keeps x as its bf16 xhat; the shortcut's weight gradient reads x rebuilt from it.
+            shortcut.recordInput(from: { [norm1] in norm1.reconstructedInputBF16() })
+        }
         return conv2.forward(normalized: h, by: norm2, residual: skip)
     }
 

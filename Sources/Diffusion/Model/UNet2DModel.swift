@@ -159,7 +159,7 @@ public final class UNet2DModel {
                 if !b.attentions.isEmpty { h = b.attentions[j].forward(h) }
                 skips.append(h)
             }
-            if let d = b.downsampler { h = d.forward(h); skips.append(h) }
+            if let d = b.downsampler { h = d.forward(roundingInput: h); skips.append(h) }
         }
 
         // 3. middle
