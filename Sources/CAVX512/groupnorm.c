@@ -43,23 +43,6 @@ AVX512 void avx512_groupnorm_affine(const float *x, float *y, ptrdiff_t pixels, 
     }
 }
 
-// As avx512_groupnorm_affine, with y rounded to bfloat16 (nearest, ties to even) as it is
-// stored: the input of a bf16 convolution, written once instead of in fp32 and then again by
-// oneDNN's conversion.
-AVX512 void avx512_groupnorm_affine_bf16(const float *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
-                                         const float *scale, const float *shift, int silu) {
-    for (ptrdiff_t c = 0; c < C; c += 16) {
-        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
-        const float *xp = x + c;
-        uint16_t *yp = y + c;
-        for (ptrdiff_t i = 0; i < pixels; i++, xp += C, yp += C) {
-            __m512 z = _mm512_fmadd_ps(_mm512_loadu_ps(xp), s, t);
-            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
-            _mm256_storeu_si256((__m256i *)yp, round_to_bf16(z));
-        }
-    }
-}
-
 // xhat for 16 channels at `off`: the recorded bf16 xhat when there is one, else (x - m) r.
 AVX512 static inline __m512 xhat_at(const float *x, const uint16_t *xhat, ptrdiff_t off, __m512 m, __m512 r) {
     return xhat ? load_bf16(xhat + off) : _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + off), m), r);
@@ -119,41 +102,6 @@ AVX512 void avx512_groupnorm_input_gradient(const float *x, float *dz, ptrdiff_t
                                             const float *mean, const float *a, const float *b, const float *d,
                                             const float *addend) {
     input_gradient(x, NULL, dz, pixels, C, mean, a, b, d, addend);
-}
-
-// The bf16 norm of a bf16 run: xhat = x scale + shift (scale = rstd, shift = -mean rstd)
-// rounded to bf16 and stored to xhat when it is not NULL (what backward reads); then
-// y = xhat gamma + beta (SiLU'd when silu) from the rounded xhat, rounded to bf16.
-AVX512 void avx512_groupnorm_normalize_bf16(const float *x, uint16_t *xhat, uint16_t *y, ptrdiff_t pixels,
-                                            ptrdiff_t C, const float *scale, const float *shift,
-                                            const float *gamma, const float *beta, int silu) {
-    for (ptrdiff_t c = 0; c < C; c += 16) {
-        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
-        const __m512 ga = _mm512_loadu_ps(gamma + c), be = _mm512_loadu_ps(beta + c);
-        ptrdiff_t off = c;
-        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
-            __m256i h = round_to_bf16(_mm512_fmadd_ps(_mm512_loadu_ps(x + off), s, t));
-            if (xhat) _mm256_storeu_si256((__m256i *)(xhat + off), h);
-            __m512 z = _mm512_fmadd_ps(widen_bf16(h), ga, be);
-            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
-            _mm256_storeu_si256((__m256i *)(y + off), round_to_bf16(z));
-        }
-    }
-}
-
-// y = x scale + shift (then SiLU when silu) on bf16 x, rounded to bf16: the norm's output
-// again from its xhat (scale gamma, shift beta), or its input from xhat (scale 1/rstd, shift mean).
-AVX512 void avx512_groupnorm_affine_bf16_input(const uint16_t *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
-                                               const float *scale, const float *shift, int silu) {
-    for (ptrdiff_t c = 0; c < C; c += 16) {
-        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
-        ptrdiff_t off = c;
-        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
-            __m512 z = _mm512_fmadd_ps(load_bf16(x + off), s, t);
-            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
-            _mm256_storeu_si256((__m256i *)(y + off), round_to_bf16(z));
-        }
-    }
 }
 
 // The two passes of backward on a recorded bf16 xhat.

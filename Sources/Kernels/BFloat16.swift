@@ -13,10 +13,15 @@ package enum BFloat16 {
 
     @inline(__always) package static func widen(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
 
-    /// dst[i] = round(src[i]).
+    /// Whether the AVX-512 kernels that write bf16 round with `vcvtneps2bf16` (AVX512-BF16)
+    /// rather than in software: the same values, but denormal inputs (|x| < 2^-126) become
+    /// signed zero, as in oneDNN's conversion on such CPUs. `round(_:)` keeps them.
+    package static let roundsNatively = KernelPath.avx512BF16Available
+
+    /// dst[i] = round(src[i]) (`native`: see `roundsNatively`).
     package static func round(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int,
-                              path: KernelPath = .best) {
-        if path.runsAVX512(when: true) { return avx512_round_to_bf16(src, dst, count) }
+                              path: KernelPath = .best, native: Bool = roundsNatively) {
+        if path.runsAVX512(when: true) { return avx512_round_to_bf16(src, dst, count, native ? 1 : 0) }
         for i in 0..<count { dst[i] = round(src[i]) }
     }
 

@@ -90,7 +90,7 @@ package enum GroupNormKernel {
                                    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, silu: Bool,
                                    path: KernelPath = .best) {
         if path.runsAVX512(when: C % 16 == 0) {
-            return avx512_groupnorm_affine_bf16(x, y, pixels, C, scale, shift, silu ? 1 : 0)
+            return avx512_groupnorm_affine_bf16(x, y, pixels, C, scale, shift, silu ? 1 : 0, BFloat16.roundsNatively ? 1 : 0)
         }
         // One pixel row at a time through `affine`, then rounded: the same fp32 values.
         let row = UnsafeMutablePointer<Float>.allocate(capacity: C)
@@ -110,7 +110,8 @@ package enum GroupNormKernel {
                                       gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
                                       path: KernelPath = .best) {
         if path.runsAVX512(when: C % 16 == 0) {
-            return avx512_groupnorm_normalize_bf16(x, xhat, y, pixels, C, scale, shift, gamma, beta, silu ? 1 : 0)
+            return avx512_groupnorm_normalize_bf16(x, xhat, y, pixels, C, scale, shift, gamma, beta, silu ? 1 : 0,
+                                                   BFloat16.roundsNatively ? 1 : 0)
         }
         let row = UnsafeMutablePointer<UInt16>.allocate(capacity: C)
         defer { row.deallocate() }
@@ -127,7 +128,7 @@ package enum GroupNormKernel {
                                    channels C: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                    silu: Bool, path: KernelPath = .best) {
         if path.runsAVX512(when: C % 16 == 0) {
-            return avx512_groupnorm_affine_bf16_input(x, y, pixels, C, scale, shift, silu ? 1 : 0)
+            return avx512_groupnorm_affine_bf16_input(x, y, pixels, C, scale, shift, silu ? 1 : 0, BFloat16.roundsNatively ? 1 : 0)
         }
         withWidened(x, count: pixels * C) { wide in
             affineBF16(wide, y, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu, path: .swift)

@@ -104,18 +104,25 @@ import Testing
         #expect(dx.map(\.bitPattern) == dxWide.map(\.bitPattern))
     }
 
-    /// `BFloat16.round` over a buffer, on each path and every tail length, against the scalar rounding.
-    @Test(arguments: [KernelPath.swift] + (KernelPath.best == .avx512 ? [KernelPath.avx512] : []))
-    func roundingABufferRoundsEachValue(path: KernelPath) {
+    /// `BFloat16.round` over a buffer, on each path (and each rounding the AVX-512 kernels
+    /// have here) and every tail length, against the scalar rounding; `vcvtneps2bf16` flushes
+    /// a denormal to signed zero.
+    @Test(arguments: [(KernelPath.swift, false)] + (KernelPath.best == .avx512 ? [(.avx512, false)] : [])
+                     + (KernelPath.best == .avx512 && BFloat16.roundsNatively ? [(.avx512, true)] : []))
+    func roundingABufferRoundsEachValue(path: KernelPath, native: Bool) {
         var rng = RandomStream(seed: 2, key: 5)
         var x = (0..<53).map { _ in Float(rng.normal()) * 1e3 }
         x[3] = Float(bitPattern: 0x3F80_8000); x[4] = Float(bitPattern: 0x3F81_8000); x[5] = .nan; x[6] = -.infinity
+        x[7] = .greatestFiniteMagnitude; x[8] = -Float.leastNormalMagnitude
         for count in [0, 1, 15, 16, 17, 53] {
             var y = [UInt16](repeating: 0xFFFF, count: x.count)
-            BFloat16.round(x, &y, count: count, path: path)
+            BFloat16.round(x, &y, count: count, path: path, native: native)
             #expect(Array(y[..<count]) == x[..<count].map(BFloat16.round), "count \(count)")
             #expect(y[count...].allSatisfy { $0 == 0xFFFF }, "count \(count): wrote past the end")
         }
+        var denormal: [UInt16] = [0, 0]
+        BFloat16.round([-1e-39, 1e-39], &denormal, count: 2, path: path, native: native)
+        #expect(denormal == (native ? [0x8000, 0] : [BFloat16.round(-1e-39), BFloat16.round(1e-39)]))
     }
 
     /// The norm's bf16 rounding, on both kernels, against `BFloat16.round` of its fp32 output,

@@ -41,7 +41,7 @@ void avx512_groupnorm_moments(const float *x, ptrdiff_t pixels, ptrdiff_t C, con
 void avx512_groupnorm_affine(const float *x, float *y, ptrdiff_t pixels, ptrdiff_t C, const float *scale,
                              const float *shift, int silu);
 void avx512_groupnorm_affine_bf16(const float *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C, const float *scale,
-                                  const float *shift, int silu);
+                                  const float *shift, int silu, int native);
 void avx512_groupnorm_backward_sums(const float *x, const float *dy, float *dz, ptrdiff_t pixels, ptrdiff_t C,
                                     const float *mean, const float *rstd, const float *gamma, const float *beta,
                                     int silu, float *sumDz, float *sumDzXhat);
@@ -51,9 +51,9 @@ void avx512_groupnorm_input_gradient(const float *x, float *dz, ptrdiff_t pixels
 /// y from the rounded xhat; affine_bf16_input maps bf16 to bf16; dx = a dz + b xhat + d.
 void avx512_groupnorm_normalize_bf16(const float *x, uint16_t *xhat, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
                                      const float *scale, const float *shift, const float *gamma, const float *beta,
-                                     int silu);
+                                     int silu, int native);
 void avx512_groupnorm_affine_bf16_input(const uint16_t *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
-                                        const float *scale, const float *shift, int silu);
+                                        const float *scale, const float *shift, int silu, int native);
 void avx512_groupnorm_backward_sums_bf16(const uint16_t *xhat, const float *dy, float *dz, ptrdiff_t pixels,
                                          ptrdiff_t C, const float *gamma, const float *beta, int silu, float *sumDz,
                                          float *sumDzXhat);
@@ -61,7 +61,9 @@ void avx512_groupnorm_input_gradient_bf16(const uint16_t *xhat, float *dz, ptrdi
                                           const float *a, const float *b, const float *d, const float *addend);
 
 /// y[i] = x[i] rounded to bfloat16 (nearest, ties to even; NaN stays NaN), i < count.
-void avx512_round_to_bf16(const float *x, uint16_t *y, ptrdiff_t count);
+/// The functions that write bf16 take `native`: 1 rounds with vcvtneps2bf16 (AVX512-BF16
+/// only; it also flushes denormal inputs to zero), 0 in software (bf16_output.c).
+void avx512_round_to_bf16(const float *x, uint16_t *y, ptrdiff_t count, int native);
 
 /// C[M, N] = A[M, K] B[K, N] (+ C when accumulate != 0), all row-major with leading
 /// dimensions lda, ldb, ldc; N % 16 == 0.
