@@ -15,8 +15,8 @@
 /// the group statistics folded into per-channel coefficients.
 ///
 /// In a bf16 run (`forwardBF16`) the norm rounds xhat to bf16 before gamma and beta, and
-/// keeps that bf16 xhat for backward in place of the fp32 input: a quarter of the bytes of
-/// input and output kept in fp32 and bf16, and what backward's passes read. The rounding is
+/// keeps that bf16 xhat for backward in place of the fp32 input: half its bytes, for
+/// backward's two passes to read. The rounding is
 /// of a normalized value (relative error 2^-9 whatever the group's mean), milder than
 /// autocast's, which rounds the convolution's output before the norm; the gradients are
 /// those of the rounded forward, as autocast's are of its own.
