@@ -26,7 +26,7 @@ AVX512BF16_ROUNDING static inline __m256i round_to_bf16_by_instruction(__m512 x)
 
 void avx512_groupnorm_affine_bf16(const float *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C, const float *scale,
                                   const float *shift, int silu, int native) {
-    (native ? affine_bf16_native : affine_bf16_software)(x, y, pixels, C, scale, shift, silu);
+    (native ? affine_bf16_native : affine_bf16_software)(x, NULL, y, pixels, C, scale, shift, silu);
 }
 
 void avx512_groupnorm_normalize_bf16(const float *x, uint16_t *xhat, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
@@ -37,7 +37,7 @@ void avx512_groupnorm_normalize_bf16(const float *x, uint16_t *xhat, uint16_t *y
 
 void avx512_groupnorm_affine_bf16_input(const uint16_t *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
                                         const float *scale, const float *shift, int silu, int native) {
-    (native ? affine_bf16_input_native : affine_bf16_input_software)(x, y, pixels, C, scale, shift, silu);
+    (native ? affine_bf16_native : affine_bf16_software)(NULL, x, y, pixels, C, scale, shift, silu);
 }
 
 void avx512_round_to_bf16(const float *x, uint16_t *y, ptrdiff_t count, int native) {

@@ -2,15 +2,17 @@
 // copy, KERNEL_TARGET is its instruction set and ROUND_BF16 its rounding of 16 floats.
 // x, y, xhat: `pixels` rows of C values (C % 16 == 0), as in groupnorm.c.
 
-// y = x scale + shift per channel (then SiLU when silu), rounded: a group norm's output for a
-// bf16 convolution, written once instead of in fp32 and then again by oneDNN's conversion.
-KERNEL_TARGET static void KERNEL(affine_bf16)(const float *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
-                                              const float *scale, const float *shift, int silu) {
+// y = x scale + shift per channel (then SiLU when silu), rounded, from fp32 x or, when
+// xb is not NULL, from bf16 xb: a group norm's output for a bf16 convolution, written once
+// instead of in fp32 and then again by oneDNN's conversion; or from a recorded xhat the
+// norm's output again (scale gamma, shift beta) or its input (scale 1/rstd, shift mean).
+KERNEL_TARGET static void KERNEL(affine_bf16)(const float *x, const uint16_t *xb, uint16_t *y, ptrdiff_t pixels,
+                                              ptrdiff_t C, const float *scale, const float *shift, int silu) {
     for (ptrdiff_t c = 0; c < C; c += 16) {
         const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
         ptrdiff_t off = c;
         for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
-            __m512 z = _mm512_fmadd_ps(_mm512_loadu_ps(x + off), s, t);
+            __m512 z = _mm512_fmadd_ps(xb ? load_bf16(xb + off) : _mm512_loadu_ps(x + off), s, t);
             if (silu) z = _mm512_mul_ps(z, sigmoid(z));
             _mm256_storeu_si256((__m256i *)(y + off), ROUND_BF16(z));
         }
@@ -31,21 +33,6 @@ KERNEL_TARGET static void KERNEL(normalize_bf16)(const float *x, uint16_t *xhat,
             __m256i h = ROUND_BF16(_mm512_fmadd_ps(_mm512_loadu_ps(x + off), s, t));
             if (xhat) _mm256_storeu_si256((__m256i *)(xhat + off), h);
             __m512 z = _mm512_fmadd_ps(widen_bf16(h), ga, be);
-            if (silu) z = _mm512_mul_ps(z, sigmoid(z));
-            _mm256_storeu_si256((__m256i *)(y + off), ROUND_BF16(z));
-        }
-    }
-}
-
-// affine_bf16 on bf16 x: the norm's output again from its xhat (scale gamma, shift beta), or
-// its input from xhat (scale 1/rstd, shift mean).
-KERNEL_TARGET static void KERNEL(affine_bf16_input)(const uint16_t *x, uint16_t *y, ptrdiff_t pixels, ptrdiff_t C,
-                                                    const float *scale, const float *shift, int silu) {
-    for (ptrdiff_t c = 0; c < C; c += 16) {
-        const __m512 s = _mm512_loadu_ps(scale + c), t = _mm512_loadu_ps(shift + c);
-        ptrdiff_t off = c;
-        for (ptrdiff_t i = 0; i < pixels; i++, off += C) {
-            __m512 z = _mm512_fmadd_ps(load_bf16(x + off), s, t);
             if (silu) z = _mm512_mul_ps(z, sigmoid(z));
             _mm256_storeu_si256((__m256i *)(y + off), ROUND_BF16(z));
         }
