@@ -75,6 +75,6 @@ enum LowMemoryFlag {
     static let help = ArgumentHelp("""
         bf16 runs: keep none of the group norms' outputs, nor attention's q/k/v, for backward, and \
         recompute them there (bit for bit the same results; seed preset, batch 128 per rank, Zen 4: \
-        peak memory 841-885 instead of 1110-1126 MiB, train step about 4% slower). No effect in fp32.
+        peak memory 830-885 instead of 1109-1128 MiB, train step 0-4% slower). No effect in fp32.
         """)
 }

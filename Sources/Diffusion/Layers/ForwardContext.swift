@@ -20,8 +20,8 @@ public final class ForwardContext {
     public var normOutputsInBF16 = true
     /// bf16 activations: keep none of the norms' outputs; backward recomputes them from the
     /// norm's bf16 xhat, and attention's q|k|v from that (`train --low-memory`).
-    /// Measured on the seed preset, batch 128 on Zen 4: peak RSS 841-885 instead of
-    /// 1110-1126 MiB, train step about 4% slower.
+    /// Measured on the seed preset, batch 128 on Zen 4: peak RSS 830-885 instead of
+    /// 1109-1128 MiB, train step 0-4% slower.
     public var recomputesNormOutputs = false
     /// Collects time per kind of layer when set (benchmarks only).
     public var profile: StepProfile?
