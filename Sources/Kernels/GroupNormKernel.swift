@@ -90,14 +90,14 @@ package enum GroupNormKernel {
                                    scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, silu: Bool,
                                    path: KernelPath = .best) {
         if path.runsAVX512(when: C % 16 == 0) {
-            return avx512_groupnorm_affine_bf16(x, y, pixels, C, scale, shift, silu ? 1 : 0, BFloat16.roundsNatively ? 1 : 0)
+            return avx512_groupnorm_affine_bf16(x, y, pixels, C, scale, shift, silu ? 1 : 0, nativeRounding)
         }
         // One pixel row at a time through `affine`, then rounded: the same fp32 values.
         let row = UnsafeMutablePointer<Float>.allocate(capacity: C)
         defer { row.deallocate() }
         for p in 0..<pixels {
             affine(x + p * C, row, pixels: 1, channels: C, scale: scale, shift: shift, silu: silu, path: .swift)
-            BFloat16.round(row, y + p * C, count: C)
+            BFloat16.round(row, y + p * C, count: C, path: path)
         }
     }
 
@@ -110,8 +110,7 @@ package enum GroupNormKernel {
                                       gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
                                       path: KernelPath = .best) {
         if path.runsAVX512(when: C % 16 == 0) {
-            return avx512_groupnorm_normalize_bf16(x, xhat, y, pixels, C, scale, shift, gamma, beta, silu ? 1 : 0,
-                                                   BFloat16.roundsNatively ? 1 : 0)
+            return avx512_groupnorm_normalize_bf16(x, xhat, y, pixels, C, scale, shift, gamma, beta, silu ? 1 : 0, nativeRounding)
         }
         let row = UnsafeMutablePointer<UInt16>.allocate(capacity: C)
         defer { row.deallocate() }
@@ -128,7 +127,7 @@ package enum GroupNormKernel {
                                    channels C: Int, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
                                    silu: Bool, path: KernelPath = .best) {
         if path.runsAVX512(when: C % 16 == 0) {
-            return avx512_groupnorm_affine_bf16_input(x, y, pixels, C, scale, shift, silu ? 1 : 0, BFloat16.roundsNatively ? 1 : 0)
+            return avx512_groupnorm_affine_bf16_input(x, y, pixels, C, scale, shift, silu ? 1 : 0, nativeRounding)
         }
         withWidened(x, count: pixels * C) { wide in
             affineBF16(wide, y, pixels: pixels, channels: C, scale: scale, shift: shift, silu: silu, path: .swift)
@@ -167,6 +166,9 @@ package enum GroupNormKernel {
             }
         }
     }
+
+    /// The C kernels' `native` argument (`BFloat16.roundsNatively`).
+    private static var nativeRounding: Int32 { BFloat16.roundsNatively ? 1 : 0 }
 
     private static func withWidened<R>(_ x: UnsafePointer<UInt16>, count: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
         ActivationInput.bf16(x).withFP32(count: count, body)

@@ -28,8 +28,7 @@ public final class GroupNorm {
     let fusedSiLU: Bool
     let weightOffset, biasOffset: Int
     /// What backward reads: the fp32 input (`forward`), or the bf16 xhat (`forwardBF16`).
-    private var input: Tensor?
-    private var normalized: BF16Tensor?
+    private var recorded: RecordedInput?
     private var mean: [Float] = [], rstd: [Float] = []
 
     public init(_ store: ParameterStore, _ context: ForwardContext, name: String,
@@ -65,7 +64,7 @@ public final class GroupNorm {
     /// `forwardBF16`'s output again, bit for bit, from the recorded bf16 xhat: one pass that
     /// reads and writes bf16, where keeping the output would hold its bytes from forward to backward.
     func recomputedBF16() -> BF16Tensor {
-        guard let xhat = normalized else { preconditionFailure("group norm recompute without a recorded bf16 forward") }
+        guard case .normalized(let xhat) = recorded else { preconditionFailure("group norm recompute without a recorded bf16 forward") }
         let y = BF16Tensor(uninitialized: xhat.shape)
         context.timed("group norm backward") {
             let gamma = store.values + weightOffset, beta = store.values + biasOffset, silu = fusedSiLU
@@ -83,7 +82,9 @@ public final class GroupNorm {
     /// keeps nothing of its own (a bf16 convolution reads its input rounded anyway; this is
     /// that input to within a rounding of xhat, 2^-9 of the group's standard deviation).
     func reconstructedInputBF16() -> BF16Tensor {
-        guard let xhat = normalized else { preconditionFailure("group norm input requested without a recorded bf16 forward") }
+        guard case .normalized(let xhat) = recorded else {
+            preconditionFailure("group norm input requested without a recorded bf16 forward")
+        }
         let y = BF16Tensor(uninitialized: xhat.shape)
         context.timed("group norm backward") {
             let n = xhat.shape[0], size = xhat.count / n, (C, G, cg) = (channels, groups, channels / groups)
@@ -146,9 +147,9 @@ public final class GroupNorm {
                 }
             }
         } }
-        input = nil; normalized = nil
+        recorded = nil
         guard context.recordsForBackward else { return }
-        if let xhat { normalized = xhat } else { input = x }
+        recorded = xhat.map { .normalized($0) } ?? .fp32(x)
         self.mean = mean; self.rstd = rstd
     }
 
@@ -160,11 +161,8 @@ public final class GroupNorm {
     /// A `dy` nothing else holds (the product just before, passed straight in) becomes dx:
     /// both passes are elementwise, so no second tensor of its size is needed.
     func backward(_ dy: consuming Tensor, adding addend: Tensor?) -> Tensor {
-        let recorded: RecordedInput
-        if let x = input { recorded = .fp32(x) }
-        else if let xhat = normalized { recorded = .normalized(xhat) }
-        else { preconditionFailure("group norm backward without a recorded forward") }
-        input = nil; normalized = nil
+        guard let recorded else { preconditionFailure("group norm backward without a recorded forward") }
+        self.recorded = nil
         let shape = recorded.shape
         precondition(dy.count == shape.reduce(1, *), "group norm backward: dy \(dy.shape) for input \(shape)")
         let dx = isKnownUniquelyReferenced(&dy) && dy.shape == shape ? dy : Tensor(uninitialized: shape)
@@ -182,8 +180,8 @@ public final class GroupNorm {
     /// it more cheaply between forward and backward, as `Conv2DLayer.recordInput`.
     func recordInput(_ x: Tensor?) {
         precondition(x == nil || x!.shape.last == channels, "group norm: recorded input \(x!.shape) for \(channels) channels")
-        precondition(normalized == nil, "group norm: an fp32 input recorded over a bf16 forward's xhat")
-        input = x
+        if case .normalized = recorded { preconditionFailure("group norm: an fp32 input recorded over a bf16 forward's xhat") }
+        recorded = x.map { .fp32($0) }
     }
 
     private func inputGradient(_ recorded: RecordedInput, _ dy: Tensor, adding addend: Tensor?, into dx: Tensor) {
