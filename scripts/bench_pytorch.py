@@ -158,33 +158,28 @@ def main():
                              f"{mine['parameters']}: the configs disagree")
                 results[f'pytorch {variant}'] = r
             rounds.append(results)
+        def fastest_pytorch(rd, field):
+            # The round's fastest PyTorch variant by `field`, or None.
+            return max((v for k, v in rd.items() if k.startswith('pytorch')), key=lambda v: v[field], default=None)
+
         for name in rounds[0]:
             figures = [rd[name] for rd in rounds if name in rd]
             row = {'preset': preset, 'variant': name, 'rounds': len(figures),
                    'rss': max((f.get('peakRSSMiB') or 0) for f in figures)}
-            for key, field in (('forward', 'forwardImagesPerSecond'), ('train', 'trainImagesPerSecond')):
-                row[key] = statistics.median(f[field] for f in figures)
-                if name.startswith('ours'):
-                    # ours / PyTorch's fastest variant of the same round
-                    ratios = [rd[name][field] / best for rd in rounds
-                              if name in rd and (best := max((v[field] for k, v in rd.items()
-                                                              if k.startswith('pytorch')), default=0))]
+            if name.startswith('ours'):
+                # ours / PyTorch's fastest variant of the same round, by images/s; peak RSS against
+                # the peak of the round's fastest by train step (whose peak is its train step's)
+                for key, field, by in (('forward', 'forwardImagesPerSecond', 'forwardImagesPerSecond'),
+                                       ('train', 'trainImagesPerSecond', 'trainImagesPerSecond'),
+                                       ('rss', 'peakRSSMiB', 'trainImagesPerSecond')):
+                    ratios = [rd[name][field] / best[field] for rd in rounds
+                              if name in rd and rd[name].get(field) and (best := fastest_pytorch(rd, by))
+                              and best.get(field)]
                     if ratios:
                         row[key + 'Ratio'] = statistics.median(ratios)
                         row[key + 'RatioRange'] = [min(ratios), max(ratios)]
-            if name.startswith('ours'):
-                # ours / the peak RSS of the round's fastest PyTorch variant by train step (whose
-                # peak is its train step's)
-                ratios = []
-                for rd in rounds:
-                    theirs_ = [v for k, v in rd.items() if k.startswith('pytorch')]
-                    if name in rd and theirs_ and rd[name].get('peakRSSMiB'):
-                        fastest = max(theirs_, key=lambda v: v['trainImagesPerSecond'])
-                        if fastest.get('peakRSSMiB'):
-                            ratios.append(rd[name]['peakRSSMiB'] / fastest['peakRSSMiB'])
-                if ratios:
-                    row['rssRatio'] = statistics.median(ratios)
-                    row['rssRatioRange'] = [min(ratios), max(ratios)]
+            for key, field in (('forward', 'forwardImagesPerSecond'), ('train', 'trainImagesPerSecond')):
+                row[key] = statistics.median(f[field] for f in figures)
             rows.append(row)
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
     fam = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith(('cpu family', 'model\t'))][:2]
