@@ -73,8 +73,9 @@ struct ConvolutionOptions: ParsableArguments {
 /// `--low-memory`, for the commands that train (or time training).
 enum LowMemoryFlag {
     static let help = ArgumentHelp("""
-        bf16 runs: keep none of the group norms' outputs, nor attention's q/k/v, for backward, and \
-        recompute them there (bit for bit the same results; seed preset, batch 128 per rank, Zen 4: \
-        peak memory 830-885 instead of 1109-1128 MiB, train step 0-4% slower). No effect in fp32.
+        bf16 runs: keep none of attention's q/k/v for backward either (the group norms' outputs \
+        are recomputed there by default) and project them again (bit for bit the same results; \
+        seed preset, batch 128 per rank, Zen 4: peak memory 835-859 instead of 936-967 MiB, train \
+        step about 2% slower). No effect in fp32.
         """)
 }

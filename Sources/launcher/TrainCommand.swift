@@ -124,7 +124,7 @@ struct TrainCommand: ParsableCommand {
             let classNames = userData?.classNames ?? FashionMNIST.classNames
             trainer.model.context.convolutions = try convolution.resolve(for: trainer.model.config, .training,
                                                                           report: comm.isRoot, agreeingOn: comm)
-            trainer.model.context.recomputesNormOutputs = lowMemory
+            trainer.model.context.recomputesAttentionProjections = lowMemory
 
             let run = try TrainingRun(trainer: trainer, directory: directory, checkpointEvery: checkpointEvery,
                                       tensorBoard: !noTensorboard)

@@ -5,7 +5,8 @@ import Testing
 /// In bf16 runs the group norms write bf16 for the convolutions after them, computed from
 /// xhat rounded to bf16, and keep that xhat for backward in place of their fp32 input
 /// (`GroupNorm.forwardBF16`); the convolutions keep the norm's output or have it recomputed
-/// (`Conv2DLayer.forward(normalized:by:)`), and 1x1 shortcuts rebuild their input from the
+/// (`Conv2DLayer.forward(normalized:by:)`; recomputed by default), attention keeps or
+/// projects again its q|k|v, and 1x1 shortcuts rebuild their input from the
 /// xhat. So:
 /// - keeping and recomputing must agree bit for bit: the recompute repeats the forward's arithmetic;
 /// - against fp32, rounding xhat is one more rounding of the size of the products' operands':
@@ -31,6 +32,7 @@ import Testing
             model.context.convolutions = .oneDNN(precision)
             model.context.normOutputsInBF16 = normOutputsInBF16
             model.context.recomputesNormOutputs = recomputed
+            model.context.recomputesAttentionProjections = recomputed
             #expect(model.context.bf16Activations == (normOutputsInBF16 && precision == .bf16))
             let out = try model.forward(x, timesteps: [1, 400, 900], classLabels: nil, recordForBackward: true)
             let dOut = Tensor(shape: out.shape)

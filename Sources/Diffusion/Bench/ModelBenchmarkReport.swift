@@ -135,10 +135,10 @@ extension ModelBenchmarkReport {
                                log: (String) -> Void) throws -> ModelBenchmarkReport {
         let cost = try self.cost(of: preset)
         let model = try benchmarkModel(preset: preset, convolutions: convolutions)
-        model.context.recomputesNormOutputs = lowMemory
+        model.context.recomputesAttentionProjections = lowMemory
         let backend = model.context.convolutions
         log("preset \(preset.rawValue): \(model.store.count) parameters, \(threads) threads, convolutions \(backend)"
-            + (lowMemory && model.context.bf16Activations ? ", low memory (norm outputs recomputed)" : ""))
+            + (lowMemory && model.context.bf16Activations ? ", low memory (attention's q|k|v recomputed)" : ""))
         let peaks = PeakReport.Peaks(threads: threads)
         let engine = ArithmeticPeak.engine(of: backend)
         let result = try ModelBenchmark.run(model: model, forwardBatch: forwardBatch, trainBatch: trainBatch, iterations: iterations,

@@ -19,7 +19,7 @@ public final class AttentionBlock {
     let norm: GroupNorm
     let toQ, toK, toV, toOut: Linear
     /// q|k|v rows and the attention's output o, in fp32 or both in bf16. A nil bf16 qkv is
-    /// projected again in backward from the norm's output (`recomputesNormOutputs`).
+    /// projected again in backward from the norm's output (`recomputesAttentionProjections`).
     private enum Operands {
         case fp32(qkv: Tensor, o: Tensor), bf16(qkv: BF16Tensor?, o: BF16Tensor)
     }
@@ -86,9 +86,9 @@ public final class AttentionBlock {
                                                   v: qkv.data + 2 * C, ld: 3 * C, o: o.data, ldo: C, lse: lse.data)
             }
             y = toOut.forward(bf16: o, residual: x)
-            // With the norm's output recomputed, q|k|v (3/4 of what attention keeps) is too:
-            // the same product on the same bf16 input, so the same bits.
-            operands = .bf16(qkv: context.recomputesNormOutputs ? nil : qkv, o: o)
+            // q|k|v (3/4 of what attention keeps) can be made again too: the same product on
+            // the recomputed norm output, which has the same bits.
+            operands = .bf16(qkv: context.recomputesAttentionProjections ? nil : qkv, o: o)
         } else {
             let qkv = Tensor(uninitialized: [n, L, 3 * C]), o = Tensor(uninitialized: x.shape)
             context.timed("linear forward") {

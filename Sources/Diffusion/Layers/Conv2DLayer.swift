@@ -92,8 +92,8 @@ public final class Conv2DLayer {
 
     /// conv(norm(x)). Where the convolutions run bf16 (`ForwardContext.bf16Activations`) the
     /// norm writes its output in bf16, which the convolution reads as it is and keeps for
-    /// backward (half of an fp32 copy), or with `recomputesNormOutputs` keeps none of: its
-    /// backward has the norm recompute it.
+    /// backward (half of an fp32 copy), or with `recomputesNormOutputs` (the default) keeps
+    /// none of: its backward has the norm recompute it.
     func forward(normalized x: Tensor, by norm: GroupNorm, imageBias: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
         guard context.bf16Activations else { return forward(norm.forward(x), imageBias: imageBias, residual: residual) }
         let y = norm.forwardBF16(x)

@@ -18,11 +18,14 @@ public final class ForwardContext {
     /// Off: the norms write fp32 and keep their fp32 input, and the convolutions round and keep
     /// copies: bf16 only in the products' operands (`BF16ActivationTests` compares the two).
     public var normOutputsInBF16 = true
-    /// bf16 activations: keep none of the norms' outputs; backward recomputes them from the
-    /// norm's bf16 xhat, and attention's q|k|v from that (`train --low-memory`).
-    /// Measured on the seed preset, batch 128 on Zen 4: peak RSS 830-885 instead of
-    /// 1109-1128 MiB, train step 0-4% slower.
-    public var recomputesNormOutputs = false
+    /// bf16 activations: keep none of the norms' outputs; backward makes them again from the
+    /// norm's bf16 xhat (one multiply-add and SiLU a value). The default: on the seed preset,
+    /// batch 128 on Zen 4, peak RSS 936-967 instead of 1116-1150 MiB for 1-4% of the train
+    /// step (docs/kernels.md). Off keeps them (tests compare the two bit for bit).
+    public var recomputesNormOutputs = true
+    /// bf16 activations: attention keeps no q|k|v either and projects the recomputed norm
+    /// output again in backward (`train --low-memory`): seed preset, 835-859 MiB.
+    public var recomputesAttentionProjections = false
     /// Collects time per kind of layer when set (benchmarks only).
     public var profile: StepProfile?
     public init() {}
