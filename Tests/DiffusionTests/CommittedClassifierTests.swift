@@ -13,6 +13,14 @@ enum CommittedClassifier {
 }
 
 @Suite(.enabled(if: CommittedClassifier.exists, "models/fashion-classifier is not there")) struct CommittedClassifierTests {
+    /// The weights carry a content hash per tensor, so every FID checks them as it loads them
+    /// (and prints no note about unverified weights).
+    @Test func weightsCarryContentHashes() throws {
+        let file = try Safetensors(contentsOf: CommittedClassifier.directory + "/" + ClassifierFolder.weightsName)
+        #expect(!file.tensors.isEmpty)
+        #expect(Set(file.hashes.keys) == Set(file.tensors.map(\.name)))
+    }
+
     @Test func classifiesRealTestImages() throws {
         let model = try ClassifierFolder.load(from: CommittedClassifier.directory)
         let (images, labels) = try realImages(.test, count: 400)
