@@ -43,6 +43,18 @@ public struct LinePlot {
         return String(format: "%.3g", v)
     }
 
+    /// `label` of each tick, or where two would read the same (ticks 0.05 apart above 1),
+    /// fixed decimals, as few as tell them all apart.
+    static func labels(_ ticks: [Double]) -> [String] {
+        let plain = ticks.map(label)
+        guard Set(plain).count < plain.count else { return plain }
+        for decimals in 1...6 {
+            let fixed = ticks.map { String(format: "%.\(decimals)f", $0) }
+            if Set(fixed).count == fixed.count { return fixed }
+        }
+        return plain
+    }
+
     public func render() -> Canvas {
         var c = Canvas(width: width, height: height)
         let left = 70, right = width - 20, top = 40, bottom = height - 50
@@ -64,18 +76,17 @@ public struct LinePlot {
         func py(_ y: Double) -> Int { bottom - Int((ty(y) - y0) / (y1 - y0) * Double(bottom - top)) }
 
         // grid, ticks and labels
-        for t in Self.ticks(x0, x1) {
+        let xTicks = Self.ticks(x0, x1)
+        for (t, s) in zip(xTicks, Self.labels(xTicks)) {
             let x = px(t)
             c.line(x, top, x, bottom, .gray)
-            let s = Self.label(t)
             c.text(s, x: x - BitmapFont.textWidth(s) / 2, y: bottom + 6, .darkGray)
         }
-        let yTicks = logY ? logTicks(y0, y1) : Self.ticks(y0, y1)
-        for t in yTicks {
+        let yTicks = logY ? Self.logTicks(y0, y1) : Self.ticks(y0, y1)
+        for (t, s) in zip(yTicks, Self.labels(yTicks)) {
             let y = py(t)
             guard y >= top && y <= bottom else { continue }
             c.line(left, y, right, y, .gray)
-            let s = Self.label(t)
             c.text(s, x: left - 6 - BitmapFont.textWidth(s), y: y - 3, .darkGray)
         }
         c.line(left, bottom, right, bottom, .black)
@@ -101,15 +112,21 @@ public struct LinePlot {
         return c
     }
 
-    /// Ticks at 1, 2, 5 x powers of ten inside the log10 range y0...y1.
-    private func logTicks(_ y0: Double, _ y1: Double) -> [Double] {
-        var out: [Double] = []
-        for e in Int(floor(y0))...Int(ceil(y1)) {
-            for m in [1.0, 2, 5] {
-                let v = m * pow(10, Double(e))
-                if log10(v) >= y0 && log10(v) <= y1 { out.append(v) }
+    /// Ticks inside the log10 range y0...y1, at least three where the range allows: 1, 2
+    /// and 5 times powers of ten; on a range under a decade or so (an FID from 4 down to 1.2),
+    /// every integer times a power of ten; on a narrower one, linear "nice" values.
+    static func logTicks(_ y0: Double, _ y1: Double) -> [Double] {
+        guard y1 > y0, y0.isFinite, y1.isFinite else { return [pow(10, y0)] }
+        for mantissas in [[1.0, 2, 5], Array(stride(from: 1.0, through: 9, by: 1))] {
+            var out: [Double] = []
+            for e in Int(floor(y0))...Int(ceil(y1)) {
+                for m in mantissas {
+                    let v = m * pow(10, Double(e))
+                    if log10(v) >= y0 && log10(v) <= y1 { out.append(v) }
+                }
             }
+            if out.count >= 3 { return out }
         }
-        return out
+        return ticks(pow(10, y0), pow(10, y1), target: 4)
     }
 }
