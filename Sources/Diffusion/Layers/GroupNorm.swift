@@ -64,17 +64,8 @@ public final class GroupNorm {
     /// `forwardBF16`'s output again, bit for bit, from the recorded bf16 xhat: one pass that
     /// reads and writes bf16, where keeping the output would hold its bytes from forward to backward.
     func recomputedBF16() -> BF16Tensor {
-        guard case .normalized(let xhat) = recorded else { preconditionFailure("group norm recompute without a recorded bf16 forward") }
-        let y = BF16Tensor(uninitialized: xhat.shape)
-        context.timed("group norm backward") {
-            let gamma = store.values + weightOffset, beta = store.values + biasOffset, silu = fusedSiLU
-            let n = xhat.shape[0], size = xhat.count / n, C = channels
-            Parallel.forEach(n) { b in
-                GroupNormKernel.affineBF16(input: xhat.data + b * size, y.data + b * size, pixels: size / C, channels: C,
-                                           scale: gamma, shift: beta, silu: silu)
-            }
-        }
-        return y
+        let gamma = store.values + weightOffset, beta = store.values + biasOffset
+        return mapRecordedXhat(silu: fusedSiLU) { _, _ in (UnsafePointer(gamma), UnsafePointer(beta)) }
     }
 
     /// The input in bf16, from the recorded xhat: xhat / rstd + mean, rounded. For a 1x1
@@ -82,21 +73,31 @@ public final class GroupNorm {
     /// keeps nothing of its own (a bf16 convolution reads its input rounded anyway; this is
     /// that input to within a rounding of xhat, 2^-9 of the group's standard deviation).
     func reconstructedInputBF16() -> BF16Tensor {
-        guard case .normalized(let xhat) = recorded else {
-            preconditionFailure("group norm input requested without a recorded bf16 forward")
+        let (C, G, cg) = (channels, groups, channels / groups)
+        return mapRecordedXhat(silu: false) { b, scratch in
+            for c in 0..<C {
+                scratch[c] = 1 / rstd[b * G + c / cg]
+                scratch[C + c] = mean[b * G + c / cg]
+            }
+            return (UnsafePointer(scratch), UnsafePointer(scratch + C))
         }
+    }
+
+    /// y = xhat scale + shift per channel (SiLU'd when `silu`), rounded to bf16, from the
+    /// recorded bf16 xhat. `coefficients(b, scratch)` gives image b's C scales and C shifts,
+    /// in `scratch` (room for 2C floats) or elsewhere.
+    private func mapRecordedXhat(silu: Bool, _ coefficients: (Int, UnsafeMutablePointer<Float>)
+                                     -> (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>)) -> BF16Tensor {
+        guard case .normalized(let xhat) = recorded else { preconditionFailure("group norm: no recorded bf16 forward") }
         let y = BF16Tensor(uninitialized: xhat.shape)
         context.timed("group norm backward") {
-            let n = xhat.shape[0], size = xhat.count / n, (C, G, cg) = (channels, groups, channels / groups)
+            let n = xhat.shape[0], size = xhat.count / n, C = channels
             Parallel.forEach(n) { b in
-                let coefficients = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
-                defer { coefficients.deallocate() }
-                for c in 0..<C {
-                    coefficients[c] = 1 / rstd[b * G + c / cg]
-                    coefficients[C + c] = mean[b * G + c / cg]
-                }
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * C)
+                defer { scratch.deallocate() }
+                let (scale, shift) = coefficients(b, scratch)
                 GroupNormKernel.affineBF16(input: xhat.data + b * size, y.data + b * size, pixels: size / C, channels: C,
-                                           scale: coefficients, shift: coefficients + C, silu: false)
+                                           scale: scale, shift: shift, silu: silu)
             }
         }
         return y
